@@ -1,0 +1,1 @@
+//! Route specifications and the per-tenant route matcher of multi-mtls-proxy
