@@ -31,9 +31,11 @@
 mod fingerprint;
 mod ids;
 mod peer;
+mod revocation;
 mod serial;
 
 pub use fingerprint::{Fingerprint, FingerprintParseError};
 pub use ids::{IdError, TenantId, TrustDomain, tenant_from_uri, tenant_uri};
 pub use peer::{IdentityError, PeerIdentity};
+pub use revocation::{RevocationReason, UnknownRevocationReason};
 pub use serial::{Serial, SerialError};
