@@ -29,11 +29,7 @@ impl Fingerprint {
 
     /// Uppercase hex with `:` between octets, as `openssl x509 -fingerprint` prints it.
     pub fn to_colon_hex(&self) -> String {
-        self.0
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        crate::serial::colon_hex(&self.0)
     }
 }
 

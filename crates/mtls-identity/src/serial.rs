@@ -100,12 +100,17 @@ impl Serial {
 
     /// Uppercase hex with `:` between octets, as `openssl x509 -text` prints it.
     pub fn to_colon_hex(&self) -> String {
-        self.0
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        colon_hex(&self.0)
     }
+}
+
+/// Uppercase hex octets joined by `:`.
+pub(crate) fn colon_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,166 @@
+//! The storage-independent registry interface.
+
+use std::time::Duration;
+
+use mtls_identity::{RevocationReason, Serial, TenantId, TrustDomain};
+use mtls_router::RouteSpec;
+
+use crate::{
+    Actor, AuditEvent, AuditFilter, AuditReport, CertificateRecord, DeletedTenant,
+    EnrollmentSecret, NewCertificate, RegistryError, RouteId, RouteRecord, Snapshot, TenantLimits,
+    TenantRecord, TenantStatus, TokenRecord,
+};
+
+/// The error type `issue` callbacks return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The callback that signs a certificate inside a registry transaction.
+///
+/// It receives the (checked, active) tenant, signs the certificate, writes whatever files it
+/// must, and returns the facts to record. If it fails, nothing is recorded. It runs while
+/// the store holds its write lock: it must not call back into the same store.
+pub type IssueFn<'a> = dyn FnMut(&TenantRecord) -> Result<NewCertificate, BoxError> + 'a;
+
+/// The tenant registry: tenants, their certificates, routes and enrollment tokens, and an
+/// append-only, hash-chained audit log.
+///
+/// Every mutating method is atomic: the change, the version bump and its audit event are
+/// committed together or not at all. The trait is object safe, so the data plane and the
+/// CLI can hold a `Box<dyn Store>` / `Arc<dyn Store>` whatever the backend.
+pub trait Store: Send + Sync {
+    /// The trust domain the registry was created for.
+    fn trust_domain(&self) -> Result<TrustDomain, RegistryError>;
+
+    /// Creates an active tenant. Errors: [`DuplicateTenant`](RegistryError::DuplicateTenant),
+    /// [`InvalidDisplayName`](RegistryError::InvalidDisplayName) (1..=64 characters, no
+    /// control characters), [`InvalidLimits`](RegistryError::InvalidLimits).
+    fn create_tenant(
+        &self,
+        actor: &Actor,
+        id: &TenantId,
+        display_name: &str,
+        limits: TenantLimits,
+    ) -> Result<TenantRecord, RegistryError>;
+
+    /// One tenant, or [`UnknownTenant`](RegistryError::UnknownTenant).
+    fn tenant(&self, id: &TenantId) -> Result<TenantRecord, RegistryError>;
+
+    /// All tenants, ordered by id.
+    fn tenants(&self) -> Result<Vec<TenantRecord>, RegistryError>;
+
+    /// Suspends or resumes a tenant. Asking for the status it already has is
+    /// [`TenantAlreadyInStatus`](RegistryError::TenantAlreadyInStatus).
+    fn set_tenant_status(
+        &self,
+        actor: &Actor,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> Result<TenantRecord, RegistryError>;
+
+    /// Replaces a tenant's limits.
+    fn set_tenant_limits(
+        &self,
+        actor: &Actor,
+        id: &TenantId,
+        limits: TenantLimits,
+    ) -> Result<TenantRecord, RegistryError>;
+
+    /// Deletes a tenant: revokes its unrevoked certificates (reason
+    /// `cessation-of-operation`), deletes its routes and tokens, then the tenant. Certificate
+    /// rows stay (the CRL and the audit trail need them).
+    fn delete_tenant(&self, actor: &Actor, id: &TenantId) -> Result<DeletedTenant, RegistryError>;
+
+    /// Records a certificate for an active tenant. `issue` runs inside the transaction after
+    /// the tenant is checked; if it fails, nothing is recorded.
+    ///
+    /// Errors: [`UnknownTenant`](RegistryError::UnknownTenant),
+    /// [`TenantSuspended`](RegistryError::TenantSuspended),
+    /// [`Issue`](RegistryError::Issue), [`DuplicateSerial`](RegistryError::DuplicateSerial),
+    /// [`InvalidCertificate`](RegistryError::InvalidCertificate).
+    fn record_certificate(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        issue: &mut IssueFn<'_>,
+    ) -> Result<CertificateRecord, RegistryError>;
+
+    /// One certificate, or [`UnknownSerial`](RegistryError::UnknownSerial).
+    fn certificate(&self, serial: &Serial) -> Result<CertificateRecord, RegistryError>;
+
+    /// Certificates (of one tenant, or all), ordered by issue time.
+    fn certificates(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<CertificateRecord>, RegistryError>;
+
+    /// Revokes a certificate. Errors: [`UnknownSerial`](RegistryError::UnknownSerial),
+    /// [`AlreadyRevoked`](RegistryError::AlreadyRevoked).
+    fn revoke_certificate(
+        &self,
+        actor: &Actor,
+        serial: &Serial,
+        reason: RevocationReason,
+    ) -> Result<CertificateRecord, RegistryError>;
+
+    /// Every revoked certificate (the CRL's contents), ordered by revocation time.
+    fn revoked_certificates(&self) -> Result<Vec<CertificateRecord>, RegistryError>;
+
+    /// Adds a route to a tenant (active or suspended). Errors:
+    /// [`UnknownTenant`](RegistryError::UnknownTenant),
+    /// [`InvalidRoute`](RegistryError::InvalidRoute),
+    /// [`RouteConflict`](RegistryError::RouteConflict) (checked against that tenant's routes
+    /// only: tenants never see each other's routes).
+    fn add_route(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        spec: RouteSpec,
+    ) -> Result<RouteRecord, RegistryError>;
+
+    /// Routes (of one tenant, or all), ordered by tenant then creation.
+    fn routes(&self, tenant: Option<&TenantId>) -> Result<Vec<RouteRecord>, RegistryError>;
+
+    /// Removes a route, or [`UnknownRoute`](RegistryError::UnknownRoute).
+    fn remove_route(&self, actor: &Actor, id: &RouteId) -> Result<RouteRecord, RegistryError>;
+
+    /// Creates a one-time enrollment token for an active tenant, valid for `ttl` (1 minute
+    /// ..= 30 days, else [`InvalidTtl`](RegistryError::InvalidTtl)). Only the secret's
+    /// SHA-256 is stored: the returned secret cannot be shown again.
+    fn create_enrollment_token(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        ttl: Duration,
+    ) -> Result<(EnrollmentSecret, TokenRecord), RegistryError>;
+
+    /// Enrollment tokens (of one tenant, or all), ordered by creation.
+    fn tokens(&self, tenant: Option<&TenantId>) -> Result<Vec<TokenRecord>, RegistryError>;
+
+    /// Redeems an enrollment token in one transaction: finds it by the secret's hash
+    /// ([`UnknownToken`](RegistryError::UnknownToken), which never says whether it existed),
+    /// refuses used ([`TokenAlreadyUsed`](RegistryError::TokenAlreadyUsed)) and expired
+    /// ([`TokenExpired`](RegistryError::TokenExpired)) tokens and suspended tenants, runs
+    /// `issue` (which signs the CSR), records the certificate, marks the token used and
+    /// writes a `token.redeem` audit event. If `issue` fails, the token stays unused.
+    fn redeem_enrollment_token(
+        &self,
+        actor: &Actor,
+        secret: &str,
+        issue: &mut IssueFn<'_>,
+    ) -> Result<CertificateRecord, RegistryError>;
+
+    /// Audit events matching `filter`, in ascending `seq` order.
+    fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, RegistryError>;
+
+    /// Walks the whole audit log: recomputes every hash, checks the links, the sequence
+    /// and the recorded head. The first problem is
+    /// [`AuditChainBroken`](RegistryError::AuditChainBroken) naming its `seq`.
+    fn verify_audit(&self) -> Result<AuditReport, RegistryError>;
+
+    /// A consistent, immutable view for the data plane.
+    fn snapshot(&self) -> Result<Snapshot, RegistryError>;
+
+    /// The registry version: bumped by every committed change. Cheap (one primary-key
+    /// read); poll it and rebuild the [`Snapshot`] when it changes.
+    fn version(&self) -> Result<u64, RegistryError>;
+}

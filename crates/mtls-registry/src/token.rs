@@ -1,0 +1,88 @@
+//! Enrollment tokens: one-time, expiring secrets a tenant trades for a certificate.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use mtls_identity::TenantId;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::util;
+
+/// The shortest enrollment token lifetime.
+pub const MIN_TOKEN_TTL: Duration = Duration::from_secs(60);
+/// The longest enrollment token lifetime.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// The prefix of every enrollment secret (so secret scanners can find leaked ones).
+pub const ENROLLMENT_SECRET_PREFIX: &str = "mtls-enroll-";
+
+/// An enrollment secret: `mtls-enroll-` + base64url (no padding) of 32 random bytes.
+///
+/// It is shown to the operator once; the registry only keeps its SHA-256. The memory is
+/// wiped on drop, and [`Debug`](fmt::Debug) never prints it. There is deliberately no
+/// `Display`: call [`expose`](Self::expose) where the secret must be shown.
+pub struct EnrollmentSecret(Zeroizing<String>);
+
+// === impl EnrollmentSecret ===
+
+impl EnrollmentSecret {
+    /// A fresh random secret.
+    pub(crate) fn generate() -> Self {
+        let bytes = Zeroizing::new(util::random_bytes::<32>());
+        let mut s = Zeroizing::new(String::with_capacity(ENROLLMENT_SECRET_PREFIX.len() + 43));
+        s.push_str(ENROLLMENT_SECRET_PREFIX);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bytes.as_ref(), &mut s);
+        Self(s)
+    }
+
+    /// The secret text, to hand to the tenant.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EnrollmentSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnrollmentSecret(<redacted>)")
+    }
+}
+
+/// The stored form of a secret: hex SHA-256 of its text.
+pub(crate) fn secret_hash(secret: &str) -> String {
+    util::sha256_hex(secret.as_bytes())
+}
+
+/// An enrollment token as stored (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// `t-` followed by 16 lowercase hex characters; safe to show and log.
+    pub id: String,
+    /// The tenant the certificate will be issued to.
+    pub tenant: TenantId,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// When it was redeemed, if it was.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub used_at: Option<OffsetDateTime>,
+}
+
+// === impl TokenRecord ===
+
+impl TokenRecord {
+    /// True if the token was redeemed.
+    pub fn is_used(&self) -> bool {
+        self.used_at.is_some()
+    }
+
+    /// True if the token can no longer be redeemed at `now` because it expired.
+    pub fn is_expired_at(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+}

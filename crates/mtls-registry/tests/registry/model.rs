@@ -1,0 +1,256 @@
+//! Property test: random operation sequences applied to the store and to a tiny in-memory
+//! model agree on outcomes, tenants, routes and revocations; the audit chain verifies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mtls_identity::{RevocationReason, Serial};
+use mtls_registry::{RegistryError, RouteId, Store, TenantLimits, TenantStatus};
+use proptest::prelude::*;
+
+use crate::common::{Fixture, actor, issue_ok, tcp_route, tid};
+
+const TENANTS: [&str; 4] = ["acme", "beta", "gamma", "delta"];
+const SNIS: [&str; 3] = ["a.example.test", "b.example.test", "c.example.test"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create(usize),
+    Delete(usize),
+    SetStatus(usize, bool),
+    Issue(usize),
+    Revoke(usize),
+    AddRoute(usize, usize),
+    RemoveRoute(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..TENANTS.len()).prop_map(Op::Create),
+        1 => (0..TENANTS.len()).prop_map(Op::Delete),
+        2 => (0..TENANTS.len(), any::<bool>()).prop_map(|(t, a)| Op::SetStatus(t, a)),
+        3 => (0..TENANTS.len()).prop_map(Op::Issue),
+        2 => (0..8usize).prop_map(Op::Revoke),
+        3 => (0..TENANTS.len(), 0..SNIS.len()).prop_map(|(t, s)| Op::AddRoute(t, s)),
+        1 => (0..8usize).prop_map(Op::RemoveRoute),
+    ]
+}
+
+#[derive(Default)]
+struct Model {
+    tenants: BTreeMap<&'static str, TenantStatus>,
+    routes: Vec<(RouteId, &'static str, &'static str)>,
+    certs: Vec<(Serial, &'static str, bool)>,
+}
+
+/// The outcome of one operation, by error kind.
+fn kind(result: Result<(), RegistryError>) -> &'static str {
+    match result {
+        Ok(()) => "ok",
+        Err(RegistryError::DuplicateTenant { .. }) => "duplicate-tenant",
+        Err(RegistryError::UnknownTenant { .. }) => "unknown-tenant",
+        Err(RegistryError::TenantAlreadyInStatus { .. }) => "already-in-status",
+        Err(RegistryError::TenantSuspended { .. }) => "suspended",
+        Err(RegistryError::AlreadyRevoked { .. }) => "already-revoked",
+        Err(RegistryError::UnknownSerial { .. }) => "unknown-serial",
+        Err(RegistryError::RouteConflict { .. }) => "route-conflict",
+        Err(RegistryError::UnknownRoute { .. }) => "unknown-route",
+        Err(other) => panic!("unexpected error {other:?}"),
+    }
+}
+
+fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+    let fail = |e: RegistryError| TestCaseError::fail(e.to_string());
+    let f = Fixture::new();
+    let s = &f.store;
+    let mut m = Model::default();
+    let mut committed = 1u64; // registry.init
+    // Serials and route ids that were never issued, for "unknown" picks.
+    let phantom_serial = Serial::random();
+    let phantom_route: RouteId = "r-0000000000000000".parse().unwrap();
+
+    for op in ops {
+        let (expected, actual) = match *op {
+            Op::Create(t) => {
+                let name = TENANTS[t];
+                let expected = if m.tenants.contains_key(name) {
+                    "duplicate-tenant"
+                } else {
+                    "ok"
+                };
+                let actual = kind(
+                    s.create_tenant(&actor(), &tid(name), name, TenantLimits::default())
+                        .map(drop),
+                );
+                if actual == "ok" {
+                    m.tenants.insert(name, TenantStatus::Active);
+                }
+                (expected, actual)
+            }
+            Op::Delete(t) => {
+                let name = TENANTS[t];
+                let expected = if m.tenants.contains_key(name) {
+                    "ok"
+                } else {
+                    "unknown-tenant"
+                };
+                let result = s.delete_tenant(&actor(), &tid(name));
+                if let Ok(deleted) = &result {
+                    let mut expect_revoked: Vec<Serial> = m
+                        .certs
+                        .iter()
+                        .filter(|c| c.1 == name && !c.2)
+                        .map(|c| c.0.clone())
+                        .collect();
+                    expect_revoked.sort();
+                    prop_assert_eq!(&deleted.revoked, &expect_revoked);
+                    prop_assert_eq!(
+                        deleted.routes_removed as usize,
+                        m.routes.iter().filter(|r| r.1 == name).count()
+                    );
+                    m.tenants.remove(name);
+                    m.routes.retain(|r| r.1 != name);
+                    for c in m.certs.iter_mut().filter(|c| c.1 == name) {
+                        c.2 = true;
+                    }
+                }
+                (expected, kind(result.map(drop)))
+            }
+            Op::SetStatus(t, active) => {
+                let name = TENANTS[t];
+                let status = if active {
+                    TenantStatus::Active
+                } else {
+                    TenantStatus::Suspended
+                };
+                let expected = match m.tenants.get(name) {
+                    None => "unknown-tenant",
+                    Some(s) if *s == status => "already-in-status",
+                    Some(_) => "ok",
+                };
+                let actual = kind(s.set_tenant_status(&actor(), &tid(name), status).map(drop));
+                if actual == "ok" {
+                    m.tenants.insert(name, status);
+                }
+                (expected, actual)
+            }
+            Op::Issue(t) => {
+                let name = TENANTS[t];
+                let expected = match m.tenants.get(name) {
+                    None => "unknown-tenant",
+                    Some(TenantStatus::Active) => "ok",
+                    Some(_) => "suspended",
+                };
+                let result = s.record_certificate(&actor(), &tid(name), &mut issue_ok());
+                if let Ok(cert) = &result {
+                    m.certs.push((cert.serial.clone(), name, false));
+                }
+                (expected, kind(result.map(drop)))
+            }
+            Op::Revoke(pick) => {
+                let (serial, expected) = match m.certs.get(pick) {
+                    Some((serial, _, true)) => (serial.clone(), "already-revoked"),
+                    Some((serial, _, false)) => (serial.clone(), "ok"),
+                    None => (phantom_serial.clone(), "unknown-serial"),
+                };
+                let actual = kind(
+                    s.revoke_certificate(&actor(), &serial, RevocationReason::Unspecified)
+                        .map(drop),
+                );
+                if actual == "ok" {
+                    m.certs[pick].2 = true;
+                }
+                (expected, actual)
+            }
+            Op::AddRoute(t, sni) => {
+                let name = TENANTS[t];
+                let expected = if !m.tenants.contains_key(name) {
+                    "unknown-tenant"
+                } else if m.routes.iter().any(|r| r.1 == name && r.2 == SNIS[sni]) {
+                    "route-conflict"
+                } else {
+                    "ok"
+                };
+                let result = s.add_route(&actor(), &tid(name), tcp_route(SNIS[sni]));
+                if let Ok(route) = &result {
+                    m.routes.push((route.id.clone(), name, SNIS[sni]));
+                }
+                (expected, kind(result.map(drop)))
+            }
+            Op::RemoveRoute(pick) => {
+                let (id, expected) = match m.routes.get(pick) {
+                    Some(r) => (r.0.clone(), "ok"),
+                    None => (phantom_route.clone(), "unknown-route"),
+                };
+                let actual = kind(s.remove_route(&actor(), &id).map(drop));
+                if actual == "ok" {
+                    m.routes.remove(pick);
+                }
+                (expected, actual)
+            }
+        };
+        prop_assert_eq!(expected, actual, "{:?}", op);
+        if actual == "ok" {
+            committed += 1;
+        }
+    }
+
+    // Tenants and their status.
+    let tenants: BTreeMap<String, TenantStatus> = s
+        .tenants()
+        .map_err(fail)?
+        .into_iter()
+        .map(|t| (t.id.to_string(), t.status))
+        .collect();
+    let model_tenants: BTreeMap<String, TenantStatus> = m
+        .tenants
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), *v))
+        .collect();
+    prop_assert_eq!(tenants, model_tenants);
+    // Routes.
+    let routes: BTreeSet<(String, String)> = s
+        .routes(None)?
+        .into_iter()
+        .map(|r| (r.id.to_string(), r.tenant.to_string()))
+        .collect();
+    let model_routes: BTreeSet<(String, String)> = m
+        .routes
+        .iter()
+        .map(|r| (r.0.to_string(), r.1.to_owned()))
+        .collect();
+    prop_assert_eq!(routes, model_routes);
+    // Revocations, from the store and from the snapshot.
+    let revoked: BTreeSet<Serial> = s
+        .revoked_certificates()
+        .map_err(fail)?
+        .into_iter()
+        .map(|c| c.serial)
+        .collect();
+    let model_revoked: BTreeSet<Serial> = m
+        .certs
+        .iter()
+        .filter(|c| c.2)
+        .map(|c| c.0.clone())
+        .collect();
+    prop_assert_eq!(&revoked, &model_revoked);
+    let snap = s.snapshot().map_err(fail)?;
+    for (serial, tenant, is_revoked) in &m.certs {
+        prop_assert_eq!(snap.is_revoked(serial), *is_revoked);
+        let admitted = snap.admit(&tid(tenant), serial).is_ok();
+        let expect = !is_revoked && m.tenants.get(tenant) == Some(&TenantStatus::Active);
+        prop_assert_eq!(admitted, expect);
+    }
+    // One committed change, one version, one audit event.
+    prop_assert_eq!(s.version().map_err(fail)?, committed);
+    prop_assert_eq!(s.verify_audit().map_err(fail)?.events, committed);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn store_agrees_with_model(ops in proptest::collection::vec(op(), 1..40)) {
+        run(&ops)?;
+    }
+}
