@@ -1,1 +1,35 @@
-fn main() {}
+//! `tenantctl`: the admin CLI of multi-mtls-proxy.
+//!
+//! A thin binary: it parses arguments, opens the data directory and calls `mtls-ca` and
+//! `mtls-registry`. Every change is one registry transaction with its audit event; files
+//! (keys, certificates, CRLs) are written atomically and never overwritten by accident.
+//!
+//! Exit codes: 0 success, 1 the operation failed (the message says why), 2 bad usage.
+
+mod cli;
+mod commands;
+mod data_dir;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::output::Output;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(output) => {
+            output.print(json);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            Output::print_error(&err, json);
+            ExitCode::from(1)
+        }
+    }
+}

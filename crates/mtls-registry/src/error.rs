@@ -209,7 +209,12 @@ pub enum RegistryError {
         id: RouteId,
     },
     /// An enrollment token lifetime outside the allowed range.
-    #[error("enrollment token lifetime {ttl:?} is outside the allowed range {min:?} ..= {max:?}")]
+    #[error(
+        "enrollment token lifetime (ttl) {} is outside the allowed range {} to {}",
+        humantime::format_duration(*ttl),
+        humantime::format_duration(*min),
+        humantime::format_duration(*max)
+    )]
     InvalidTtl {
         /// The requested lifetime.
         ttl: Duration,

@@ -1,0 +1,364 @@
+//! Command-line grammar (clap derive). Precedence: flag > environment variable > default.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Admin CLI for multi-mtls-proxy: certificate authority, tenants, certificates, routes,
+/// enrollment tokens and the audit log, all kept in one data directory.
+#[derive(Debug, Parser)]
+#[command(name = "tenantctl", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Data directory holding registry.db, the CA and the server certificate.
+    #[arg(
+        long,
+        global = true,
+        env = "MTLS_DATA_DIR",
+        default_value = "./mtlsd-data"
+    )]
+    pub(crate) data_dir: PathBuf,
+
+    /// Print machine-readable JSON instead of human text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// Who is making the change, as recorded in the audit log (default: cli:$USER).
+    #[arg(long, global = true, env = "MTLS_ACTOR")]
+    pub(crate) actor: Option<String>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the data directory: CA, registry and a server certificate for the proxy.
+    Init(InitArgs),
+    /// Create, inspect, suspend, resume and delete tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Issue, sign, list and revoke tenant client certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Create and list one-time enrollment tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Redeem an enrollment token: generate a key here, have it signed, write the bundle.
+    Enroll(EnrollArgs),
+    /// Add, list and remove a tenant's routes.
+    #[command(subcommand)]
+    Route(RouteCommand),
+    /// Write the certificate revocation list.
+    Crl(CrlArgs),
+    /// Show or verify the hash-chained audit log.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Algorithm {
+    /// ECDSA with curve P-256 (default; what every TLS stack accepts).
+    P256,
+    /// ECDSA with curve P-384.
+    P384,
+    /// Ed25519 (not accepted by some older clients).
+    Ed25519,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Trust domain of tenant identities: spiffe://<trust-domain>/tenant/<id>.
+    #[arg(long)]
+    pub(crate) trust_domain: String,
+    /// Also create an intermediate CA that signs tenant and server certificates.
+    #[arg(long)]
+    pub(crate) intermediate: bool,
+    /// Key algorithm of the CA and the server certificate.
+    #[arg(long, value_enum, default_value = "p256")]
+    pub(crate) algorithm: Algorithm,
+    /// DNS names of the proxy's server certificate (default: localhost).
+    #[arg(long = "server-dns", value_name = "NAME")]
+    pub(crate) server_dns: Vec<String>,
+    /// IP addresses of the proxy's server certificate (default: 127.0.0.1 and ::1).
+    #[arg(long = "server-ip", value_name = "IP")]
+    pub(crate) server_ip: Vec<IpAddr>,
+    /// Replace an existing CA and server certificate (certificates it issued stop verifying).
+    /// An existing registry is kept; its trust domain must match.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TenantCommand {
+    /// Onboard a tenant.
+    Create {
+        /// Tenant id: 1-63 of a-z, 0-9 and '-', not starting or ending with '-'.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        /// Display name (becomes O in the tenant's certificates).
+        #[arg(long)]
+        name: String,
+        /// Maximum concurrent connections through the gateway.
+        #[arg(long)]
+        max_connections: Option<u32>,
+        /// Maximum requests per second through the gateway.
+        #[arg(long)]
+        requests_per_second: Option<u32>,
+    },
+    /// List tenants.
+    List,
+    /// Show one tenant with its certificates, routes and tokens.
+    Show {
+        /// Tenant id.
+        id: String,
+    },
+    /// Suspend a tenant: the gateway refuses its connections until resumed.
+    Suspend {
+        /// Tenant id.
+        id: String,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        /// Tenant id.
+        id: String,
+    },
+    /// Set or clear a tenant's limits (omit a flag to clear that limit).
+    Limits {
+        /// Tenant id.
+        id: String,
+        /// Maximum concurrent connections.
+        #[arg(long)]
+        max_connections: Option<u32>,
+        /// Maximum requests per second.
+        #[arg(long)]
+        requests_per_second: Option<u32>,
+    },
+    /// Delete a tenant: revokes its certificates, removes its routes and tokens.
+    Delete {
+        /// Tenant id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CertCommand {
+    /// Generate a key pair and a client certificate for a tenant and write the bundle
+    /// (cert.pem, key.pem, ca.pem and optionally bundle.p12) into a new directory.
+    Issue {
+        /// Tenant id.
+        tenant: String,
+        /// Output directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write bundle.p12 protected by the password in this file (first line).
+        #[arg(long)]
+        p12_password_file: Option<PathBuf>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Workload name: the URI becomes spiffe://<domain>/tenant/<id>/<workload>.
+        #[arg(long)]
+        workload: Option<String>,
+        /// Key algorithm of the generated key.
+        #[arg(long, value_enum, default_value = "p256")]
+        algorithm: Algorithm,
+    },
+    /// Sign a CSR for a tenant. Only the CSR's public key is used: the CA decides the rest.
+    Sign {
+        /// Tenant id.
+        tenant: String,
+        /// CSR file (PEM or DER).
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate chain (PEM). Must not exist.
+        #[arg(long)]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// List certificates, optionally of one tenant.
+    List {
+        /// Tenant id.
+        tenant: Option<String>,
+    },
+    /// Revoke a certificate by serial (hex, colons allowed).
+    Revoke {
+        /// Serial number.
+        serial: String,
+        /// Reason: unspecified, key-compromise, ca-compromise, affiliation-changed,
+        /// superseded, cessation-of-operation, privilege-withdrawn.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a one-time enrollment token. The secret is printed once and never stored.
+    Create {
+        /// Tenant id.
+        tenant: String,
+        /// Lifetime, e.g. 15m, 1h, 7d (1 minute to 30 days).
+        #[arg(long, default_value = "1h")]
+        ttl: humantime::Duration,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Tenant id.
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EnrollArgs {
+    /// The enrollment token (prefer --token-file or MTLS_ENROLL_TOKEN: arguments are visible
+    /// to other users in the process list).
+    #[arg(
+        long,
+        env = "MTLS_ENROLL_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub(crate) token: Option<String>,
+    /// File whose first line is the enrollment token.
+    #[arg(long)]
+    pub(crate) token_file: Option<PathBuf>,
+    /// Output directory for cert.pem, key.pem and ca.pem (must not exist or be empty).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Validity in days.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) days: u32,
+    /// Key algorithm of the generated key.
+    #[arg(long, value_enum, default_value = "p256")]
+    pub(crate) algorithm: Algorithm,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RouteCommand {
+    /// Add a route to a tenant.
+    Add {
+        /// Tenant id.
+        tenant: String,
+        #[command(subcommand)]
+        spec: Box<RouteSpecArgs>,
+    },
+    /// List routes, optionally of one tenant.
+    List {
+        /// Tenant id.
+        tenant: Option<String>,
+    },
+    /// Remove a route by id.
+    Remove {
+        /// Route id (r-...).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RouteSpecArgs {
+    /// HTTP route: (host, path prefix) to upstream URLs, round-robin.
+    Http(HttpRouteArgs),
+    /// TCP route: TLS SNI to upstream addresses.
+    Tcp(TcpRouteArgs),
+    /// CONNECT egress: destinations the tenant may tunnel to.
+    Connect(ConnectRouteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HttpRouteArgs {
+    /// Host: exact (api.example.com) or wildcard (*.example.com).
+    #[arg(long)]
+    pub(crate) host: String,
+    /// Path prefix, matched on segment boundaries.
+    #[arg(long, default_value = "/")]
+    pub(crate) path: String,
+    /// Upstream URL (http:// or https://); repeat for round-robin.
+    #[arg(long = "upstream", required = true)]
+    pub(crate) upstreams: Vec<String>,
+    /// Host header to send upstream.
+    #[arg(long)]
+    pub(crate) rewrite_host: Option<String>,
+    /// Header to add upstream, "Name: value"; repeatable.
+    #[arg(long = "add-header", value_name = "NAME: VALUE")]
+    pub(crate) add_headers: Vec<String>,
+    /// Upstream timeout, e.g. 30s.
+    #[arg(long)]
+    pub(crate) timeout: Option<humantime::Duration>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long)]
+    pub(crate) max_body_bytes: Option<u64>,
+    /// CA bundle that verifies https upstreams (default: system roots).
+    #[arg(long)]
+    pub(crate) upstream_ca: Option<PathBuf>,
+    /// TLS server name to send and verify for https upstreams.
+    #[arg(long)]
+    pub(crate) upstream_sni: Option<String>,
+    /// Name of the client identity to present to https upstreams.
+    #[arg(long)]
+    pub(crate) upstream_identity: Option<String>,
+    /// Source IP for connections to the upstream.
+    #[arg(long)]
+    pub(crate) egress_bind: Option<IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TcpRouteArgs {
+    /// TLS SNI: exact or wildcard.
+    #[arg(long)]
+    pub(crate) sni: String,
+    /// Upstream HOST:PORT; repeat for round-robin.
+    #[arg(long = "upstream", required = true)]
+    pub(crate) upstreams: Vec<String>,
+    /// Source IP for connections to the upstream.
+    #[arg(long)]
+    pub(crate) egress_bind: Option<IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectRouteArgs {
+    /// Allowed destination HOST:PORT (host may be *.suffix, port a range a-b); repeatable.
+    #[arg(long = "allow", required = true)]
+    pub(crate) allow: Vec<String>,
+    /// Also allow destinations that resolve to private, loopback or link-local addresses.
+    #[arg(long)]
+    pub(crate) allow_private: bool,
+    /// Source IP for tunnelled connections.
+    #[arg(long)]
+    pub(crate) egress_bind: Option<IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CrlArgs {
+    /// Where to write the CRL.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Write DER instead of PEM.
+    #[arg(long)]
+    pub(crate) der: bool,
+    /// Days until the CRL's nextUpdate.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) days: u32,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<AuditCommand>,
+    /// Only events about this tenant.
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// Only events at or after this time: RFC 3339 (2026-11-25T10:00:00Z) or an age (2h, 7d).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// At most this many events (the newest).
+    #[arg(long)]
+    pub(crate) limit: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Recompute the hash chain and report the first edited, inserted or deleted event.
+    Verify,
+}

@@ -1,0 +1,102 @@
+//! The data directory: where the registry, the CA and the proxy's server certificate live.
+//!
+//! ```text
+//! <data-dir>/            mode 0700
+//!   registry.db          SQLite registry (0600)
+//!   ca/                  root.pem, root-key.pem (0600) [, intermediate.pem, intermediate-key.pem]
+//!   ca.pem               trust anchor to hand to clients and upstreams
+//!   server/              cert.pem (leaf + chain), key.pem (0600), ca.pem: the proxy's listener identity
+//! ```
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mtls_ca::CertificateAuthority;
+use mtls_registry::SqliteStore;
+
+use crate::error::CliError;
+
+/// Paths inside one data directory.
+#[derive(Debug, Clone)]
+pub(crate) struct DataDir {
+    root: PathBuf,
+}
+
+// === impl DataDir ===
+
+impl DataDir {
+    pub(crate) fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn registry(&self) -> PathBuf {
+        self.root.join("registry.db")
+    }
+
+    pub(crate) fn ca_dir(&self) -> PathBuf {
+        self.root.join("ca")
+    }
+
+    pub(crate) fn trust_bundle(&self) -> PathBuf {
+        self.root.join("ca.pem")
+    }
+
+    pub(crate) fn server_dir(&self) -> PathBuf {
+        self.root.join("server")
+    }
+
+    /// Creates the directory with mode 0700 if it is missing, then checks it is safe.
+    pub(crate) fn create_or_check(&self) -> Result<(), CliError> {
+        if !self.root.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.root)
+                .map_err(CliError::io("create data directory", &self.root))?;
+        }
+        self.check()
+    }
+
+    /// The directory must exist, be a directory and give group and others no access at all:
+    /// it holds the CA's private key.
+    pub(crate) fn check(&self) -> Result<(), CliError> {
+        let meta = match std::fs::metadata(&self.root) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CliError::DataDirMissing {
+                    path: self.root.clone(),
+                });
+            }
+            Err(e) => return Err(CliError::io("read data directory", &self.root)(e)),
+        };
+        if !meta.is_dir() {
+            return Err(CliError::DataDirNotADirectory {
+                path: self.root.clone(),
+            });
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(CliError::DataDirUnsafe {
+                path: self.root.clone(),
+                mode,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens the registry of an initialised data directory.
+    pub(crate) fn open_registry(&self) -> Result<SqliteStore, CliError> {
+        self.check()?;
+        Ok(SqliteStore::open(self.registry())?)
+    }
+
+    /// Loads the CA of an initialised data directory.
+    pub(crate) fn load_ca(&self) -> Result<CertificateAuthority, CliError> {
+        self.check()?;
+        Ok(CertificateAuthority::load(&self.ca_dir())?)
+    }
+}
