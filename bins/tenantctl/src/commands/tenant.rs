@@ -67,7 +67,7 @@ pub(super) fn run(ctx: &Context, cmd: TenantCommand) -> Result<Output, CliError>
                 .filter(|c| c.revoked_at.is_none() && c.not_after > now)
                 .count();
             let mut human = format!(
-                "Tenant      {}\nName        {}\nStatus      {}\nLimits      {}\nCreated     {}\nUpdated     {}\nCertificates {} ({} valid)\n",
+                "Tenant        {}\nName          {}\nStatus        {}\nLimits        {}\nCreated       {}\nUpdated       {}\nCertificates  {} ({} valid)\n",
                 t.id,
                 t.display_name,
                 t.status,
@@ -77,7 +77,7 @@ pub(super) fn run(ctx: &Context, cmd: TenantCommand) -> Result<Output, CliError>
                 certs.len(),
                 live
             );
-            human.push_str(&format!("Routes      {}\n", routes.len()));
+            human.push_str(&format!("Routes        {}\n", routes.len()));
             for r in &routes {
                 human.push_str(&format!("  {}  {}\n", r.id, r.spec.summary()));
             }
@@ -86,7 +86,7 @@ pub(super) fn run(ctx: &Context, cmd: TenantCommand) -> Result<Output, CliError>
                 .filter(|k| k.used_at.is_none() && k.expires_at > now)
                 .count();
             human.push_str(&format!(
-                "Tokens      {} ({} redeemable)\n",
+                "Tokens        {} ({} redeemable)\n",
                 tokens.len(),
                 open_tokens
             ));
