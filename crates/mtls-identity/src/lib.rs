@@ -28,12 +28,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod acl;
 mod fingerprint;
 mod ids;
 mod peer;
 mod revocation;
 mod serial;
 
+pub use acl::{AclDecision, AclField, AclPattern, AclPatternError, AclRules};
 pub use fingerprint::{Fingerprint, FingerprintParseError};
 pub use ids::{IdError, TenantId, TrustDomain, tenant_from_uri, tenant_uri};
 pub use peer::{IdentityError, PeerIdentity};
