@@ -1,0 +1,156 @@
+//! The plain-HTTP admin endpoints: `/healthz`, `/readyz`, `/certz` and `/metrics`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::debug;
+
+use crate::metrics::Metrics;
+use crate::state::ListenerState;
+
+/// What the admin endpoints read.
+pub(crate) struct AdminState {
+    pub(crate) listeners: Vec<Arc<ListenerState>>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// True while listeners accept; false before start and during drain.
+    pub(crate) accepting: AtomicBool,
+}
+
+/// Which endpoints one admin socket serves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Routes {
+    pub(crate) health: bool,
+    pub(crate) metrics: bool,
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    state: Arc<AdminState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(ok) => ok,
+                Err(e) => {
+                    debug!(error = %e, "admin accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = crate::tracker::stopped(&mut shutdown) => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(respond(&req, routes, &state)) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service);
+            // Bound slow or idle admin clients.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
+        });
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+fn json_reply(status: StatusCode, value: serde_json::Value) -> Response<Full<Bytes>> {
+    reply(status, "application/json", value.to_string())
+}
+
+fn respond(req: &Request<Incoming>, routes: Routes, state: &AdminState) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".into(),
+        );
+    }
+    match (req.uri().path(), routes.health, routes.metrics) {
+        ("/healthz", true, _) => json_reply(StatusCode::OK, json!({"status": "alive"})),
+        ("/readyz", true, _) => readyz(state),
+        ("/certz", true, _) => json_reply(StatusCode::OK, certz(state)),
+        ("/metrics", _, true) => {
+            // Expiry is a countdown: refresh it at scrape time.
+            for l in &state.listeners {
+                l.update_expiry();
+            }
+            reply(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                state.metrics.encode(),
+            )
+        }
+        _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    }
+}
+
+fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
+    let now = OffsetDateTime::now_utc();
+    let mut problems = Vec::new();
+    if !state.accepting.load(Ordering::SeqCst) {
+        problems.push("listeners are not accepting (starting or draining)".to_owned());
+    }
+    for l in &state.listeners {
+        for (side, info) in l.cert_infos() {
+            if !info.is_valid_at(now) {
+                problems.push(format!(
+                    "listener {:?}: {} certificate {} is outside its validity period",
+                    l.name(),
+                    side.as_str(),
+                    info.path.display()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        json_reply(StatusCode::OK, json!({"status": "ready"}))
+    } else {
+        json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "not_ready", "problems": problems}),
+        )
+    }
+}
+
+fn certz(state: &AdminState) -> serde_json::Value {
+    let now = OffsetDateTime::now_utc();
+    let certs: Vec<_> = state
+        .listeners
+        .iter()
+        .flat_map(|l| {
+            l.cert_infos().into_iter().map(move |(side, info)| {
+                json!({
+                    "listener": l.name(),
+                    "side": side.as_str(),
+                    "path": info.path.display().to_string(),
+                    "subject": info.subject,
+                    "serial": info.serial,
+                    "not_after": info.not_after.format(&Rfc3339).unwrap_or_default(),
+                    "days_left": info.seconds_left(now).div_euclid(86_400),
+                })
+            })
+        })
+        .collect();
+    json!({ "certificates": certs })
+}

@@ -1,0 +1,66 @@
+//! The `mtlsd` config file: TOML, read once at start and validated whole.
+//!
+//! Two layers: a private serde mirror of the file (`deny_unknown_fields`, every key optional);
+//! [`Config`] is the validated result, whose types cannot hold a bad state. Validation
+//! collects every problem (naming the listener and the dotted field) before failing.
+//!
+//! Precedence: values in the file, then the defaults below. Relative paths (certificates,
+//! keys, CAs) are resolved against the directory of the config file.
+//!
+//! | key | default |
+//! |---|---|
+//! | `listener.tls.client_auth` | `required` |
+//! | `listener.tls.min_version`, `listener.upstream_tls.min_version` | `1.2` |
+//! | `listener.*tls.server_name` | the target host |
+//! | `listener.proxy.dial_timeout` / `handshake_timeout` / `idle_timeout` | `10s` / `10s` / `90s` |
+//! | `listener.proxy.max_connections` / `on_limit` | `1000` / `wait` |
+//! | `health.enabled` / `health.listen` | `false` / `127.0.0.1:9000` |
+//! | `metrics.enabled` / `metrics.listen` | `false` / `127.0.0.1:9001` |
+//! | `logging.level` / `logging.format` | `info` / `text` |
+//! | `shutdown.drain_timeout` | `30s` |
+//! | `reload.watch` / `reload.debounce` | `true` / `500ms` |
+
+mod error;
+mod raw;
+mod types;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, Problem};
+pub use types::{
+    ClientAuth, ClientTlsConfig, Config, ListenerConfig, ListenerMode, LogFormat, LogLevel,
+    LoggingConfig, OnLimit, ProxyLimits, ReloadConfig, ServerTlsConfig, Target, TlsVersion,
+};
+
+// === impl Config ===
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Validates config text as if it had been read from `path` (used for messages and to
+    /// resolve relative paths; the file itself is not read).
+    pub fn from_toml(text: &str, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        validate::validate(raw, path, &base)
+    }
+}
+
+#[cfg(test)]
+mod tests;

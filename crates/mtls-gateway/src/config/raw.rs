@@ -1,0 +1,96 @@
+//! The serde mirror of the config file: every key optional, unknown keys rejected.
+//!
+//! Values stay strings here so that validation (in the parent module) can report every bad
+//! value with its listener and field, instead of serde stopping at the first one.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) listener: Vec<RawListener>,
+    pub(super) health: Option<RawEndpoint>,
+    pub(super) metrics: Option<RawEndpoint>,
+    pub(super) logging: Option<RawLogging>,
+    pub(super) shutdown: Option<RawShutdown>,
+    pub(super) reload: Option<RawReload>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawListener {
+    pub(super) name: Option<String>,
+    pub(super) mode: Option<String>,
+    pub(super) listen: Option<String>,
+    pub(super) target: Option<String>,
+    pub(super) tls: Option<RawTls>,
+    pub(super) upstream_tls: Option<RawTls>,
+    pub(super) acl: Option<RawAcl>,
+    pub(super) proxy: Option<RawProxy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) cert: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
+    pub(super) ca: Option<PathBuf>,
+    pub(super) client_auth: Option<String>,
+    pub(super) server_name: Option<String>,
+    pub(super) min_version: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAcl {
+    #[serde(default)]
+    pub(super) allow_cn: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_org: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_ou: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_dns: Vec<String>,
+    #[serde(default)]
+    pub(super) allow_uri: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProxy {
+    pub(super) dial_timeout: Option<String>,
+    pub(super) idle_timeout: Option<String>,
+    pub(super) handshake_timeout: Option<String>,
+    pub(super) max_connections: Option<i64>,
+    pub(super) on_limit: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEndpoint {
+    pub(super) enabled: Option<bool>,
+    pub(super) listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogging {
+    pub(super) level: Option<String>,
+    pub(super) format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawShutdown {
+    pub(super) drain_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReload {
+    pub(super) watch: Option<bool>,
+    pub(super) debounce: Option<String>,
+}

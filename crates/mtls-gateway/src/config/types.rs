@@ -1,0 +1,280 @@
+//! The validated config: these types cannot hold a bad state.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mtls_identity::AclRules;
+use rustls_pki_types::ServerName;
+
+/// The whole, validated `mtlsd` configuration. Build it with [`Config::load`] or
+/// [`Config::from_toml`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) source: PathBuf,
+    pub(crate) listeners: Vec<ListenerConfig>,
+    pub(crate) health: Option<SocketAddr>,
+    pub(crate) metrics: Option<SocketAddr>,
+    pub(crate) logging: LoggingConfig,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) reload: ReloadConfig,
+}
+
+// === impl Config ===
+
+impl Config {
+    /// The file this config was read from (for relative paths and messages).
+    pub fn source(&self) -> &std::path::Path {
+        &self.source
+    }
+
+    /// The listeners, in file order.
+    pub fn listeners(&self) -> &[ListenerConfig] {
+        &self.listeners
+    }
+
+    /// Where `/healthz`, `/readyz` and `/certz` are served, if enabled.
+    pub fn health_listen(&self) -> Option<SocketAddr> {
+        self.health
+    }
+
+    /// Where `/metrics` is served, if enabled.
+    pub fn metrics_listen(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+
+    /// Logging settings.
+    pub fn logging(&self) -> &LoggingConfig {
+        &self.logging
+    }
+
+    /// How long open connections may keep running after SIGTERM/SIGINT.
+    pub fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+
+    /// Certificate reload settings.
+    pub fn reload(&self) -> &ReloadConfig {
+        &self.reload
+    }
+}
+
+/// One `[[listener]]`.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// Unique name, used in logs and as the `listener` metric label.
+    pub name: String,
+    /// The local address to accept on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where accepted connections are forwarded.
+    pub target: Target,
+    /// The mode and its TLS settings.
+    pub mode: ListenerMode,
+    /// Who may connect (checked after the inbound handshake; empty = any verified peer).
+    pub acl: AclRules,
+    /// Timeouts and connection limits.
+    pub limits: ProxyLimits,
+}
+
+/// What a listener does, with the TLS settings that mode needs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ListenerMode {
+    /// mTLS in, plain TCP to the target.
+    Server {
+        /// The inbound TLS side.
+        tls: ServerTlsConfig,
+    },
+    /// Plain TCP in, mTLS to the target.
+    Client {
+        /// The outbound TLS side.
+        tls: ClientTlsConfig,
+    },
+    /// mTLS in, mTLS out.
+    Bridge {
+        /// The inbound TLS side (`[listener.tls]`).
+        tls: ServerTlsConfig,
+        /// The outbound TLS side (`[listener.upstream_tls]`).
+        upstream_tls: ClientTlsConfig,
+    },
+}
+
+// === impl ListenerMode ===
+
+impl ListenerMode {
+    /// `server`, `client` or `bridge`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Server { .. } => "server",
+            Self::Client { .. } => "client",
+            Self::Bridge { .. } => "bridge",
+        }
+    }
+}
+
+/// A `host:port` to dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+// === impl Target ===
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The TLS side that accepts connections.
+#[derive(Debug, Clone)]
+pub struct ServerTlsConfig {
+    /// PEM certificate chain presented to clients.
+    pub cert: PathBuf,
+    /// PEM private key for `cert`.
+    pub key: PathBuf,
+    /// Whether and how client certificates are checked.
+    pub client_auth: ClientAuth,
+    /// The lowest TLS version accepted.
+    pub min_version: TlsVersion,
+}
+
+/// Client certificate policy of an inbound TLS side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A certificate chaining to `ca` is required (the default).
+    Required {
+        /// PEM bundle of trusted client CAs.
+        ca: PathBuf,
+    },
+    /// A certificate is optional; if sent, it must chain to `ca`.
+    Optional {
+        /// PEM bundle of trusted client CAs.
+        ca: PathBuf,
+    },
+    /// No client certificate is requested.
+    None,
+}
+
+/// The TLS side that dials out.
+#[derive(Debug, Clone)]
+pub struct ClientTlsConfig {
+    /// PEM certificate chain presented to the upstream.
+    pub cert: PathBuf,
+    /// PEM private key for `cert`.
+    pub key: PathBuf,
+    /// PEM bundle of CAs trusted to sign the upstream's certificate.
+    pub ca: PathBuf,
+    /// The name the upstream certificate must carry (defaults to the target host).
+    pub server_name: ServerName<'static>,
+    /// The lowest TLS version offered.
+    pub min_version: TlsVersion,
+}
+
+/// A TLS protocol version floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3 (the default).
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// Timeouts and limits of one listener (`[listener.proxy]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyLimits {
+    /// How long to wait for the TCP connection to the target.
+    pub dial_timeout: Duration,
+    /// Close a connection after this long without traffic either way.
+    pub idle_timeout: Duration,
+    /// How long a TLS handshake (either side) may take.
+    pub handshake_timeout: Duration,
+    /// Maximum number of concurrent connections.
+    pub max_connections: NonZeroUsize,
+    /// What happens to connections over the limit.
+    pub on_limit: OnLimit,
+}
+
+/// What a listener does with a connection over `max_connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnLimit {
+    /// Stop accepting until a slot frees up; new connections wait in the kernel backlog.
+    #[default]
+    Wait,
+    /// Accept and immediately close it (counted in `mtlsd_connections_refused_total`).
+    Refuse,
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggingConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: LogLevel,
+    /// Text or JSON lines.
+    pub format: LogFormat,
+}
+
+/// A log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// The default.
+    #[default]
+    Info,
+    /// Verbose.
+    Debug,
+    /// Very verbose.
+    Trace,
+}
+
+// === impl LogLevel ===
+
+impl LogLevel {
+    /// The name used in config files and `RUST_LOG` filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+}
+
+/// A log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[reload]`: how certificate files are watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadConfig {
+    /// Watch the certificate, key and CA files (SIGHUP always works).
+    pub watch: bool,
+    /// Wait this long after the last file event before reloading.
+    pub debounce: Duration,
+}

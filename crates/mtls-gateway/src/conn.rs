@@ -1,0 +1,326 @@
+//! One proxied connection: handshake(s), ACL, dial, splice, metrics and the final log line.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mtls_identity::{AclDecision, PeerIdentity};
+use mtls_splice::{SpliceConfig, SpliceEnd, splice};
+use rustls::{CertificateError, Error as TlsErr};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tracing::{debug, info, warn};
+
+use crate::config::ListenerMode;
+use crate::error::ErrorChain;
+use crate::metrics::{DirectionLabel, ReasonLabel, ResultLabel, SideLabel};
+use crate::state::ListenerState;
+
+/// Names a failed handshake for `mtlsd_tls_handshake_failures_total{reason}`.
+pub(crate) fn classify(err: &io::Error) -> &'static str {
+    let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<TlsErr>()) else {
+        return match err.kind() {
+            io::ErrorKind::UnexpectedEof => "eof",
+            _ => "io",
+        };
+    };
+    match tls {
+        TlsErr::NoCertificatesPresented => "no_client_cert",
+        TlsErr::InvalidCertificate(c) => match c {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "cert_expired",
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "cert_not_yet_valid"
+            }
+            CertificateError::UnknownIssuer => "unknown_ca",
+            CertificateError::Revoked => "cert_revoked",
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "name_mismatch"
+            }
+            _ => "bad_certificate",
+        },
+        TlsErr::PeerIncompatible(p) => {
+            use rustls::PeerIncompatible as P;
+            match p {
+                // Every TLS 1.2+ ClientHello carries signature_algorithms: a hello without it
+                // comes from a TLS 1.0/1.1 client, which is what rustls trips on first.
+                P::SignatureAlgorithmsExtensionRequired
+                | P::Tls12NotOffered
+                | P::Tls12NotOfferedOrEnabled
+                | P::SupportedVersionsExtensionRequired
+                | P::ServerDoesNotSupportTls12Or13
+                | P::ServerTlsVersionIsDisabledByOurConfig => "protocol_version",
+                _ => "incompatible",
+            }
+        }
+        TlsErr::InvalidMessage(_) | TlsErr::InappropriateMessage { .. } => "not_tls",
+        TlsErr::AlertReceived(_) => "alert_received",
+        _ => "other",
+    }
+}
+
+fn count_failure(state: &ListenerState, reason: &'static str) {
+    state
+        .metrics
+        .handshake_failures
+        .get_or_create(&ReasonLabel {
+            listener: state.config.name.clone(),
+            reason,
+        })
+        .inc();
+}
+
+/// Entry point for an accepted TCP connection.
+pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let started = Instant::now();
+    let metrics = &state.metrics;
+    metrics.connections.get_or_create(&state.label).inc();
+    metrics.active_connections.get_or_create(&state.label).inc();
+    match &state.config.mode {
+        ListenerMode::Server { .. } => {
+            if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
+                && let Some(up) = dial(&state, peer).await
+            {
+                pump(&state, tls, up, peer, id.as_ref(), started).await;
+            }
+        }
+        ListenerMode::Client { .. } => {
+            if let Some(up) = dial(&state, peer).await
+                && let Some(up) = connect_tls(&state, up, peer).await
+            {
+                pump(&state, tcp, up, peer, None, started).await;
+            }
+        }
+        ListenerMode::Bridge { .. } => {
+            if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
+                && let Some(up) = dial(&state, peer).await
+                && let Some(up) = connect_tls(&state, up, peer).await
+            {
+                pump(&state, tls, up, peer, id.as_ref(), started).await;
+            }
+        }
+    }
+    metrics.active_connections.get_or_create(&state.label).dec();
+    metrics
+        .connection_duration
+        .get_or_create(&state.label)
+        .observe(started.elapsed().as_secs_f64());
+}
+
+type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
+
+/// The inbound handshake and the ACL. `None` means the connection was refused (and logged).
+async fn accept_tls(
+    state: &ListenerState,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<(ServerTls, Option<PeerIdentity>)> {
+    let name = state.name();
+    // Load the current config per handshake: a reload affects only new connections.
+    let config = state.inbound.as_ref()?.load().config.clone();
+    let started = Instant::now();
+    let limit = state.config.limits.handshake_timeout;
+    let tls = match timeout(limit, TlsAcceptor::from(config).accept(tcp)).await {
+        Err(_) => {
+            count_failure(state, "timeout");
+            info!(listener = name, %peer, timeout = ?limit, "TLS handshake timed out");
+            return None;
+        }
+        Ok(Err(e)) => {
+            let reason = classify(&e);
+            count_failure(state, reason);
+            info!(listener = name, %peer, reason, error = %ErrorChain(&e), "TLS handshake failed");
+            return None;
+        }
+        Ok(Ok(tls)) => tls,
+    };
+    state
+        .metrics
+        .handshake_duration
+        .get_or_create(&SideLabel {
+            listener: name.to_owned(),
+            side: "inbound",
+        })
+        .observe(started.elapsed().as_secs_f64());
+
+    let identity = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+        None => None,
+        Some(der) => match PeerIdentity::from_der(der, None) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                acl_count(state, "deny");
+                warn!(listener = name, %peer, reason = "unparseable certificate", error = %ErrorChain(&e), "connection denied");
+                return None;
+            }
+        },
+    };
+    let decision = match &identity {
+        Some(id) => state.config.acl.evaluate(id),
+        None if state.config.acl.is_empty() => AclDecision::AllowedNoRules,
+        None => AclDecision::Denied,
+    };
+    let (cn, uri) = names(identity.as_ref());
+    if decision.is_allowed() {
+        acl_count(state, "allow");
+        debug!(listener = name, %peer, peer_cn = cn, peer_uri = uri, ?decision, "connection allowed");
+        Some((tls, identity))
+    } else {
+        acl_count(state, "deny");
+        let reason = if identity.is_some() {
+            "no ACL rule matches the certificate"
+        } else {
+            "no client certificate and the ACL has rules"
+        };
+        warn!(
+            listener = name,
+            %peer,
+            peer_cn = cn,
+            peer_uri = uri,
+            peer_subject = identity.as_ref().map(|i| i.subject.as_str()).unwrap_or(""),
+            reason,
+            "connection denied"
+        );
+        None
+    }
+}
+
+fn acl_count(state: &ListenerState, result: &'static str) {
+    state
+        .metrics
+        .acl_decisions
+        .get_or_create(&ResultLabel {
+            listener: state.config.name.clone(),
+            result,
+        })
+        .inc();
+}
+
+fn names(id: Option<&PeerIdentity>) -> (&str, &str) {
+    match id {
+        Some(id) => (
+            id.common_name.as_deref().unwrap_or(""),
+            id.uris.first().map(String::as_str).unwrap_or(""),
+        ),
+        None => ("", ""),
+    }
+}
+
+async fn dial(state: &ListenerState, peer: SocketAddr) -> Option<TcpStream> {
+    let target = &state.config.target;
+    let limit = state.config.limits.dial_timeout;
+    let error = match timeout(
+        limit,
+        TcpStream::connect((target.host.as_str(), target.port)),
+    )
+    .await
+    {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            return Some(s);
+        }
+        Ok(Err(e)) => ErrorChain(&e).to_string(),
+        Err(_) => format!("timed out after {limit:?}"),
+    };
+    state.metrics.dial_errors.get_or_create(&state.label).inc();
+    warn!(listener = state.name(), %peer, %target, error, "cannot connect to target");
+    None
+}
+
+async fn connect_tls(
+    state: &ListenerState,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<tokio_rustls::client::TlsStream<TcpStream>> {
+    let name = state.name();
+    let loaded = state.upstream.as_ref()?.load();
+    let config = loaded.config.clone();
+    let server_name = match &state.config.mode {
+        ListenerMode::Client { tls } => tls.server_name.clone(),
+        ListenerMode::Bridge { upstream_tls, .. } => upstream_tls.server_name.clone(),
+        ListenerMode::Server { .. } => return None,
+    };
+    let started = Instant::now();
+    let limit = state.config.limits.handshake_timeout;
+    let connect = TlsConnector::from(config).connect(server_name, tcp);
+    match timeout(limit, connect).await {
+        Ok(Ok(s)) => {
+            state
+                .metrics
+                .handshake_duration
+                .get_or_create(&SideLabel {
+                    listener: name.to_owned(),
+                    side: "upstream",
+                })
+                .observe(started.elapsed().as_secs_f64());
+            debug!(listener = name, %peer, target = %state.config.target, "upstream TLS established");
+            Some(s)
+        }
+        Ok(Err(e)) => {
+            let reason = classify(&e);
+            count_failure(state, reason);
+            warn!(listener = name, %peer, target = %state.config.target, reason, error = %ErrorChain(&e), "upstream TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            count_failure(state, "timeout");
+            warn!(listener = name, %peer, target = %state.config.target, "upstream TLS handshake timed out");
+            None
+        }
+    }
+}
+
+async fn pump<C, U>(
+    state: &ListenerState,
+    client: C,
+    upstream: U,
+    peer: SocketAddr,
+    id: Option<&PeerIdentity>,
+    started: Instant,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let name = state.name();
+    let (cn, uri) = names(id);
+    info!(listener = name, %peer, peer_cn = cn, peer_uri = uri, target = %state.config.target, "connection established");
+    let summary = splice(
+        client,
+        upstream,
+        SpliceConfig::new(state.config.limits.idle_timeout),
+    )
+    .await;
+    for (direction, n) in [
+        ("client_to_upstream", summary.client_to_upstream),
+        ("upstream_to_client", summary.upstream_to_client),
+    ] {
+        state
+            .metrics
+            .bytes_proxied
+            .get_or_create(&DirectionLabel {
+                listener: name.to_owned(),
+                direction,
+            })
+            .inc_by(n);
+    }
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let end = summary.end.label();
+    match &summary.end {
+        SpliceEnd::Error {
+            side,
+            operation,
+            source,
+        } => info!(
+            listener = name, %peer, peer_cn = cn, peer_uri = uri,
+            bytes_in = summary.client_to_upstream, bytes_out = summary.upstream_to_client,
+            duration_ms, end, side = %side, operation = %operation, error = %ErrorChain(source),
+            "connection closed"
+        ),
+        _ => info!(
+            listener = name, %peer, peer_cn = cn, peer_uri = uri,
+            bytes_in = summary.client_to_upstream, bytes_out = summary.upstream_to_client,
+            duration_ms, end, "connection closed"
+        ),
+    }
+}

@@ -1,0 +1,87 @@
+//! The data-plane runtime of multi-mtls-proxy: the body of `mtlsd`.
+//!
+//! It reads one TOML [config] file and runs its listeners in one tokio runtime:
+//!
+//! - **server** mode: mTLS in, plain TCP to the target;
+//! - **client** mode: plain TCP in, mTLS to the target;
+//! - **bridge** mode: mTLS in, mTLS out.
+//!
+//! After each inbound handshake the listener's ACL ([`mtls_identity::AclRules`]) decides on
+//! the client certificate's CN, O, OU, DNS or URI SANs. Bytes are pumped by
+//! [`mtls_splice`] with idle timeouts and half-close. Certificates are reloaded on file
+//! change and SIGHUP behind `ArcSwap` (a bad new file is refused and the old one keeps
+//! serving). `/healthz`, `/readyz`, `/certz` and Prometheus `/metrics` are served on their
+//! own plain listener, bound to loopback by default. SIGTERM/SIGINT stop accepting and drain
+//! open connections up to a deadline.
+//!
+//! rustls configs are built with the aws-lc-rs provider passed explicitly; TLS 1.2 is the
+//! floor (1.3 on request), and each listener has its own session cache.
+//!
+//! # Example
+//!
+//! Validating a config, as `mtlsd --check` does (the TLS files are only read by [`check`]
+//! and [`Gateway::bind`]):
+//!
+//! ```
+//! use mtls_gateway::config::{Config, ListenerMode};
+//!
+//! let text = r#"
+//! [[listener]]
+//! name = "api"
+//! mode = "server"
+//! listen = "127.0.0.1:8443"
+//! target = "127.0.0.1:8080"
+//!
+//! [listener.tls]
+//! cert = "server.pem"
+//! key = "server-key.pem"
+//! ca = "ca.pem"
+//!
+//! [listener.acl]
+//! allow_uri = ["spiffe://example.test/tenant/*"]
+//! "#;
+//! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
+//! let api = &config.listeners()[0];
+//! assert!(matches!(api.mode, ListenerMode::Server { .. }));
+//! assert_eq!(api.limits.idle_timeout.as_secs(), 90);
+//!
+//! // Every problem is reported, with the listener and the field.
+//! let err = Config::from_toml(&text.replace("8080", "x").replace("server\"", "sideways\""), "m.toml")
+//!     .unwrap_err();
+//! assert_eq!(err.problems().len(), 2);
+//! assert!(err.to_string().contains("listener \"api\": `target`"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Running it (inside a tokio runtime):
+//!
+//! ```no_run
+//! # async fn run(config: mtls_gateway::config::Config) -> Result<(), mtls_gateway::StartError> {
+//! let gateway = mtls_gateway::Gateway::bind(config).await?;
+//! for bound in gateway.local_addrs() {
+//!     println!("{} {} {}", bound.kind, bound.name, bound.addr);
+//! }
+//! let summary = gateway.run().await?; // until SIGTERM/SIGINT, then drain
+//! # let _ = summary; Ok(()) }
+//! ```
+
+mod admin;
+pub mod config;
+mod conn;
+mod error;
+mod gateway;
+mod listener;
+mod logging;
+mod metrics;
+mod reload;
+mod state;
+mod tls;
+mod tracker;
+
+pub use error::{ErrorChain, StartError};
+pub use gateway::{BoundAddr, Gateway, RunSummary, check};
+pub use logging::{LOG_ENV, init_logging};
+pub use tls::{CertInfo, TlsError};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! Prometheus metrics (prometheus-client), every series labelled by listener.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// `{listener}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ListenerLabel {
+    pub(crate) listener: String,
+}
+
+/// `{listener, <name>}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct DirectionLabel {
+    pub(crate) listener: String,
+    pub(crate) direction: &'static str,
+}
+
+/// `{listener, result}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ResultLabel {
+    pub(crate) listener: String,
+    pub(crate) result: &'static str,
+}
+
+/// `{listener, reason}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReasonLabel {
+    pub(crate) listener: String,
+    pub(crate) reason: &'static str,
+}
+
+/// `{listener, side}` (`inbound` or `upstream`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SideLabel {
+    pub(crate) listener: String,
+    pub(crate) side: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    // 1 ms .. ~9 h.
+    Histogram::new(exponential_buckets(0.001, 4.0, 13))
+}
+
+fn handshake_histogram() -> Histogram {
+    // 0.5 ms .. ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// All metrics of one process. Cheap to share (`Arc`), lock-free to update.
+pub(crate) struct Metrics {
+    pub(crate) registry: Registry,
+    pub(crate) active_connections: Family<ListenerLabel, Gauge>,
+    pub(crate) connections: Family<ListenerLabel, Counter>,
+    pub(crate) connections_refused: Family<ListenerLabel, Counter>,
+    pub(crate) bytes_proxied: Family<DirectionLabel, Counter>,
+    pub(crate) connection_duration: HistogramFamily<ListenerLabel>,
+    pub(crate) acl_decisions: Family<ResultLabel, Counter>,
+    pub(crate) handshake_duration: HistogramFamily<SideLabel>,
+    pub(crate) handshake_failures: Family<ReasonLabel, Counter>,
+    pub(crate) dial_errors: Family<ListenerLabel, Counter>,
+    pub(crate) cert_reloads: Family<ResultLabel, Counter>,
+    pub(crate) cert_expiry: Family<SideLabel, Gauge>,
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("mtlsd");
+        let m = Self {
+            active_connections: Family::default(),
+            connections: Family::default(),
+            connections_refused: Family::default(),
+            bytes_proxied: Family::default(),
+            connection_duration: Family::new_with_constructor(duration_histogram),
+            acl_decisions: Family::default(),
+            handshake_duration: Family::new_with_constructor(handshake_histogram),
+            handshake_failures: Family::default(),
+            dial_errors: Family::default(),
+            cert_reloads: Family::default(),
+            cert_expiry: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "active_connections",
+            "Connections currently open",
+            m.active_connections.clone(),
+        );
+        registry.register("connections", "Connections accepted", m.connections.clone());
+        registry.register(
+            "connections_refused",
+            "Connections closed at once because max_connections was reached (on_limit = refuse)",
+            m.connections_refused.clone(),
+        );
+        registry.register(
+            "bytes_proxied",
+            "Bytes copied, by direction (client_to_upstream, upstream_to_client)",
+            m.bytes_proxied.clone(),
+        );
+        registry.register(
+            "connection_duration_seconds",
+            "Lifetime of proxied connections",
+            m.connection_duration.clone(),
+        );
+        registry.register(
+            "acl_decisions",
+            "ACL decisions after the inbound handshake (allow, deny)",
+            m.acl_decisions.clone(),
+        );
+        registry.register(
+            "tls_handshake_duration_seconds",
+            "Duration of successful TLS handshakes, by side (inbound, upstream)",
+            m.handshake_duration.clone(),
+        );
+        registry.register(
+            "tls_handshake_failures",
+            "Failed TLS handshakes, by reason",
+            m.handshake_failures.clone(),
+        );
+        registry.register(
+            "dial_errors",
+            "Failed or timed-out connections to the target",
+            m.dial_errors.clone(),
+        );
+        registry.register(
+            "cert_reloads",
+            "Certificate reload attempts (success, failure)",
+            m.cert_reloads.clone(),
+        );
+        registry.register(
+            "cert_expiry_seconds",
+            "Seconds until the loaded certificate expires, by side (inbound, upstream)",
+            m.cert_expiry.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub(crate) fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+pub(crate) fn listener(name: &str) -> ListenerLabel {
+    ListenerLabel {
+        listener: name.to_owned(),
+    }
+}

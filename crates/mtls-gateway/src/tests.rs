@@ -1,0 +1,299 @@
+//! Unit tests for TLS loading, handshake-failure classification and the drain tracker.
+//! Handshakes run over in-memory duplex pipes; no sockets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls_pki_types::ServerName;
+use time::OffsetDateTime;
+
+use crate::config::{ClientAuth, ClientTlsConfig, ServerTlsConfig, TlsVersion};
+use crate::tls::{self, TlsError};
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn ca(name: &str) -> (Issuer<'static, KeyPair>, String) {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let key = KeyPair::generate().unwrap();
+    let pem = params.self_signed(&key).unwrap().pem();
+    (Issuer::new(params, key), pem)
+}
+
+fn leaf(issuer: &Issuer<'_, KeyPair>, server: bool, expired: bool) -> (String, String) {
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.extended_key_usages = vec![if server {
+        ExtendedKeyUsagePurpose::ServerAuth
+    } else {
+        ExtendedKeyUsagePurpose::ClientAuth
+    }];
+    if expired {
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(3);
+        params.not_after = now - time::Duration::days(1);
+    }
+    params.serial_number = Some(vec![0x42, if server { 1 } else { 2 }].into());
+    let key = KeyPair::generate().unwrap();
+    (
+        params.signed_by(&key, issuer).unwrap().pem(),
+        key.serialize_pem(),
+    )
+}
+
+/// ca.pem, server.pem/server-key.pem, client.pem/client-key.pem, expired.pem/expired-key.pem,
+/// stranger.pem/stranger-key.pem (other CA).
+fn files() -> Files {
+    let f = Files {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (issuer, pem) = ca("test CA");
+    std::fs::write(f.path("ca.pem"), pem).unwrap();
+    for (name, server, expired) in [
+        ("server", true, false),
+        ("client", false, false),
+        ("expired", false, true),
+    ] {
+        let (c, k) = leaf(&issuer, server, expired);
+        std::fs::write(f.path(&format!("{name}.pem")), c).unwrap();
+        std::fs::write(f.path(&format!("{name}-key.pem")), k).unwrap();
+    }
+    let (other, _) = ca("other CA");
+    let (c, k) = leaf(&other, false, false);
+    std::fs::write(f.path("stranger.pem"), c).unwrap();
+    std::fs::write(f.path("stranger-key.pem"), k).unwrap();
+    f
+}
+
+fn server_tls(f: &Files, client_auth: ClientAuth) -> ServerTlsConfig {
+    ServerTlsConfig {
+        cert: f.path("server.pem"),
+        key: f.path("server-key.pem"),
+        client_auth,
+        min_version: TlsVersion::Tls12,
+    }
+}
+
+fn client_tls(f: &Files, name: &str) -> ClientTlsConfig {
+    ClientTlsConfig {
+        cert: f.path(&format!("{name}.pem")),
+        key: f.path(&format!("{name}-key.pem")),
+        ca: f.path("ca.pem"),
+        server_name: ServerName::try_from("localhost").unwrap(),
+        min_version: TlsVersion::Tls12,
+    }
+}
+
+fn required(f: &Files) -> ClientAuth {
+    ClientAuth::Required {
+        ca: f.path("ca.pem"),
+    }
+}
+
+#[test]
+fn loads_material_and_reports_cert_info() {
+    let f = files();
+    let (_, info) = tls::server_config(&server_tls(&f, required(&f))).unwrap();
+    assert_eq!(info.subject, "CN=rcgen self signed cert");
+    assert_eq!(info.serial, "4201");
+    assert!(info.is_valid_at(OffsetDateTime::now_utc()));
+    assert!(info.seconds_left(OffsetDateTime::now_utc()) > 0);
+    let (_, info) = tls::client_config(&client_tls(&f, "client")).unwrap();
+    assert_eq!(info.serial, "4202");
+}
+
+#[test]
+fn load_errors_name_the_file_and_cause() {
+    let f = files();
+    let mut t = server_tls(&f, required(&f));
+    t.key = f.path("client-key.pem");
+    let err = tls::server_config(&t).unwrap_err();
+    assert!(matches!(&err, TlsError::KeyMismatch { key, .. } if key == &f.path("client-key.pem")));
+
+    std::fs::write(f.path("empty.pem"), "nothing\n").unwrap();
+    let err = tls::server_config(&server_tls(
+        &f,
+        ClientAuth::Required {
+            ca: f.path("empty.pem"),
+        },
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, TlsError::NoCertificates { what: "CA", path } if path == &f.path("empty.pem"))
+    );
+    assert!(
+        err.to_string()
+            .contains("empty.pem contains no certificates")
+    );
+
+    let mut t = server_tls(&f, ClientAuth::None);
+    t.key = f.path("empty.pem");
+    assert!(matches!(
+        tls::server_config(&t),
+        Err(TlsError::NoKey { .. })
+    ));
+    t.cert = f.path("absent.pem");
+    let err = tls::server_config(&t).unwrap_err();
+    assert!(matches!(
+        &err,
+        TlsError::Read {
+            what: "certificate",
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("absent.pem"));
+
+    std::fs::write(
+        f.path("bad.pem"),
+        "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let mut t = client_tls(&f, "client");
+    t.ca = f.path("bad.pem");
+    assert!(matches!(
+        tls::client_config(&t),
+        Err(TlsError::BadPem { what: "CA", .. })
+    ));
+}
+
+/// Runs one handshake in memory; returns the server side's failure reason, if any.
+async fn handshake(server: ServerTlsConfig, client: Client) -> Option<&'static str> {
+    let (server_cfg, _) = tls::server_config(&server).unwrap();
+    let (a, b) = tokio::io::duplex(64 * 1024);
+    let accept = tokio::spawn(async move {
+        tokio_rustls::TlsAcceptor::from(server_cfg)
+            .accept(a)
+            .await
+            .map(|_| ())
+    });
+    let localhost = ServerName::try_from("localhost").unwrap();
+    let config = match client {
+        Client::Tls(c) => tls::client_config(&c).unwrap().0,
+        Client::NoCert => {
+            let roots = tls::load_certs("CA", &server_ca(&server)).unwrap();
+            let mut store = rustls::RootCertStore::empty();
+            store.add_parsable_certificates(roots);
+            std::sync::Arc::new(
+                rustls::ClientConfig::builder_with_provider(tls::provider())
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_root_certificates(store)
+                    .with_no_client_auth(),
+            )
+        }
+        Client::Tls12Only => std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(tls::provider())
+                .with_protocol_versions(&[&rustls::version::TLS12])
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+        ),
+        Client::Plain => {
+            use tokio::io::AsyncWriteExt;
+            let mut b = b;
+            let _ = b.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let result = tokio::time::timeout(Duration::from_secs(10), accept).await;
+            return result
+                .unwrap()
+                .unwrap()
+                .err()
+                .map(|e| crate::conn::classify(&e));
+        }
+    };
+    // Keep the client stream open until the server is done: it writes session tickets after
+    // the client's Finished.
+    let _client = tokio_rustls::TlsConnector::from(config)
+        .connect(localhost, b)
+        .await;
+    let result = tokio::time::timeout(Duration::from_secs(10), accept).await;
+    result
+        .unwrap()
+        .unwrap()
+        .err()
+        .map(|e| crate::conn::classify(&e))
+}
+
+enum Client {
+    Tls(ClientTlsConfig),
+    NoCert,
+    Tls12Only,
+    Plain,
+}
+
+fn server_ca(server: &ServerTlsConfig) -> PathBuf {
+    match &server.client_auth {
+        ClientAuth::Required { ca } | ClientAuth::Optional { ca } => ca.clone(),
+        _ => server.cert.clone(),
+    }
+}
+
+#[tokio::test]
+async fn handshake_failures_are_classified() {
+    let f = files();
+    let req = || server_tls(&f, required(&f));
+    let tls = |name: &str| Client::Tls(client_tls(&f, name));
+    assert_eq!(handshake(req(), tls("client")).await, None);
+    assert_eq!(handshake(req(), tls("expired")).await, Some("cert_expired"));
+    assert_eq!(handshake(req(), tls("stranger")).await, Some("unknown_ca"));
+    assert_eq!(
+        handshake(req(), Client::NoCert).await,
+        Some("no_client_cert")
+    );
+    assert_eq!(handshake(req(), Client::Plain).await, Some("not_tls"));
+    let mut only13 = req();
+    only13.min_version = TlsVersion::Tls13;
+    assert_eq!(
+        handshake(only13, Client::Tls12Only).await,
+        Some("protocol_version")
+    );
+    // Optional client auth: no certificate is fine, a bad one is still refused.
+    let optional = || {
+        server_tls(
+            &f,
+            ClientAuth::Optional {
+                ca: f.path("ca.pem"),
+            },
+        )
+    };
+    assert_eq!(handshake(optional(), Client::NoCert).await, None);
+    assert_eq!(
+        handshake(optional(), tls("stranger")).await,
+        Some("unknown_ca")
+    );
+}
+
+#[tokio::test]
+async fn tracker_waits_for_every_guard() {
+    let t = crate::tracker::Tracker::default();
+    t.idle().await; // nothing live: returns at once
+    let g1 = t.guard();
+    let g2 = t.guard();
+    assert_eq!(t.live(), 2);
+    let waiter = tokio::spawn({
+        let t = t.clone();
+        async move { t.idle().await }
+    });
+    drop(g1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    drop(g2);
+    tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+}
