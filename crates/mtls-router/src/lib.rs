@@ -18,7 +18,11 @@
 //! ([`HostPattern::matches`], [`PathPrefix::matches`], [`ConnectPattern::matches`]) so that
 //! matching does not allocate.
 //!
-//! # Example
+//! [`RouteTable`] compiles every tenant's routes into per-tenant lookup tables and answers,
+//! for (tenant, `Host`, path), (tenant, SNI) or (tenant, CONNECT `host:port`), which route
+//! wins, without allocating. [`RouteTable::explain_http`] says why.
+//!
+//! # Example: a spec
 //!
 //! ```
 //! use mtls_router::{HttpRoute, RouteKind, RouteSpec, RouteSpecError};
@@ -48,6 +52,42 @@
 //! assert!(serde_json::from_str::<RouteSpec>(bad).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Example: matching
+//!
+//! ```
+//! use mtls_identity::TenantId;
+//! use mtls_router::{ConnectRoute, HttpRoute, NoRoute, RouteSpec, RouteTable};
+//!
+//! let acme: TenantId = "acme".parse()?;
+//! let other: TenantId = "other".parse()?;
+//! let http = |host: &str, prefix: &str| -> Result<RouteSpec, Box<dyn std::error::Error>> {
+//!     let mut route = HttpRoute::new(host.parse()?, vec!["http://10.0.0.5:8080".parse()?]);
+//!     route.path_prefix = prefix.parse()?;
+//!     Ok(route.into())
+//! };
+//! let table = RouteTable::build([
+//!     (acme.clone(), "r-1", http("*.acme.test", "/")?),
+//!     (acme.clone(), "r-2", http("api.acme.test", "/v1")?),
+//!     (acme.clone(), "r-3", ConnectRoute::new(vec!["db.acme.test:5432".parse()?]).into()),
+//!     (other.clone(), "r-4", http("api.other.test", "/")?),
+//! ]);
+//!
+//! // Exact host and longest prefix win; port, case, trailing dot and query don't matter.
+//! let hit = table.match_http(&acme, "API.acme.test:8443", "/v1/items?page=2")?;
+//! assert_eq!(*hit.key, "r-2");
+//! assert_eq!(*table.match_http(&acme, "api.acme.test", "/v2")?.key, "r-1");
+//! // A tenant never reaches another tenant's routes.
+//! assert_eq!(table.match_http(&acme, "api.other.test", "/").unwrap_err(), NoRoute::NoHostMatch);
+//! // CONNECT: which route allows the destination (the address check comes after DNS).
+//! let tunnel = table.match_connect(&acme, "db.acme.test", 5432)?;
+//! assert_eq!((*tunnel.key, tunnel.allow_private()), ("r-3", false));
+//! // Explain: the winner, then what it beat and why.
+//! let why = table.explain_http(&acme, "api.acme.test", "/v1");
+//! assert_eq!(why.to_string(), "r-2 api.acme.test/v1: wins (exact host, 1 prefix segment)\n\
+//!     r-1 *.acme.test/: less specific host (wildcard of 3 labels, 0 prefix segments)\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod connect;
 mod connect_route;
@@ -58,6 +98,7 @@ mod host_port;
 mod http_route;
 mod path;
 mod spec;
+mod table;
 mod tcp_route;
 mod upstream;
 
@@ -70,5 +111,9 @@ pub use host_port::HostPort;
 pub use http_route::{HttpRoute, MAX_ADD_HEADERS, MAX_UPSTREAMS, UpstreamTls};
 pub use path::{MAX_PATH_PREFIX_LEN, PathPrefix};
 pub use spec::{RouteKind, RouteSpec};
+pub use table::{
+    ConnectMatch, HostSpecificity, HttpCandidate, HttpExplanation, HttpMatch, HttpRank, NoRoute,
+    RouteMiss, RouteTable, TcpMatch, Verdict,
+};
 pub use tcp_route::TcpRoute;
 pub use upstream::{Scheme, UpstreamUrl};

@@ -1,0 +1,297 @@
+//! [`RouteTable`]: every tenant's routes compiled for lookups.
+//!
+//! Lookups run on every request and connection, so they do not allocate and cost a few hash
+//! probes: one per label of the host (exact names first, then wildcard suffixes from the
+//! longest) and, for HTTP, one per segment of the path up to the longest stored prefix.
+//!
+//! Measured with `benches/benches/route_match.rs` (10,000 tenants, 40,000 routes, on a busy
+//! 2-core VM, medians): an HTTP hit 0.24 µs, a wildcard hit 0.22 µs, a miss 0.26 µs, an
+//! allowed CONNECT 0.15 µs; building the whole table 47 ms.
+
+use std::collections::HashMap;
+
+use mtls_identity::TenantId;
+
+use crate::connect::PortRange;
+use crate::connect_route::ConnectRoute;
+use crate::host::MAX_NAME_LEN;
+use crate::http_route::HttpRoute;
+use crate::spec::RouteSpec;
+use crate::tcp_route::TcpRoute;
+
+mod explain;
+mod host;
+mod outcome;
+mod path;
+
+pub use explain::{HttpCandidate, HttpExplanation, Verdict};
+pub use host::HostSpecificity;
+pub use outcome::{ConnectMatch, HttpMatch, HttpRank, NoRoute, RouteMiss, TcpMatch};
+
+use host::{HostIndex, NameBuf, normalize, strip_port};
+use path::{PathIndex, strip_query};
+
+/// Every tenant's routes, compiled into per-tenant lookup tables.
+///
+/// `K` is the caller's route key (the registry's route id). Lookups only ever consult the
+/// caller's tenant: tenant A can never match tenant B's routes, whatever the host.
+///
+/// # Ranking
+///
+/// - **HTTP**: a route is a candidate when its host pattern matches the `Host` (case-
+///   insensitive; port and one trailing dot ignored) and its path prefix matches the path
+///   on segment boundaries (query ignored). The best [`HttpRank`] wins: an exact host beats
+///   any wildcard and a longer wildcard beats a shorter one; then the longer prefix; then
+///   tie-break order. A request whose most specific host has no matching prefix falls back
+///   to less specific hosts that have one.
+/// - **TCP**: the SNI against `sni` patterns, with the same host ranking.
+/// - **CONNECT**: see [`ConnectMatch`].
+///
+/// Tie-break order is the key order (`K: Ord`); routes with equal keys keep the order they
+/// were given in. Two routes claiming exactly the same traffic (which the registry refuses)
+/// are therefore resolved the same way every time: the first in that order wins.
+#[derive(Debug, Clone)]
+pub struct RouteTable<K> {
+    tenants: HashMap<TenantId, TenantTable<K>>,
+    len: usize,
+}
+
+/// One route with its key, in a tenant's per-kind list.
+#[derive(Debug, Clone)]
+struct Slot<K, R> {
+    key: K,
+    route: R,
+}
+
+/// One tenant's routes and indexes. Indexes name routes by position in the per-kind lists,
+/// which are in tie-break order.
+#[derive(Debug, Clone)]
+struct TenantTable<K> {
+    http: Vec<Slot<K, HttpRoute>>,
+    tcp: Vec<Slot<K, TcpRoute>>,
+    connect: Vec<Slot<K, ConnectRoute>>,
+    http_index: HostIndex<PathIndex>,
+    tcp_index: HostIndex<u32>,
+    connect_index: HostIndex<Vec<ConnectEntry>>,
+}
+
+/// One CONNECT pattern under its host: which ports, which route, which pattern of it.
+#[derive(Debug, Clone, Copy)]
+struct ConnectEntry {
+    ports: PortRange,
+    route: u32,
+    pattern: u32,
+}
+
+// === impl RouteTable ===
+
+impl<K> Default for RouteTable<K> {
+    fn default() -> Self {
+        Self {
+            tenants: HashMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<K: Ord> RouteTable<K> {
+    /// Compiles `routes`. Specs are used as given (the registry validates them before
+    /// storing); see the type docs for how overlapping and duplicate routes rank.
+    pub fn build(routes: impl IntoIterator<Item = (TenantId, K, RouteSpec)>) -> Self {
+        let mut grouped: HashMap<TenantId, TenantTable<K>> = HashMap::new();
+        let mut len = 0;
+        for (tenant, key, spec) in routes {
+            len += 1;
+            let table = grouped.entry(tenant).or_insert_with(TenantTable::empty);
+            match spec {
+                RouteSpec::Http(route) => table.http.push(Slot { key, route }),
+                RouteSpec::Tcp(route) => table.tcp.push(Slot { key, route }),
+                RouteSpec::Connect(route) => table.connect.push(Slot { key, route }),
+            }
+        }
+        for table in grouped.values_mut() {
+            table.index();
+        }
+        Self {
+            tenants: grouped,
+            len,
+        }
+    }
+}
+
+impl<K> RouteTable<K> {
+    /// Number of tenants with at least one route.
+    pub fn tenants(&self) -> usize {
+        self.tenants.len()
+    }
+
+    /// Number of routes, all tenants and kinds together.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the table holds no route.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `tenant` has at least one route.
+    pub fn has_tenant(&self, tenant: &TenantId) -> bool {
+        self.tenants.contains_key(tenant)
+    }
+
+    /// The HTTP route of `tenant` for a request to `host` (a `Host` header value or
+    /// `:authority`, port allowed) and `path` (a query is ignored). Does not allocate.
+    pub fn match_http(
+        &self,
+        tenant: &TenantId,
+        host: &str,
+        path: &str,
+    ) -> Result<HttpMatch<'_, K>, NoRoute> {
+        let table = self.tenant(tenant)?;
+        let mut buf: NameBuf = [0; MAX_NAME_LEN];
+        let host = strip_port(host)
+            .and_then(|host| normalize(host, &mut buf))
+            .ok_or(NoRoute::NoHostMatch)?;
+        let path = strip_query(path);
+        let mut host_matched = false;
+        for (specificity, paths) in table.http_index.walk(host) {
+            host_matched = true;
+            if let Some((position, segments)) = paths.lookup(path) {
+                let slot = &table.http[position as usize];
+                return Ok(HttpMatch {
+                    key: &slot.key,
+                    route: &slot.route,
+                    rank: HttpRank::new(specificity, segments, position),
+                });
+            }
+        }
+        Err(if host_matched {
+            NoRoute::NoPathMatch
+        } else {
+            NoRoute::NoHostMatch
+        })
+    }
+
+    /// The TCP route of `tenant` for the TLS server name `sni` (no port). Does not allocate.
+    pub fn match_tcp(&self, tenant: &TenantId, sni: &str) -> Result<TcpMatch<'_, K>, NoRoute> {
+        let table = self.tenant(tenant)?;
+        let mut buf: NameBuf = [0; MAX_NAME_LEN];
+        let host = normalize(sni, &mut buf).ok_or(NoRoute::NoHostMatch)?;
+        let (specificity, position) = table
+            .tcp_index
+            .walk(host)
+            .next()
+            .ok_or(NoRoute::NoHostMatch)?;
+        let slot = &table.tcp[*position as usize];
+        Ok(TcpMatch {
+            key: &slot.key,
+            route: &slot.route,
+            host: specificity,
+        })
+    }
+
+    /// The CONNECT route of `tenant` allowing the destination `host:port` (`host` a name or
+    /// an IP address, IPv6 with or without brackets). Whether the address it resolves to is
+    /// acceptable is the caller's check, with [`ConnectMatch::allow_private`]. Does not
+    /// allocate.
+    pub fn match_connect(
+        &self,
+        tenant: &TenantId,
+        host: &str,
+        port: u16,
+    ) -> Result<ConnectMatch<'_, K>, NoRoute> {
+        let table = self.tenant(tenant)?;
+        let mut buf: NameBuf = [0; MAX_NAME_LEN];
+        let host = normalize(host, &mut buf).ok_or(NoRoute::NotAllowed)?;
+        let entry = table
+            .connect_index
+            .walk(host)
+            .find_map(|(_, entries)| entries.iter().find(|e| e.ports.contains(port)))
+            .ok_or(NoRoute::NotAllowed)?;
+        let slot = &table.connect[entry.route as usize];
+        let pattern = &slot.route.allow[entry.pattern as usize];
+        Ok(ConnectMatch {
+            key: &slot.key,
+            route: &slot.route,
+            pattern,
+        })
+    }
+
+    /// What [`match_http`](Self::match_http) decides for this request, and why: every
+    /// candidate in rank order with the reason each loser lost. Allocates; meant for
+    /// `tenantctl explain`, not the request path.
+    pub fn explain_http(
+        &self,
+        tenant: &TenantId,
+        host: &str,
+        path: &str,
+    ) -> HttpExplanation<'_, K> {
+        match self.tenants.get(tenant) {
+            None => HttpExplanation::unknown_tenant(),
+            Some(table) => {
+                let mut buf: NameBuf = [0; MAX_NAME_LEN];
+                let host = strip_port(host).and_then(|host| normalize(host, &mut buf));
+                let slots = table.http.iter().map(|slot| (&slot.key, &slot.route));
+                HttpExplanation::scan(slots, host, strip_query(path))
+            }
+        }
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<&TenantTable<K>, NoRoute> {
+        self.tenants.get(tenant).ok_or(NoRoute::UnknownTenant)
+    }
+}
+
+// === impl TenantTable ===
+
+impl<K: Ord> TenantTable<K> {
+    fn empty() -> Self {
+        Self {
+            http: Vec::new(),
+            tcp: Vec::new(),
+            connect: Vec::new(),
+            http_index: HostIndex::default(),
+            tcp_index: HostIndex::default(),
+            connect_index: HostIndex::default(),
+        }
+    }
+
+    /// Sorts each kind into tie-break order (stable: equal keys keep their input order) and
+    /// builds the indexes. Inserting in that order lets the first route win duplicates.
+    fn index(&mut self) {
+        self.http.sort_by(|a, b| a.key.cmp(&b.key));
+        self.tcp.sort_by(|a, b| a.key.cmp(&b.key));
+        self.connect.sort_by(|a, b| a.key.cmp(&b.key));
+        for (position, slot) in (0u32..).zip(&self.http) {
+            let route = &slot.route;
+            self.http_index
+                .entry(&route.host, PathIndex::default)
+                .insert(&route.path_prefix, position);
+        }
+        for (position, slot) in (0u32..).zip(&self.tcp) {
+            self.tcp_index.entry(&slot.route.sni, || position);
+        }
+        for (route, slot) in (0u32..).zip(&self.connect) {
+            for (pattern, allow) in (0u32..).zip(&slot.route.allow) {
+                let entry = ConnectEntry {
+                    ports: allow.ports,
+                    route,
+                    pattern,
+                };
+                self.connect_index.entry(&allow.host, Vec::new).push(entry);
+            }
+        }
+        // Narrower port ranges first, then tie-break order, so the first entry whose range
+        // holds the port is the winner for its host pattern.
+        self.connect_index.for_each_value(|entries| {
+            entries.sort_by_key(|e| (e.ports.last - e.ports.first, e.route, e.pattern));
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod proptests;
