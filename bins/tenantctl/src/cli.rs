@@ -53,6 +53,26 @@ pub(crate) enum Command {
     Crl(CrlArgs),
     /// Show or verify the hash-chained audit log.
     Audit(AuditArgs),
+    /// Explain what the gateway would do with a request made with a certificate: the tenant
+    /// it maps to, whether it is admitted, the winning route and the candidates it beat.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("request").required(true).args(["host", "connect"])))]
+pub(crate) struct ExplainArgs {
+    /// The client certificate (PEM; the first certificate in the file is used).
+    #[arg(long)]
+    pub(crate) cert: PathBuf,
+    /// HTTP request host (a port is ignored).
+    #[arg(long)]
+    pub(crate) host: Option<String>,
+    /// HTTP request path.
+    #[arg(long, default_value = "/", requires = "host")]
+    pub(crate) path: String,
+    /// CONNECT destination HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) connect: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -398,3 +398,154 @@ fn a_failure_in_the_middle_of_issuing_leaves_the_registry_unchanged() {
     );
     assert_eq!(t.json(&["cert", "list"]).as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn explain_shows_the_gateways_decision() {
+    let t = initialised(true);
+    t.ok(&["tenant", "create", "acme", "--name", "Acme"]);
+    t.ok(&["tenant", "create", "globex", "--name", "Globex"]);
+    let cert = issue(&t, "acme", "acme");
+    let exact = t.json(&[
+        "route",
+        "add",
+        "acme",
+        "http",
+        "--host",
+        "api.acme.test",
+        "--path",
+        "/v1",
+        "--upstream",
+        "https://10.1.2.3:8443",
+        "--upstream-identity",
+        "acme-partner",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wildcard = t.json(&[
+        "route",
+        "add",
+        "acme",
+        "http",
+        "--host",
+        "*.acme.test",
+        "--upstream",
+        "http://127.0.0.1:9000",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok(&[
+        "route",
+        "add",
+        "acme",
+        "connect",
+        "--allow",
+        "db.acme.test:5432",
+    ]);
+    // globex's identical host never shows up for acme.
+    t.ok(&[
+        "route",
+        "add",
+        "globex",
+        "http",
+        "--host",
+        "api.acme.test",
+        "--path",
+        "/v1/users",
+        "--upstream",
+        "http://127.0.0.1:9100",
+    ]);
+
+    let v = t.json(&[
+        "explain",
+        "--cert",
+        "acme/cert.pem",
+        "--host",
+        "API.acme.test:443",
+        "--path",
+        "/v1/users?x=1",
+    ]);
+    assert_eq!(v["tenant"], "acme");
+    assert_eq!(v["admitted"], true);
+    assert_eq!(v["route"], exact.as_str());
+    assert_eq!(v["upstream_identity"], "acme-partner");
+    let candidates = v["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 2, "{v}");
+    assert_eq!(candidates[1]["route"], wildcard.as_str());
+    assert_eq!(candidates[1]["verdict"], "less specific host");
+    let human = t.ok(&[
+        "explain",
+        "--cert",
+        "acme/cert.pem",
+        "--host",
+        "api.acme.test",
+        "--path",
+        "/v1",
+    ]);
+    assert!(
+        human.contains("admitted") && human.contains(&exact),
+        "{human}"
+    );
+
+    let miss = t.json(&["explain", "--cert", "acme/cert.pem", "--host", "nope.test"]);
+    assert_eq!(miss["no_route"], "no_host_match");
+    let allowed = t.json(&[
+        "explain",
+        "--cert",
+        "acme/cert.pem",
+        "--connect",
+        "db.acme.test:5432",
+    ]);
+    assert_eq!(allowed["pattern"], "db.acme.test:5432");
+    let denied = t.json(&[
+        "explain",
+        "--cert",
+        "acme/cert.pem",
+        "--connect",
+        "evil.test:22",
+    ]);
+    assert_eq!(denied["no_route"], "not_allowed");
+
+    // Refusals: suspended tenant, revoked certificate, another CA's certificate.
+    t.ok(&["tenant", "suspend", "acme"]);
+    let v = t.json(&[
+        "explain",
+        "--cert",
+        "acme/cert.pem",
+        "--host",
+        "api.acme.test",
+    ]);
+    assert_eq!(
+        (v["admitted"].as_bool(), v["refusal"].as_str()),
+        (Some(false), Some("tenant_suspended"))
+    );
+    t.ok(&["tenant", "resume", "acme"]);
+    t.ok(&["cert", "revoke", cert["serial"].as_str().unwrap()]);
+    let v = t.json(&[
+        "explain",
+        "--cert",
+        "acme/cert.pem",
+        "--host",
+        "api.acme.test",
+    ]);
+    assert_eq!(v["refusal"], "certificate_revoked");
+
+    let other = initialised(false);
+    other.ok(&["tenant", "create", "acme", "--name", "Acme"]);
+    issue(&other, "acme", "foreign");
+    let foreign = other.work().join("foreign/cert.pem");
+    let v = t.json(&[
+        "explain",
+        "--cert",
+        foreign.to_str().unwrap(),
+        "--host",
+        "api.acme.test",
+    ]);
+    assert_eq!(v["admitted"], false);
+    assert!(
+        v["refusal"].as_str().unwrap().contains("not issued by"),
+        "{v}"
+    );
+    t.fails(&["explain", "--cert", "acme/cert.pem"], "--host");
+}

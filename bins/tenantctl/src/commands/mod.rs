@@ -4,6 +4,7 @@ mod audit;
 mod cert;
 mod crl;
 mod enroll;
+mod explain;
 mod init;
 mod route;
 mod tenant;
@@ -43,6 +44,7 @@ pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
         Command::Route(cmd) => route::run(&ctx, cmd),
         Command::Crl(args) => crl::run(&ctx, args),
         Command::Audit(args) => audit::run(&ctx, args),
+        Command::Explain(args) => explain::run(&ctx, args),
     }
 }
 
