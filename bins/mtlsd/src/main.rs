@@ -3,10 +3,15 @@
 //! ```text
 //! mtlsd --config FILE          run until SIGTERM/SIGINT (SIGHUP reloads certificates)
 //! mtlsd --config FILE --check  validate the config and load its TLS files, then exit
+//! mtlsd probe HOST:PORT [--config FILE [--listener NAME]] [--server-name NAME] [--ca FILE]
+//!       [--insecure-skip-verify] [--timeout 10s] [--json]
+//!                              show what an upstream asks of a client certificate
 //! ```
 //!
 //! Exit status: 0 on success (including a drained shutdown), 2 for a bad config, unusable
 //! TLS material or a socket that cannot be bound, 1 for other run-time failures.
+//! `probe` exits 0 when the handshake completed (whether or not an identity matched),
+//! 1 when it could not connect or the handshake failed, 2 for bad arguments or config.
 //!
 //! Once every socket is bound, `mtlsd` prints one line per socket on stdout,
 //! `bound <listener|admin> <name> <address>`, then `ready` (useful with `listen = "...:0"`).
@@ -15,21 +20,74 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use mtls_gateway::config::Config;
+use mtls_gateway::probe::{self, ProbeOptions};
 use mtls_gateway::{ErrorChain, Gateway};
 
 /// The multi-mtls-proxy daemon: server, client and bridge mTLS tunnels.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Args {
     /// The TOML config file.
-    #[arg(long, short = 'c', value_name = "FILE", env = "MTLSD_CONFIG")]
-    config: PathBuf,
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        env = "MTLSD_CONFIG",
+        required = true
+    )]
+    config: Option<PathBuf>,
     /// Validate the config and load its certificates and keys, then exit (0 = valid, 2 = not).
     #[arg(long)]
     check: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Connect to an upstream once and show what it asks of a client: its certificate, the
+    /// TLS version, the CA names and signature schemes of its CertificateRequest, and which
+    /// configured identity would be sent and why.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ProbeArgs {
+    /// The upstream, HOST:PORT.
+    #[arg(value_name = "HOST:PORT")]
+    target: String,
+    /// A config file whose listener's identities, ca, server_name and min_version to use.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The listener (client or bridge mode) to take from --config; optional when only one
+    /// listener dials out with TLS.
+    #[arg(long, short = 'l', value_name = "NAME", requires = "config")]
+    listener: Option<String>,
+    /// The server name to send (SNI) and verify [default: the listener's, else HOST].
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
+    /// PEM CA bundle to verify the server with [default: the listener's ca].
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Do not verify the server certificate (diagnostics only: the server is not
+    /// authenticated).
+    #[arg(long)]
+    insecure_skip_verify: bool,
+    /// Bound on connecting plus handshaking.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 const EXIT_CONFIG: u8 = 2;
@@ -40,6 +98,16 @@ fn main() -> ExitCode {
     // Our own configs pass it explicitly; this covers any library that asks for the default.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 
+    let config_path = match (args.command, args.config) {
+        (Some(Command::Probe(probe)), _) => return run_probe(probe),
+        (None, Some(path)) => path,
+        // clap requires --config when there is no subcommand.
+        (None, None) => return ExitCode::from(EXIT_CONFIG),
+    };
+    let args = RunArgs {
+        config: config_path,
+        check: args.check,
+    };
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -109,4 +177,81 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// What the daemon path needs once the subcommand is ruled out.
+struct RunArgs {
+    config: PathBuf,
+    check: bool,
+}
+
+fn run_probe(args: ProbeArgs) -> ExitCode {
+    let config = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("mtlsd probe: {}", ErrorChain(&e));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => None,
+    };
+    let outbound = match &config {
+        Some(c) => match probe::outbound_listener(c, args.listener.as_deref()) {
+            Ok(found) => Some(found),
+            Err(e) => {
+                eprintln!("mtlsd probe: {}", ErrorChain(&e));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => None,
+    };
+    if args.insecure_skip_verify {
+        eprintln!(
+            "mtlsd probe: WARNING: --insecure-skip-verify: the server certificate is NOT \
+             verified; anyone on the path could be answering. Use this for diagnostics only."
+        );
+    }
+    let mut options = ProbeOptions::new(args.target);
+    options.server_name = args.server_name;
+    options.ca = args.ca;
+    options.insecure_skip_verify = args.insecure_skip_verify;
+    options.timeout = args.timeout;
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mtlsd probe: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match runtime.block_on(probe::probe(&options, outbound)) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("mtlsd probe: {}", ErrorChain(&e));
+            return if matches!(
+                e,
+                probe::ProbeError::Connect { .. } | probe::ProbeError::ConnectTimeout { .. }
+            ) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::from(EXIT_CONFIG)
+            };
+        }
+    };
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}");
+    }
+    match &report.handshake_error {
+        None => ExitCode::SUCCESS,
+        Some(e) => {
+            eprintln!("mtlsd probe: handshake with {} failed: {e}", options.target);
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -114,10 +114,13 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
     for l in &state.listeners {
         for (side, info) in l.cert_infos() {
             if !info.is_valid_at(now) {
+                let what = match &info.identity {
+                    Some(identity) => format!("client identity {identity:?}"),
+                    None => format!("{} certificate", side.as_str()),
+                };
                 problems.push(format!(
-                    "listener {:?}: {} certificate {} is outside its validity period",
+                    "listener {:?}: {what} {} is outside its validity period",
                     l.name(),
-                    side.as_str(),
                     info.path.display()
                 ));
             }
@@ -143,6 +146,7 @@ fn certz(state: &AdminState) -> serde_json::Value {
                 json!({
                     "listener": l.name(),
                     "side": side.as_str(),
+                    "identity": info.identity,
                     "path": info.path.display().to_string(),
                     "subject": info.subject,
                     "serial": info.serial,

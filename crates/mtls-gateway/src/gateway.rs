@@ -47,7 +47,7 @@ pub struct Gateway {
 /// This is what `mtlsd --check` runs after parsing the config.
 pub fn check(config: &Config) -> Result<(), StartError> {
     for l in config.listeners() {
-        state::build(l).map_err(|(side, source)| StartError::Tls {
+        state::build(l, None).map_err(|(side, source)| StartError::Tls {
             listener: l.name.clone(),
             side: side.as_str(),
             source: Box::new(source),
@@ -70,11 +70,12 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let mut listeners = Vec::new();
         for l in config.listeners() {
-            let built = state::build(l).map_err(|(side, source)| StartError::Tls {
-                listener: l.name.clone(),
-                side: side.as_str(),
-                source: Box::new(source),
-            })?;
+            let built =
+                state::build(l, Some(&metrics)).map_err(|(side, source)| StartError::Tls {
+                    listener: l.name.clone(),
+                    side: side.as_str(),
+                    source: Box::new(source),
+                })?;
             let socket = bind(format!("listener {:?}", l.name), l.listen).await?;
             info!(
                 listener = %l.name,

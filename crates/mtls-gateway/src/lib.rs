@@ -17,6 +17,12 @@
 //! rustls configs are built with the aws-lc-rs provider passed explicitly; TLS 1.2 is the
 //! floor (1.3 on request), and each listener has its own session cache.
 //!
+//! An outbound TLS side (client mode, bridge mode's upstream) may hold several client
+//! identities (`[[listener.tls.identities]]`): a [`mtls_resolver::MultiIdentityResolver`]
+//! sends, per handshake, the one whose issuer the upstream names in its CertificateRequest,
+//! counted in `mtlsd_client_identity_selections_total{listener, identity, reason}`.
+//! [`probe`] is the diagnostic behind `mtlsd probe`.
+//!
 //! # Example
 //!
 //! Validating a config, as `mtlsd --check` does (the TLS files are only read by [`check`]
@@ -50,6 +56,33 @@
 //!     .unwrap_err();
 //! assert_eq!(err.problems().len(), 2);
 //! assert!(err.to_string().contains("listener \"api\": `target`"));
+//!
+//! // A client-mode listener with two identities, chosen by the CA names the upstream sends.
+//! let text = r#"
+//! [[listener]]
+//! name = "partners"
+//! mode = "client"
+//! listen = "127.0.0.1:9080"
+//! target = "api.acme.test:443"
+//!
+//! [listener.tls]
+//! ca = "upstream-ca.pem"
+//! fallback = "none"
+//!
+//! [[listener.tls.identities]]
+//! name = "acme"
+//! cert = "acme.pem"
+//! key = "acme-key.pem"
+//!
+//! [[listener.tls.identities]]
+//! name = "globex"
+//! cert = "globex.pem"
+//! key = "globex-key.pem"
+//! "#;
+//! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
+//! let ListenerMode::Client { tls } = &config.listeners()[0].mode else { unreachable!() };
+//! assert_eq!(tls.identities[1].name, "globex");
+//! assert_eq!(tls.identities[1].cert.to_str(), Some("/etc/mtlsd/globex.pem"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -73,6 +106,8 @@ mod gateway;
 mod listener;
 mod logging;
 mod metrics;
+mod observe;
+pub mod probe;
 mod reload;
 mod state;
 mod tls;

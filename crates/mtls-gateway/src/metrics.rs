@@ -41,6 +41,22 @@ pub(crate) struct SideLabel {
     pub(crate) side: &'static str,
 }
 
+/// `{listener, identity, reason}`: one client-identity decision. Bounded: identity names
+/// come from the config, reasons from [`mtls_resolver::Reason::as_str`].
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SelectionLabel {
+    pub(crate) listener: String,
+    pub(crate) identity: String,
+    pub(crate) reason: &'static str,
+}
+
+/// `{listener, identity}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct IdentityLabel {
+    pub(crate) listener: String,
+    pub(crate) identity: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -67,6 +83,8 @@ pub(crate) struct Metrics {
     pub(crate) dial_errors: Family<ListenerLabel, Counter>,
     pub(crate) cert_reloads: Family<ResultLabel, Counter>,
     pub(crate) cert_expiry: Family<SideLabel, Gauge>,
+    pub(crate) identity_selections: Family<SelectionLabel, Counter>,
+    pub(crate) identity_expiry: Family<IdentityLabel, Gauge>,
 }
 
 // === impl Metrics ===
@@ -86,6 +104,8 @@ impl Metrics {
             dial_errors: Family::default(),
             cert_reloads: Family::default(),
             cert_expiry: Family::default(),
+            identity_selections: Family::default(),
+            identity_expiry: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -136,8 +156,21 @@ impl Metrics {
         );
         registry.register(
             "cert_expiry_seconds",
-            "Seconds until the loaded certificate expires, by side (inbound, upstream)",
+            "Seconds until the loaded certificate expires, by side (inbound, upstream); \
+             for the upstream side, the client identity that expires first",
             m.cert_expiry.clone(),
+        );
+        registry.register(
+            "client_identity_selections",
+            "Client identities chosen for upstream handshakes, by identity (\"none\" = no \
+             certificate sent) and reason (matched_ca_name, server_name_preference, fallback, \
+             none_available, no_signing_scheme)",
+            m.identity_selections.clone(),
+        );
+        registry.register(
+            "client_identity_expiry_seconds",
+            "Seconds until each client identity's certificate expires",
+            m.identity_expiry.clone(),
         );
         Self { registry, ..m }
     }

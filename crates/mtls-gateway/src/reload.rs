@@ -91,8 +91,16 @@ pub(crate) fn reload_all(listeners: &[Arc<ListenerState>], cause: &str) {
                 let certs: Vec<String> = l
                     .cert_infos()
                     .iter()
-                    .map(|(side, i)| {
-                        format!("{}={} serial {}", side.as_str(), i.path.display(), i.serial)
+                    .map(|(side, i)| match &i.identity {
+                        Some(identity) => format!(
+                            "{}[{identity}]={} serial {}",
+                            side.as_str(),
+                            i.path.display(),
+                            i.serial
+                        ),
+                        None => {
+                            format!("{}={} serial {}", side.as_str(), i.path.display(), i.serial)
+                        }
                     })
                     .collect();
                 info!(listener = l.name(), cause, certificates = ?certs, "certificates reloaded");

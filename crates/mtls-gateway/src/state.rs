@@ -8,13 +8,19 @@ use rustls::{ClientConfig, ServerConfig};
 use time::OffsetDateTime;
 
 use crate::config::{ClientAuth, ListenerConfig, ListenerMode, ServerTlsConfig};
-use crate::metrics::{self, ListenerLabel, Metrics, ResultLabel, SideLabel};
+use mtls_resolver::SelectionObserver;
+use tracing::warn;
+
+use crate::metrics::{self, IdentityLabel, ListenerLabel, Metrics, ResultLabel, SideLabel};
+use crate::observe::SelectionMetrics;
 use crate::tls::{self, CertInfo, TlsError};
 
-/// A built TLS config and what it presents.
+/// A built TLS config and what it presents: the server certificate of an inbound side, or
+/// every client identity of an outbound side (configuration order; none when the config says
+/// `identities = []`).
 pub(crate) struct Loaded<T> {
     pub(crate) config: Arc<T>,
-    pub(crate) info: CertInfo,
+    pub(crate) certs: Vec<CertInfo>,
 }
 
 /// Which TLS side of a listener failed to load.
@@ -53,7 +59,7 @@ fn inbound_of(mode: &ListenerMode) -> Option<&ServerTlsConfig> {
     }
 }
 
-fn upstream_of(mode: &ListenerMode) -> Option<&crate::config::ClientTlsConfig> {
+pub(crate) fn upstream_of(mode: &ListenerMode) -> Option<&crate::config::ClientTlsConfig> {
     match mode {
         ListenerMode::Client { tls } => Some(tls),
         ListenerMode::Bridge { upstream_tls, .. } => Some(upstream_tls),
@@ -61,14 +67,43 @@ fn upstream_of(mode: &ListenerMode) -> Option<&crate::config::ClientTlsConfig> {
     }
 }
 
-/// Loads every TLS side of a listener; nothing is swapped unless all sides load.
-pub(crate) fn build(config: &ListenerConfig) -> Result<Built, (TlsSide, TlsError)> {
+/// Loads every TLS side of a listener; nothing is swapped unless all sides load. With
+/// `metrics`, client-identity decisions are counted and logged.
+pub(crate) fn build(
+    config: &ListenerConfig,
+    metrics: Option<&Arc<Metrics>>,
+) -> Result<Built, (TlsSide, TlsError)> {
     let inbound = inbound_of(&config.mode)
-        .map(|t| tls::server_config(t).map(|(config, info)| Loaded { config, info }))
+        .map(|t| {
+            tls::server_config(t).map(|(config, info)| Loaded {
+                config,
+                certs: vec![info],
+            })
+        })
         .transpose()
         .map_err(|e| (TlsSide::Inbound, e))?;
     let upstream = upstream_of(&config.mode)
-        .map(|t| tls::client_config(t).map(|(config, info)| Loaded { config, info }))
+        .map(|t| {
+            let observer = metrics.map(|m| {
+                Arc::new(SelectionMetrics::new(&config.name, m.clone()))
+                    as Arc<dyn SelectionObserver>
+            });
+            let side = tls::client_config(t, observer)?;
+            for identity in side.resolver.identities() {
+                for warning in identity.warnings() {
+                    warn!(
+                        listener = %config.name,
+                        identity = identity.name(),
+                        %warning,
+                        "client identity loaded with a problem; upstreams may reject it"
+                    );
+                }
+            }
+            Ok(Loaded {
+                config: side.config,
+                certs: side.certs,
+            })
+        })
         .transpose()
         .map_err(|e| (TlsSide::Upstream, e))?;
     Ok((inbound, upstream))
@@ -104,19 +139,27 @@ impl ListenerState {
             }
         }
         if let Some(t) = upstream_of(&self.config.mode) {
-            files.extend([t.cert.clone(), t.key.clone(), t.ca.clone()]);
+            for identity in &t.identities {
+                files.extend([identity.cert.clone(), identity.key.clone()]);
+            }
+            files.push(t.ca.clone());
         }
         files
     }
 
-    /// The certificates currently served, by side.
+    /// The certificates currently served, by side (one per client identity upstream).
     pub(crate) fn cert_infos(&self) -> Vec<(TlsSide, CertInfo)> {
         let mut out = Vec::new();
         if let Some(i) = &self.inbound {
-            out.push((TlsSide::Inbound, i.load().info.clone()));
+            out.extend(i.load().certs.iter().map(|c| (TlsSide::Inbound, c.clone())));
         }
         if let Some(u) = &self.upstream {
-            out.push((TlsSide::Upstream, u.load().info.clone()));
+            out.extend(
+                u.load()
+                    .certs
+                    .iter()
+                    .map(|c| (TlsSide::Upstream, c.clone())),
+            );
         }
         out
     }
@@ -124,7 +167,7 @@ impl ListenerState {
     /// Rebuilds the TLS configs from disk. On success new handshakes use them (open
     /// connections keep theirs); on failure the old ones stay and the error is returned.
     pub(crate) fn reload(&self) -> Result<(), (TlsSide, TlsError)> {
-        let result = build(&self.config);
+        let result = build(&self.config, Some(&self.metrics));
         let label = |result| ResultLabel {
             listener: self.config.name.clone(),
             result,
@@ -135,7 +178,8 @@ impl ListenerState {
                     slot.store(Arc::new(new));
                 }
                 if let (Some(slot), Some(new)) = (&self.upstream, upstream) {
-                    slot.store(Arc::new(new));
+                    let old = slot.swap(Arc::new(new));
+                    self.forget_removed_identities(&old.certs);
                 }
                 self.update_expiry();
                 self.metrics
@@ -154,17 +198,59 @@ impl ListenerState {
         }
     }
 
-    /// Refreshes `mtlsd_cert_expiry_seconds`.
+    /// Refreshes `mtlsd_cert_expiry_seconds` (per side; upstream: the identity that expires
+    /// first) and `mtlsd_client_identity_expiry_seconds` (per identity).
     pub(crate) fn update_expiry(&self) {
         let now = OffsetDateTime::now_utc();
+        let mut soonest: [Option<i64>; 2] = [None, None];
         for (side, info) in self.cert_infos() {
-            self.metrics
-                .cert_expiry
-                .get_or_create(&SideLabel {
+            let left = info.seconds_left(now);
+            let slot = &mut soonest[usize::from(side == TlsSide::Upstream)];
+            *slot = Some(slot.map_or(left, |s| s.min(left)));
+            if let Some(identity) = info.identity {
+                self.metrics
+                    .identity_expiry
+                    .get_or_create(&IdentityLabel {
+                        listener: self.config.name.clone(),
+                        identity,
+                    })
+                    .set(left);
+            }
+        }
+        for (side, left) in [TlsSide::Inbound, TlsSide::Upstream]
+            .into_iter()
+            .zip(soonest)
+        {
+            if let Some(left) = left {
+                self.metrics
+                    .cert_expiry
+                    .get_or_create(&SideLabel {
+                        listener: self.config.name.clone(),
+                        side: side.as_str(),
+                    })
+                    .set(left);
+            }
+        }
+    }
+
+    /// Drops the expiry series of identities a reload removed (so a renamed identity does
+    /// not leave a stale countdown behind).
+    fn forget_removed_identities(&self, old: &[CertInfo]) {
+        let Some(upstream) = &self.upstream else {
+            return;
+        };
+        let current = upstream.load();
+        for name in old.iter().filter_map(|c| c.identity.as_deref()) {
+            if !current
+                .certs
+                .iter()
+                .any(|c| c.identity.as_deref() == Some(name))
+            {
+                self.metrics.identity_expiry.remove(&IdentityLabel {
                     listener: self.config.name.clone(),
-                    side: side.as_str(),
-                })
-                .set(info.seconds_left(now));
+                    identity: name.to_owned(),
+                });
+            }
         }
     }
 }

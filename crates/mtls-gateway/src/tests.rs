@@ -11,7 +11,9 @@ use rcgen::{
 use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 
-use crate::config::{ClientAuth, ClientTlsConfig, ServerTlsConfig, TlsVersion};
+use crate::config::{
+    ClientAuth, ClientTlsConfig, IdentityConfig, SelectionPolicy, ServerTlsConfig, TlsVersion,
+};
 use crate::tls::{self, TlsError};
 
 struct Files {
@@ -91,8 +93,12 @@ fn server_tls(f: &Files, client_auth: ClientAuth) -> ServerTlsConfig {
 
 fn client_tls(f: &Files, name: &str) -> ClientTlsConfig {
     ClientTlsConfig {
-        cert: f.path(&format!("{name}.pem")),
-        key: f.path(&format!("{name}-key.pem")),
+        identities: vec![IdentityConfig {
+            name: "default".to_owned(),
+            cert: f.path(&format!("{name}.pem")),
+            key: f.path(&format!("{name}-key.pem")),
+        }],
+        policy: SelectionPolicy::new(),
         ca: f.path("ca.pem"),
         server_name: ServerName::try_from("localhost").unwrap(),
         min_version: TlsVersion::Tls12,
@@ -113,8 +119,10 @@ fn loads_material_and_reports_cert_info() {
     assert_eq!(info.serial, "4201");
     assert!(info.is_valid_at(OffsetDateTime::now_utc()));
     assert!(info.seconds_left(OffsetDateTime::now_utc()) > 0);
-    let (_, info) = tls::client_config(&client_tls(&f, "client")).unwrap();
-    assert_eq!(info.serial, "4202");
+    let side = tls::client_config(&client_tls(&f, "client"), None).unwrap();
+    assert_eq!(side.certs.len(), 1);
+    assert_eq!(side.certs[0].serial, "4202");
+    assert_eq!(side.certs[0].identity.as_deref(), Some("default"));
 }
 
 #[test]
@@ -166,7 +174,7 @@ fn load_errors_name_the_file_and_cause() {
     let mut t = client_tls(&f, "client");
     t.ca = f.path("bad.pem");
     assert!(matches!(
-        tls::client_config(&t),
+        tls::client_config(&t, None),
         Err(TlsError::BadPem { what: "CA", .. })
     ));
 }
@@ -183,7 +191,7 @@ async fn handshake(server: ServerTlsConfig, client: Client) -> Option<&'static s
     });
     let localhost = ServerName::try_from("localhost").unwrap();
     let config = match client {
-        Client::Tls(c) => tls::client_config(&c).unwrap().0,
+        Client::Tls(c) => tls::client_config(&c, None).unwrap().config,
         Client::NoCert => {
             let roots = tls::load_certs("CA", &server_ca(&server)).unwrap();
             let mut store = rustls::RootCertStore::empty();
@@ -297,3 +305,5 @@ async fn tracker_waits_for_every_guard() {
         .unwrap()
         .unwrap();
 }
+
+mod identities;

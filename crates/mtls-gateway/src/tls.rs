@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mtls_identity::PeerIdentity;
+use mtls_resolver::{Identity, LoadError, MultiIdentityResolver, ResolverError, SelectionObserver};
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
@@ -98,6 +99,21 @@ pub enum TlsError {
         #[source]
         source: rustls::server::VerifierBuilderError,
     },
+    /// A client identity of an outbound side could not be loaded (the source names the
+    /// identity, the file and why).
+    #[error("cannot load client identity {identity:?}")]
+    Identity {
+        /// The identity's name.
+        identity: String,
+        /// What the loader said.
+        #[source]
+        source: Box<LoadError>,
+    },
+    /// The client identities and the selection policy do not fit together (duplicate
+    /// names, a fallback or preference naming a missing identity). Config validation
+    /// catches these for configs read from a file.
+    #[error("the client identities and their fallback/preferences do not fit together")]
+    IdentitySet(#[source] ResolverError),
     /// rustls refused the config (e.g. no usable protocol version).
     #[error("rustls refused the TLS configuration")]
     Rustls(#[source] rustls::Error),
@@ -106,6 +122,8 @@ pub enum TlsError {
 /// What `/certz` and `mtlsd_cert_expiry_seconds` report about a loaded certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {
+    /// For a client identity of an outbound side, its name; `None` for a server certificate.
+    pub identity: Option<String>,
     /// The certificate file.
     pub path: PathBuf,
     /// The subject DN.
@@ -127,6 +145,7 @@ impl CertInfo {
             source,
         })?;
         Ok(Self {
+            identity: None,
             path: path.to_owned(),
             subject: id.subject,
             serial: id.serial.to_string(),
@@ -155,7 +174,7 @@ static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
 static TLS12_AND_13: &[&SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
-fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion] {
+pub(crate) fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion] {
     match min {
         TlsVersion::Tls13 => TLS13_ONLY,
         _ => TLS12_AND_13,
@@ -234,7 +253,7 @@ fn load_identity(
     Ok((chain, der, info))
 }
 
-fn load_roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+pub(crate) fn load_roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();
     for cert in load_certs("CA", path)? {
         roots.add(cert).map_err(|source| TlsError::BadCa {
@@ -275,21 +294,74 @@ pub(crate) fn server_config(
     Ok((Arc::new(config), info))
 }
 
+/// A built outbound TLS side (`Debug` shows identity names, never keys).
+#[derive(Debug)]
+pub(crate) struct ClientSide {
+    pub(crate) config: Arc<ClientConfig>,
+    /// The resolver inside `config` (shared: explanations and identity lists read it).
+    pub(crate) resolver: MultiIdentityResolver,
+    /// One entry per identity, in configuration order.
+    pub(crate) certs: Vec<CertInfo>,
+}
+
+/// Loads the client identities of an outbound side into a resolver with its policy.
+/// Expired identities load (see [`Identity::warnings`]); anything unreadable fails.
+pub(crate) fn load_resolver(
+    tls: &ClientTlsConfig,
+    observer: Option<Arc<dyn SelectionObserver>>,
+    provider: &CryptoProvider,
+) -> Result<(MultiIdentityResolver, Vec<CertInfo>), TlsError> {
+    let mut identities = Vec::with_capacity(tls.identities.len());
+    let mut certs = Vec::with_capacity(tls.identities.len());
+    for config in &tls.identities {
+        let identity = Identity::from_pem_files_with_provider(
+            &config.name,
+            &config.cert,
+            &config.key,
+            provider,
+        )
+        .map_err(|source| TlsError::Identity {
+            identity: config.name.clone(),
+            source: Box::new(source),
+        })?;
+        let mut info = CertInfo::of(&config.cert, &identity.chain()[0])?;
+        info.identity = Some(config.name.clone());
+        certs.push(info);
+        identities.push(identity);
+    }
+    let mut builder = MultiIdentityResolver::builder()
+        .identities(identities)
+        .policy(tls.policy.clone());
+    if let Some(observer) = observer {
+        builder = builder.observer(observer);
+    }
+    let resolver = builder.build().map_err(TlsError::IdentitySet)?;
+    Ok((resolver, certs))
+}
+
 /// Builds the config of an outbound TLS side from files on disk.
 ///
-/// This is the one place outbound configs are made: the multi-identity resolver will plug in
-/// here (`with_client_cert_resolver`) in place of the single certificate.
+/// This is the one place outbound configs are made. The client certificate is chosen per
+/// handshake by a [`MultiIdentityResolver`] from the CA names the upstream asks for;
+/// `observer` hears every choice (metrics and logs).
 pub(crate) fn client_config(
     tls: &ClientTlsConfig,
-) -> Result<(Arc<ClientConfig>, CertInfo), TlsError> {
+    observer: Option<Arc<dyn SelectionObserver>>,
+) -> Result<ClientSide, TlsError> {
     let provider = provider();
-    let (chain, key, info) = load_identity(&tls.cert, &tls.key, &provider)?;
+    let (resolver, certs) = load_resolver(tls, observer, &provider)?;
     let roots = load_roots(&tls.ca)?;
+    // rustls does not tell a resolver which server a handshake is for. A listener always
+    // dials the same server name, so bind the resolver to it: `[[prefer]]` entries apply.
+    let for_server = resolver.for_server_name(&tls.server_name.to_str());
     let config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions(tls.min_version))
         .map_err(TlsError::Rustls)?
         .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(TlsError::Rustls)?;
-    Ok((Arc::new(config), info))
+        .with_client_cert_resolver(Arc::new(for_server));
+    Ok(ClientSide {
+        config: Arc::new(config),
+        resolver,
+        certs,
+    })
 }

@@ -307,3 +307,101 @@ listen = "127.0.0.1:0"
         ca = pki.path("ca.pem").display(),
     )
 }
+
+/// A free loopback port (bound, then released: a tiny race, retried by callers).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real `openssl s_server` on loopback; killed on drop.
+pub struct SServer {
+    child: Child,
+    pub addr: SocketAddr,
+    output: Arc<Mutex<String>>,
+}
+
+impl SServer {
+    /// Starts `openssl s_server -accept 127.0.0.1:<free port> <args>` in `dir` and waits for
+    /// its `ACCEPT` line.
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new("/usr/bin/openssl")
+                .arg("s_server")
+                .arg("-accept")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(args)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("openssl s_server");
+            let output = Arc::new(Mutex::new(String::new()));
+            let (tx, rx) = mpsc::channel();
+            for stream in [
+                Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+                Box::new(child.stderr.take().unwrap()),
+            ] {
+                let sink = output.clone();
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stream).lines() {
+                        let Ok(line) = line else { break };
+                        sink.lock().unwrap().push_str(&line);
+                        sink.lock().unwrap().push('\n');
+                        let _ = tx.send(line);
+                    }
+                });
+            }
+            drop(tx);
+            let mut server = Self {
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                output,
+            };
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(line) if line.trim() == "ACCEPT" => return server,
+                    Ok(_) => continue,
+                    // Both pipes closed: it exited (port taken?); try another port.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        panic!("s_server did not start; output:\n{}", server.output())
+                    }
+                }
+            }
+            let _ = server.child.kill();
+        }
+        panic!("openssl s_server could not start on a free port");
+    }
+
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms until it returns true; panics after [`WAIT`].
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}

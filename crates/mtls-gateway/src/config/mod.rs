@@ -19,6 +19,25 @@
 //! | `logging.level` / `logging.format` | `info` / `text` |
 //! | `shutdown.drain_timeout` | `30s` |
 //! | `reload.watch` / `reload.debounce` | `true` / `500ms` |
+//! | `listener.tls.fallback`, `listener.upstream_tls.fallback` | `first` |
+//!
+//! # Client identities (outbound TLS side)
+//!
+//! Client mode's `[listener.tls]` and bridge mode's `[listener.upstream_tls]` take either one
+//! identity (`cert` + `key`, named [`SINGLE_IDENTITY_NAME`]) or several
+//! `[[…identities]]` tables (`name`, `cert`, `key`), never both. Configuration order is
+//! priority order. With neither, the file is rejected: a client certificate is normally
+//! expected, so sending none must be written out as `identities = []`.
+//!
+//! - `fallback`: what to send when no identity matches the CA names the upstream asks for
+//!   (or it names none): `"first"` (first usable identity, the default), `"none"` (no
+//!   certificate) or an identity name.
+//! - `[[…prefer]]` (`server_name` = exact name or `*.parent`, `identity`): an identity to
+//!   send for that server name before any CA matching. It is compared with the listener's
+//!   `server_name`.
+//!
+//! Identity names are 1-64 letters, digits, `-`, `_`, `.`; they are unique per listener and
+//! become the `identity` metric label, so `none` and `first` are reserved.
 
 mod error;
 mod raw;
@@ -28,9 +47,11 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, Problem};
+pub use mtls_resolver::{Fallback, SelectionPolicy, ServerNamePattern};
 pub use types::{
-    ClientAuth, ClientTlsConfig, Config, ListenerConfig, ListenerMode, LogFormat, LogLevel,
-    LoggingConfig, OnLimit, ProxyLimits, ReloadConfig, ServerTlsConfig, Target, TlsVersion,
+    ClientAuth, ClientTlsConfig, Config, IdentityConfig, ListenerConfig, ListenerMode, LogFormat,
+    LogLevel, LoggingConfig, OnLimit, ProxyLimits, ReloadConfig, SINGLE_IDENTITY_NAME,
+    ServerTlsConfig, Target, TlsVersion,
 };
 
 // === impl Config ===

@@ -41,6 +41,27 @@ pub(super) struct RawTls {
     pub(super) client_auth: Option<String>,
     pub(super) server_name: Option<String>,
     pub(super) min_version: Option<String>,
+    /// Outbound only: several client identities (`[[listener.tls.identities]]`).
+    pub(super) identities: Option<Vec<RawIdentity>>,
+    /// Outbound only: `first`, `none` or an identity name.
+    pub(super) fallback: Option<String>,
+    /// Outbound only: per-server-name preferences (`[[listener.tls.prefer]]`).
+    pub(super) prefer: Option<Vec<RawPrefer>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIdentity {
+    pub(super) name: Option<String>,
+    pub(super) cert: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPrefer {
+    pub(super) server_name: Option<String>,
+    pub(super) identity: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -101,7 +101,15 @@ fn good_config_with_defaults_and_relative_paths() {
     let out = &c.listeners()[1];
     match &out.mode {
         ListenerMode::Client { tls } => {
-            assert_eq!(tls.cert, Path::new("/abs/client.pem"));
+            assert_eq!(
+                tls.identities,
+                [IdentityConfig {
+                    name: SINGLE_IDENTITY_NAME.to_owned(),
+                    cert: "/abs/client.pem".into(),
+                    key: "/etc/mtlsd/client-key.pem".into(),
+                }]
+            );
+            assert_eq!(tls.policy, SelectionPolicy::new());
             assert_eq!(tls.server_name.to_str(), "api.internal");
             assert_eq!(tls.min_version, TlsVersion::Tls13);
         }
@@ -284,6 +292,8 @@ fn bad_acl_patterns_and_duplicates() {
     let two = server_with("", "") + &server_with("", "").replace("\"api\"", "\"api2\"");
     assert_eq!(problems(&two)[0].field, "listen");
 }
+
+mod identities;
 
 #[test]
 fn unreadable_file_names_the_path() {

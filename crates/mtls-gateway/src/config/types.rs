@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mtls_identity::AclRules;
+use mtls_resolver::SelectionPolicy;
 use rustls_pki_types::ServerName;
 
 /// The whole, validated `mtlsd` configuration. Build it with [`Config::load`] or
@@ -169,16 +170,34 @@ pub enum ClientAuth {
 /// The TLS side that dials out.
 #[derive(Debug, Clone)]
 pub struct ClientTlsConfig {
-    /// PEM certificate chain presented to the upstream.
-    pub cert: PathBuf,
-    /// PEM private key for `cert`.
-    pub key: PathBuf,
+    /// The client identities offered to the upstream, in priority order: the one whose
+    /// issuer the upstream asks for is sent (see [`mtls_resolver`]). The single
+    /// `cert`/`key` form gives one identity named [`SINGLE_IDENTITY_NAME`]. Empty only when
+    /// the file says `identities = []`: no client certificate is ever sent.
+    pub identities: Vec<IdentityConfig>,
+    /// `fallback` and `[[prefer]]`, already checked against `identities`.
+    pub policy: SelectionPolicy,
     /// PEM bundle of CAs trusted to sign the upstream's certificate.
     pub ca: PathBuf,
     /// The name the upstream certificate must carry (defaults to the target host).
     pub server_name: ServerName<'static>,
     /// The lowest TLS version offered.
     pub min_version: TlsVersion,
+}
+
+/// The name of the identity made from the single `cert`/`key` form of an outbound TLS side.
+pub const SINGLE_IDENTITY_NAME: &str = "default";
+
+/// One client identity of an outbound TLS side (`[[listener.tls.identities]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityConfig {
+    /// Unique within the listener; the `identity` label of
+    /// `mtlsd_client_identity_selections_total`.
+    pub name: String,
+    /// PEM certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key for `cert`.
+    pub key: PathBuf,
 }
 
 /// A TLS protocol version floor.

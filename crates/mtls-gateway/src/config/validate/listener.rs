@@ -10,7 +10,7 @@ use super::super::raw::{self, RawListener, RawTls};
 use super::super::types::*;
 use super::{
     Checker, DEFAULT_DIAL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS, identities,
 };
 
 pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig> {
@@ -142,6 +142,19 @@ fn server_tls(c: &mut Checker, section: &str, tls: Option<RawTls>) -> Option<Ser
         return None;
     };
     let field = |k: &str| format!("{section}.{k}");
+    for (key, set) in [
+        ("identities", tls.identities.is_some()),
+        ("fallback", tls.fallback.is_some()),
+        ("prefer", tls.prefer.is_some()),
+    ] {
+        if set {
+            c.problem(
+                &field(key),
+                "only applies to the outbound TLS side (client mode's [listener.tls], bridge \
+                 mode's [listener.upstream_tls])",
+            );
+        }
+    }
     if tls.server_name.is_some() {
         c.problem(
             &field("server_name"),
@@ -189,9 +202,12 @@ fn client_tls(
     tls: Option<RawTls>,
     target: Option<&Target>,
 ) -> Option<ClientTlsConfig> {
-    let Some(tls) = tls else {
+    let Some(mut tls) = tls else {
         if section == "tls" {
-            c.problem(section, "is required (cert, key and ca)");
+            c.problem(
+                section,
+                "is required (cert and key or [[listener.tls.identities]], and ca)",
+            );
         }
         return None;
     };
@@ -202,8 +218,7 @@ fn client_tls(
             "only applies to the inbound TLS side",
         );
     }
-    let cert = c.path(&field("cert"), tls.cert.as_ref());
-    let key = c.path(&field("key"), tls.key.as_ref());
+    let identities = identities::client_identities(c, section, &mut tls);
     let ca = c.path(&field("ca"), tls.ca.as_ref());
     let server_name = match (tls.server_name, target) {
         (Some(n), _) => match ServerName::try_from(n.clone()) {
@@ -220,9 +235,10 @@ fn client_tls(
         (None, None) => None,
     };
     let min_version = c.min_version(&field("min_version"), tls.min_version.as_deref());
+    let (identities, policy) = identities?;
     Some(ClientTlsConfig {
-        cert: cert?,
-        key: key?,
+        identities,
+        policy,
         ca: ca?,
         server_name: server_name?,
         min_version,

@@ -1,5 +1,6 @@
 //! From [`raw::RawConfig`] to [`Config`], collecting every problem.
 
+mod identities;
 mod listener;
 
 use std::collections::HashSet;
