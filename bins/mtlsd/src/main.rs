@@ -1,4 +1,5 @@
-//! `mtlsd`: the multi-mtls-proxy daemon (server, client and bridge mTLS tunnels).
+//! `mtlsd`: the multi-mtls-proxy daemon (server, client and bridge mTLS tunnels, and the
+//! multi-tenant gateway serving the tenant registry).
 //!
 //! ```text
 //! mtlsd --config FILE          run until SIGTERM/SIGINT (SIGHUP reloads certificates)
@@ -27,7 +28,8 @@ use mtls_gateway::config::Config;
 use mtls_gateway::probe::{self, ProbeOptions};
 use mtls_gateway::{ErrorChain, Gateway};
 
-/// The multi-mtls-proxy daemon: server, client and bridge mTLS tunnels.
+/// The multi-mtls-proxy daemon: server, client and bridge mTLS tunnels, and the multi-tenant
+/// gateway (mode = "gateway") serving the tenant registry.
 #[derive(Debug, Parser)]
 #[command(
     version,

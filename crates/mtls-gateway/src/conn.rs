@@ -101,6 +101,11 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
                 pump(&state, tls, up, peer, id.as_ref(), started).await;
             }
         }
+        ListenerMode::Gateway { .. } => {
+            if let Some((tls, _)) = accept_tls(&state, tcp, peer).await {
+                crate::tenancy::handle(&state, tls, peer).await;
+            }
+        }
     }
     metrics.active_connections.get_or_create(&state.label).dec();
     metrics
@@ -208,7 +213,7 @@ fn names(id: Option<&PeerIdentity>) -> (&str, &str) {
 }
 
 async fn dial(state: &ListenerState, peer: SocketAddr) -> Option<TcpStream> {
-    let target = &state.config.target;
+    let target = state.config.target.as_ref()?;
     let limit = state.config.limits.dial_timeout;
     let error = match timeout(
         limit,
@@ -239,7 +244,7 @@ async fn connect_tls(
     let server_name = match &state.config.mode {
         ListenerMode::Client { tls } => tls.server_name.clone(),
         ListenerMode::Bridge { upstream_tls, .. } => upstream_tls.server_name.clone(),
-        ListenerMode::Server { .. } => return None,
+        ListenerMode::Server { .. } | ListenerMode::Gateway { .. } => return None,
     };
     let started = Instant::now();
     let limit = state.config.limits.handshake_timeout;
@@ -254,18 +259,18 @@ async fn connect_tls(
                     side: "upstream",
                 })
                 .observe(started.elapsed().as_secs_f64());
-            debug!(listener = name, %peer, target = %state.config.target, "upstream TLS established");
+            debug!(listener = name, %peer, target = %Shown(state.config.target.as_ref()), "upstream TLS established");
             Some(s)
         }
         Ok(Err(e)) => {
             let reason = classify(&e);
             count_failure(state, reason);
-            warn!(listener = name, %peer, target = %state.config.target, reason, error = %ErrorChain(&e), "upstream TLS handshake failed");
+            warn!(listener = name, %peer, target = %Shown(state.config.target.as_ref()), reason, error = %ErrorChain(&e), "upstream TLS handshake failed");
             None
         }
         Err(_) => {
             count_failure(state, "timeout");
-            warn!(listener = name, %peer, target = %state.config.target, "upstream TLS handshake timed out");
+            warn!(listener = name, %peer, target = %Shown(state.config.target.as_ref()), "upstream TLS handshake timed out");
             None
         }
     }
@@ -284,7 +289,7 @@ async fn pump<C, U>(
 {
     let name = state.name();
     let (cn, uri) = names(id);
-    info!(listener = name, %peer, peer_cn = cn, peer_uri = uri, target = %state.config.target, "connection established");
+    info!(listener = name, %peer, peer_cn = cn, peer_uri = uri, target = %Shown(state.config.target.as_ref()), "connection established");
     let summary = splice(
         client,
         upstream,
@@ -322,5 +327,19 @@ async fn pump<C, U>(
             bytes_in = summary.client_to_upstream, bytes_out = summary.upstream_to_client,
             duration_ms, end, "connection closed"
         ),
+    }
+}
+
+/// Displays an optional target (gateway listeners have none: routes decide).
+pub(crate) struct Shown<'a, T>(pub(crate) Option<&'a T>);
+
+// === impl Shown ===
+
+impl<T: std::fmt::Display> std::fmt::Display for Shown<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(t) => t.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }

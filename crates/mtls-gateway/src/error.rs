@@ -48,6 +48,15 @@ pub enum StartError {
         #[source]
         source: notify::Error,
     },
+    /// A gateway listener's registry could not be opened or read.
+    #[error("listener {listener:?}: the tenant registry is unusable")]
+    Registry {
+        /// The listener's name.
+        listener: String,
+        /// What went wrong.
+        #[source]
+        source: Box<crate::tenancy::RegistryStartError>,
+    },
     /// A signal handler could not be installed.
     #[error("cannot install the {signal} handler")]
     Signal {

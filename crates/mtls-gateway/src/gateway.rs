@@ -10,12 +10,12 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, Routes};
-use crate::config::Config;
+use crate::config::{Config, ListenerMode};
 use crate::error::StartError;
 use crate::metrics::Metrics;
 use crate::state::{self, ListenerState};
 use crate::tracker::Tracker;
-use crate::{listener, reload};
+use crate::{listener, reload, tenancy};
 
 /// A socket the gateway has bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,18 @@ pub fn check(config: &Config) -> Result<(), StartError> {
             side: side.as_str(),
             source: Box::new(source),
         })?;
+        if let ListenerMode::Gateway { gateway, .. } = &l.mode {
+            tenancy::Tenancy::open(
+                l,
+                *gateway,
+                config.registry_path(),
+                Arc::new(Metrics::new()),
+            )
+            .map_err(|source| StartError::Registry {
+                listener: l.name.clone(),
+                source: Box::new(source),
+            })?;
+        }
     }
     Ok(())
 }
@@ -76,18 +88,39 @@ impl Gateway {
                     side: side.as_str(),
                     source: Box::new(source),
                 })?;
+            let tenancy = match &l.mode {
+                ListenerMode::Gateway { gateway, .. } => {
+                    let registry = config.registry_path();
+                    let open = tenancy::Tenancy::open(l, *gateway, registry, metrics.clone())
+                        .map_err(|source| StartError::Registry {
+                            listener: l.name.clone(),
+                            source: Box::new(source),
+                        })?;
+                    Some(Arc::new(open))
+                }
+                _ => None,
+            };
             let socket = bind(format!("listener {:?}", l.name), l.listen).await?;
             info!(
                 listener = %l.name,
                 mode = l.mode.as_str(),
                 listen = %socket.local_addr().unwrap_or(l.listen),
-                target = %l.target,
+                target = %crate::conn::Shown(l.target.as_ref()),
                 "listener bound"
             );
-            listeners.push((
-                Arc::new(ListenerState::new(l.clone(), built, metrics.clone())),
-                socket,
-            ));
+            let mut state = ListenerState::new(l.clone(), built, metrics.clone());
+            if let Some(t) = &tenancy {
+                info!(
+                    listener = %l.name,
+                    registry = %t.registry_path.display(),
+                    version = t.current().snapshot.version(),
+                    tenants = t.current().snapshot.tenant_count(),
+                    routes = t.current().table.len(),
+                    "gateway listener serving the tenant registry"
+                );
+            }
+            state.tenancy = tenancy;
+            listeners.push((Arc::new(state), socket));
         }
         let mut admin = Vec::new();
         match (config.health_listen(), config.metrics_listen()) {
@@ -220,6 +253,15 @@ impl Gateway {
                 admin_stop_rx.clone(),
             )));
         }
+        let mut registry_watchers = Vec::new();
+        for state in &states {
+            if let Some(t) = &state.tenancy {
+                registry_watchers.push(tokio::spawn(tenancy::watcher::run(
+                    t.clone(),
+                    stop_rx.clone(),
+                )));
+            }
+        }
         let mut accept_tasks = Vec::new();
         for (state, socket) in self.listeners {
             accept_tasks.push(tokio::spawn(listener::serve(
@@ -256,6 +298,9 @@ impl Gateway {
             let _ = t.await;
         }
         let _ = reloader.await;
+        for t in registry_watchers {
+            let _ = t.await;
+        }
         info!("mtlsd stopped");
         Ok(RunSummary {
             abandoned_connections: abandoned,

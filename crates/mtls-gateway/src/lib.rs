@@ -4,7 +4,20 @@
 //!
 //! - **server** mode: mTLS in, plain TCP to the target;
 //! - **client** mode: plain TCP in, mTLS to the target;
-//! - **bridge** mode: mTLS in, mTLS out.
+//! - **bridge** mode: mTLS in, mTLS out;
+//! - **gateway** mode: mTLS in from the tenants of the registry (`tenantctl`'s data dir);
+//!   each connection's tenant comes from its certificate's URI SAN
+//!   (`spiffe://<trust domain>/tenant/<id>`), is admitted against the current registry
+//!   snapshot after every handshake (resumed ones too), and its HTTP requests, CONNECT
+//!   tunnels or TCP bytes go only where that tenant's routes say.
+//!
+//! Gateway listeners poll the registry version (`[listener.gateway] poll_interval`, 250 ms by
+//! default, off the runtime threads) and publish a new snapshot and route table at once on
+//! change: routes added or removed apply to the next request, and open connections of a
+//! suspended tenant or a revoked certificate are closed, all within a second. Per-tenant
+//! limits (`max_connections`, `requests_per_second`) come from the registry; refusals are
+//! logged and counted (`mtlsd_tenant_refusals_total{reason}`), and every request or TCP
+//! connection gets one `access` log line (tenant, route, upstream, status, bytes, duration).
 //!
 //! After each inbound handshake the listener's ACL ([`mtls_identity::AclRules`]) decides on
 //! the client certificate's CN, O, OU, DNS or URI SANs. Bytes are pumped by
@@ -83,6 +96,25 @@
 //! let ListenerMode::Client { tls } = &config.listeners()[0].mode else { unreachable!() };
 //! assert_eq!(tls.identities[1].name, "globex");
 //! assert_eq!(tls.identities[1].cert.to_str(), Some("/etc/mtlsd/globex.pem"));
+//!
+//! // A gateway: TLS material and the registry come from the data dir.
+//! let text = r#"
+//! data_dir = "/var/lib/mtls"
+//!
+//! [[listener]]
+//! name = "tenants"
+//! mode = "gateway"
+//! listen = "0.0.0.0:8443"
+//!
+//! [listener.gateway]
+//! poll_interval = "200ms"
+//! protocol = "auto"
+//! "#;
+//! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
+//! assert_eq!(config.registry_path().to_str(), Some("/var/lib/mtls/registry.db"));
+//! let ListenerMode::Gateway { tls, gateway } = &config.listeners()[0].mode else { unreachable!() };
+//! assert_eq!(tls.cert.to_str(), Some("/var/lib/mtls/server/cert.pem"));
+//! assert_eq!(gateway.poll_interval.as_millis(), 200);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -110,12 +142,14 @@ mod observe;
 pub mod probe;
 mod reload;
 mod state;
+mod tenancy;
 mod tls;
 mod tracker;
 
 pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
 pub use logging::{LOG_ENV, init_logging};
+pub use tenancy::RegistryStartError;
 pub use tls::{CertInfo, TlsError};
 
 #[cfg(test)]

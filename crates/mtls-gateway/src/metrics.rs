@@ -57,6 +57,33 @@ pub(crate) struct IdentityLabel {
     pub(crate) identity: String,
 }
 
+/// `{listener, tenant}`. Bounded: tenant ids come from the registry (one series per tenant
+/// that has connected to this listener).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TenantLabel {
+    pub(crate) listener: String,
+    pub(crate) tenant: String,
+}
+
+/// `{listener, tenant, limit}` (`max_connections` or `requests_per_second`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TenantLimitLabel {
+    pub(crate) listener: String,
+    pub(crate) tenant: String,
+    pub(crate) limit: &'static str,
+}
+
+/// `{listener, tenant, protocol, status}`: `protocol` is `http`, `connect` or `tcp`;
+/// `status` a class (`2xx`..`5xx`) for HTTP, an outcome (`ok`, `error`, `no_route`,
+/// `rate_limited`, `upstream_unreachable`) for TCP.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct TenantRequestLabel {
+    pub(crate) listener: String,
+    pub(crate) tenant: String,
+    pub(crate) protocol: &'static str,
+    pub(crate) status: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -85,6 +112,13 @@ pub(crate) struct Metrics {
     pub(crate) cert_expiry: Family<SideLabel, Gauge>,
     pub(crate) identity_selections: Family<SelectionLabel, Counter>,
     pub(crate) identity_expiry: Family<IdentityLabel, Gauge>,
+    pub(crate) registry_version: Family<ListenerLabel, Gauge>,
+    pub(crate) registry_reloads: Family<ResultLabel, Counter>,
+    pub(crate) tenant_refusals: Family<ReasonLabel, Counter>,
+    pub(crate) tenant_connections_closed: Family<ReasonLabel, Counter>,
+    pub(crate) tenant_active_connections: Family<TenantLabel, Gauge>,
+    pub(crate) tenant_limited: Family<TenantLimitLabel, Counter>,
+    pub(crate) tenant_requests: Family<TenantRequestLabel, Counter>,
 }
 
 // === impl Metrics ===
@@ -106,6 +140,13 @@ impl Metrics {
             cert_expiry: Family::default(),
             identity_selections: Family::default(),
             identity_expiry: Family::default(),
+            registry_version: Family::default(),
+            registry_reloads: Family::default(),
+            tenant_refusals: Family::default(),
+            tenant_connections_closed: Family::default(),
+            tenant_active_connections: Family::default(),
+            tenant_limited: Family::default(),
+            tenant_requests: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -171,6 +212,43 @@ impl Metrics {
             "client_identity_expiry_seconds",
             "Seconds until each client identity's certificate expires",
             m.identity_expiry.clone(),
+        );
+        registry.register(
+            "registry_version",
+            "Version of the registry snapshot a gateway listener is serving",
+            m.registry_version.clone(),
+        );
+        registry.register(
+            "registry_reloads",
+            "Registry snapshot reloads after a version change (success, failure)",
+            m.registry_reloads.clone(),
+        );
+        registry.register(
+            "tenant_refusals",
+            "Gateway connections refused after the handshake, by reason (no_tenant, \
+             unknown_tenant, tenant_suspended, unknown_certificate, \
+             certificate_of_other_tenant, certificate_revoked, max_connections)",
+            m.tenant_refusals.clone(),
+        );
+        registry.register(
+            "tenant_connections_closed",
+            "Open gateway connections closed because a new registry snapshot refuses them, by reason",
+            m.tenant_connections_closed.clone(),
+        );
+        registry.register(
+            "tenant_active_connections",
+            "Open gateway connections per tenant",
+            m.tenant_active_connections.clone(),
+        );
+        registry.register(
+            "tenant_limited",
+            "Connections or requests refused by a per-tenant limit (max_connections, requests_per_second)",
+            m.tenant_limited.clone(),
+        );
+        registry.register(
+            "tenant_requests",
+            "Gateway requests (http, connect) and TCP-route connections per tenant, by status class or outcome",
+            m.tenant_requests.clone(),
         );
         Self { registry, ..m }
     }

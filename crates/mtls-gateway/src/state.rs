@@ -48,13 +48,17 @@ pub(crate) struct ListenerState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) inbound: Option<ArcSwap<Loaded<ServerConfig>>>,
     pub(crate) upstream: Option<ArcSwap<Loaded<ClientConfig>>>,
+    /// The registry side of a gateway listener.
+    pub(crate) tenancy: Option<Arc<crate::tenancy::Tenancy>>,
 }
 
 type Built = (Option<Loaded<ServerConfig>>, Option<Loaded<ClientConfig>>);
 
 fn inbound_of(mode: &ListenerMode) -> Option<&ServerTlsConfig> {
     match mode {
-        ListenerMode::Server { tls } | ListenerMode::Bridge { tls, .. } => Some(tls),
+        ListenerMode::Server { tls }
+        | ListenerMode::Bridge { tls, .. }
+        | ListenerMode::Gateway { tls, .. } => Some(tls),
         _ => None,
     }
 }
@@ -73,11 +77,20 @@ pub(crate) fn build(
     config: &ListenerConfig,
     metrics: Option<&Arc<Metrics>>,
 ) -> Result<Built, (TlsSide, TlsError)> {
+    let config_mode = &config.mode;
     let inbound = inbound_of(&config.mode)
         .map(|t| {
-            tls::server_config(t).map(|(config, info)| Loaded {
-                config,
-                certs: vec![info],
+            tls::server_config(t).map(|(mut config, info)| {
+                if matches!(config_mode, ListenerMode::Gateway { .. }) {
+                    // ALPN picks HTTP/1.1 or h2 on gateway listeners (the config is fresh
+                    // and unshared, so this does not clone).
+                    Arc::make_mut(&mut config).alpn_protocols =
+                        vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+                }
+                Loaded {
+                    config,
+                    certs: vec![info],
+                }
             })
         })
         .transpose()
@@ -120,6 +133,7 @@ impl ListenerState {
             metrics,
             inbound: inbound.map(ArcSwap::from_pointee),
             upstream: upstream.map(ArcSwap::from_pointee),
+            tenancy: None,
         };
         state.update_expiry();
         state

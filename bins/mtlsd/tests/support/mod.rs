@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod pki;
+pub mod tenants;
 
 pub use pki::{Ca, Leaf, Pki};
 

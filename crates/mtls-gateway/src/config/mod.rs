@@ -20,6 +20,21 @@
 //! | `shutdown.drain_timeout` | `30s` |
 //! | `reload.watch` / `reload.debounce` | `true` / `500ms` |
 //! | `listener.tls.fallback`, `listener.upstream_tls.fallback` | `first` |
+//! | `data_dir` | `$MTLS_DATA_DIR`, else `./mtlsd-data` (relative to the config file) |
+//! | gateway `listener.tls.cert` / `key` / `ca` | `<data_dir>/server/cert.pem` / `server/key.pem` / `ca.pem` |
+//! | `listener.gateway.poll_interval` | `250ms` (at most `1s`) |
+//! | `listener.gateway.max_header_bytes` | `65536` (8 KiB to 16 MiB) |
+//! | `listener.gateway.request_timeout` | `30s` (request head read; default upstream timeout) |
+//! | `listener.gateway.protocol` | `auto` |
+//!
+//! # Gateway listeners
+//!
+//! `mode = "gateway"` takes no `target` (each tenant's routes decide) and requires client
+//! certificates (`client_auth = "required"`, the default). `protocol` picks how a connection
+//! is served: `http` (HTTP/1.1 and h2 reverse proxy plus CONNECT), `tcp` (route by TLS SNI and
+//! splice), or `auto`: ALPN `h2`/`http/1.1` means HTTP; otherwise TCP when the tenant has a
+//! TCP route for the SNI, else HTTP. The listener offers ALPN `h2` and `http/1.1`, so a
+//! client offering only other protocols fails the handshake (`no_application_protocol`).
 //!
 //! # Client identities (outbound TLS side)
 //!
@@ -49,9 +64,9 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, Problem};
 pub use mtls_resolver::{Fallback, SelectionPolicy, ServerNamePattern};
 pub use types::{
-    ClientAuth, ClientTlsConfig, Config, IdentityConfig, ListenerConfig, ListenerMode, LogFormat,
-    LogLevel, LoggingConfig, OnLimit, ProxyLimits, ReloadConfig, SINGLE_IDENTITY_NAME,
-    ServerTlsConfig, Target, TlsVersion,
+    ClientAuth, ClientTlsConfig, Config, GatewayProtocol, GatewaySettings, IdentityConfig,
+    ListenerConfig, ListenerMode, LogFormat, LogLevel, LoggingConfig, OnLimit, ProxyLimits,
+    ReloadConfig, SINGLE_IDENTITY_NAME, ServerTlsConfig, Target, TlsVersion,
 };
 
 // === impl Config ===

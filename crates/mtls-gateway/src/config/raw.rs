@@ -10,6 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
+    pub(super) data_dir: Option<PathBuf>,
     #[serde(default)]
     pub(super) listener: Vec<RawListener>,
     pub(super) health: Option<RawEndpoint>,
@@ -30,6 +31,16 @@ pub(super) struct RawListener {
     pub(super) upstream_tls: Option<RawTls>,
     pub(super) acl: Option<RawAcl>,
     pub(super) proxy: Option<RawProxy>,
+    pub(super) gateway: Option<RawGateway>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGateway {
+    pub(super) poll_interval: Option<String>,
+    pub(super) max_header_bytes: Option<i64>,
+    pub(super) request_timeout: Option<String>,
+    pub(super) protocol: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

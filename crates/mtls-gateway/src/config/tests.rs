@@ -79,7 +79,7 @@ fn good_config_with_defaults_and_relative_paths() {
     let api = &c.listeners()[0];
     assert_eq!(api.name, "api");
     assert_eq!(api.listen.to_string(), "127.0.0.1:8443");
-    assert_eq!(api.target.to_string(), "127.0.0.1:8080");
+    assert_eq!(api.target.as_ref().unwrap().to_string(), "127.0.0.1:8080");
     match &api.mode {
         ListenerMode::Server { tls } => {
             assert_eq!(tls.cert, Path::new("/etc/mtlsd/server.pem"));
@@ -293,6 +293,7 @@ fn bad_acl_patterns_and_duplicates() {
     assert_eq!(problems(&two)[0].field, "listen");
 }
 
+mod gateway;
 mod identities;
 
 #[test]

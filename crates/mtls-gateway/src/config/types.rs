@@ -21,6 +21,7 @@ pub struct Config {
     pub(crate) logging: LoggingConfig,
     pub(crate) drain_timeout: Duration,
     pub(crate) reload: ReloadConfig,
+    pub(crate) data_dir: PathBuf,
 }
 
 // === impl Config ===
@@ -60,6 +61,25 @@ impl Config {
     pub fn reload(&self) -> &ReloadConfig {
         &self.reload
     }
+
+    /// The data directory managed by `tenantctl` (`data_dir`, else `MTLS_DATA_DIR`, else
+    /// `./mtlsd-data`, relative paths resolved against the config file's folder). Gateway
+    /// listeners read `registry.db`, `ca.pem` and `server/` from it.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// The registry database of the data dir: `<data_dir>/registry.db`.
+    pub fn registry_path(&self) -> PathBuf {
+        self.data_dir.join("registry.db")
+    }
+
+    /// Whether any listener runs in gateway mode (and so needs the registry).
+    pub fn has_gateway(&self) -> bool {
+        self.listeners
+            .iter()
+            .any(|l| matches!(l.mode, ListenerMode::Gateway { .. }))
+    }
 }
 
 /// One `[[listener]]`.
@@ -69,8 +89,9 @@ pub struct ListenerConfig {
     pub name: String,
     /// The local address to accept on (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Where accepted connections are forwarded.
-    pub target: Target,
+    /// Where accepted connections are forwarded; `None` in gateway mode, where the tenant's
+    /// routes decide.
+    pub target: Option<Target>,
     /// The mode and its TLS settings.
     pub mode: ListenerMode,
     /// Who may connect (checked after the inbound handshake; empty = any verified peer).
@@ -100,17 +121,67 @@ pub enum ListenerMode {
         /// The outbound TLS side (`[listener.upstream_tls]`).
         upstream_tls: ClientTlsConfig,
     },
+    /// mTLS in from tenants of the registry; each request or connection goes where the
+    /// tenant's routes say.
+    Gateway {
+        /// The inbound TLS side (defaults from the data dir; client auth always required).
+        tls: ServerTlsConfig,
+        /// `[listener.gateway]`.
+        gateway: GatewaySettings,
+    },
+}
+
+/// `[listener.gateway]`: how a gateway listener treats its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewaySettings {
+    /// How often the registry version is polled (default 250 ms).
+    pub poll_interval: Duration,
+    /// Largest request head (HTTP/1 buffer, HTTP/2 header list) accepted (default 64 KiB).
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request head, and the default upstream timeout
+    /// of routes without their own (default 30 s).
+    pub request_timeout: Duration,
+    /// How a connection's protocol is chosen.
+    pub protocol: GatewayProtocol,
+}
+
+/// `protocol` of `[listener.gateway]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GatewayProtocol {
+    /// ALPN `h2` or `http/1.1` → HTTP; otherwise TCP if the tenant has a TCP route for the
+    /// SNI, else HTTP (the default).
+    #[default]
+    Auto,
+    /// Always HTTP (HTTP/1.1 or h2 reverse proxy and CONNECT).
+    Http,
+    /// Always TCP: route by SNI and splice.
+    Tcp,
+}
+
+// === impl GatewayProtocol ===
+
+impl GatewayProtocol {
+    /// `auto`, `http` or `tcp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+        }
+    }
 }
 
 // === impl ListenerMode ===
 
 impl ListenerMode {
-    /// `server`, `client` or `bridge`.
+    /// `server`, `client`, `bridge` or `gateway`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Server { .. } => "server",
             Self::Client { .. } => "client",
             Self::Bridge { .. } => "bridge",
+            Self::Gateway { .. } => "gateway",
         }
     }
 }

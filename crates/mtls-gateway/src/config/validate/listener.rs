@@ -10,7 +10,7 @@ use super::super::raw::{self, RawListener, RawTls};
 use super::super::types::*;
 use super::{
     Checker, DEFAULT_DIAL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, identities,
+    DEFAULT_MAX_CONNECTIONS, gateway, identities,
 };
 
 pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig> {
@@ -41,17 +41,33 @@ pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig
         }
         Some(a) => c.socket_addr("listen", a),
     };
-    let target = match l.target.as_deref() {
-        None => {
+    let is_gateway = l.mode.as_deref() == Some("gateway");
+    let target = match (l.target.as_deref(), is_gateway) {
+        (Some(_), true) => {
+            c.problem(
+                "target",
+                "is not used in gateway mode: each tenant's routes in the registry decide where \
+                 traffic goes",
+            );
+            None
+        }
+        (None, true) => None,
+        (None, false) => {
             c.problem("target", "is required");
             None
         }
-        Some(t) => target(c, t),
+        (Some(t), false) => target(c, t),
     };
+    if !is_gateway && l.gateway.is_some() {
+        c.problem("gateway", "only applies to mode = \"gateway\"");
+    }
 
     let mode = match l.mode.as_deref() {
         None => {
-            c.problem("mode", "is required: \"server\", \"client\" or \"bridge\"");
+            c.problem(
+                "mode",
+                "is required: \"server\", \"client\", \"bridge\" or \"gateway\"",
+            );
             None
         }
         Some("server") => {
@@ -86,10 +102,26 @@ pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig
                 _ => None,
             }
         }
+        Some("gateway") => {
+            if l.upstream_tls.is_some() {
+                c.problem(
+                    "upstream_tls",
+                    "is only used in bridge mode; gateway upstreams are set per route",
+                );
+            }
+            let tls = gateway::gateway_tls(c, l.tls);
+            let settings = gateway::settings(c, l.gateway.unwrap_or_default());
+            tls.map(|tls| ListenerMode::Gateway {
+                tls,
+                gateway: settings,
+            })
+        }
         Some(other) => {
             c.problem(
                 "mode",
-                format!("{other:?} is not a mode; use \"server\", \"client\" or \"bridge\""),
+                format!(
+                    "{other:?} is not a mode; use \"server\", \"client\", \"bridge\" or \"gateway\""
+                ),
             );
             None
         }
@@ -103,7 +135,7 @@ pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig
     Some(ListenerConfig {
         name,
         listen: listen?,
-        target: target?,
+        target: if is_gateway { None } else { Some(target?) },
         mode: mode?,
         acl,
         limits,
@@ -136,7 +168,11 @@ fn target(c: &mut Checker, t: &str) -> Option<Target> {
     }
 }
 
-fn server_tls(c: &mut Checker, section: &str, tls: Option<RawTls>) -> Option<ServerTlsConfig> {
+pub(super) fn server_tls(
+    c: &mut Checker,
+    section: &str,
+    tls: Option<RawTls>,
+) -> Option<ServerTlsConfig> {
     let Some(tls) = tls else {
         c.problem(section, "is required (cert, key and ca)");
         return None;

@@ -1,5 +1,6 @@
 //! From [`raw::RawConfig`] to [`Config`], collecting every problem.
 
+mod gateway;
 mod identities;
 mod listener;
 
@@ -20,12 +21,16 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
 const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:9000";
 const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9001";
+const DEFAULT_DATA_DIR: &str = "mtlsd-data";
+/// The environment variable naming the data dir when the config file does not.
+pub(crate) const DATA_DIR_ENV: &str = "MTLS_DATA_DIR";
 
 /// Collects problems; `listener` is the context for the next ones.
 struct Checker {
     problems: Vec<Problem>,
     listener: Option<String>,
     base: PathBuf,
+    data_dir: PathBuf,
 }
 
 // === impl Checker ===
@@ -102,11 +107,22 @@ impl Checker {
 }
 
 pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+    let data_dir = match raw.data_dir.as_ref() {
+        Some(d) => d.clone(),
+        None => std::env::var_os(DATA_DIR_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+    };
     let mut c = Checker {
         problems: Vec::new(),
         listener: None,
         base: base.to_owned(),
+        data_dir: base.join(&data_dir),
     };
+    if data_dir.as_os_str().is_empty() {
+        c.problem("data_dir", "is empty");
+    }
     if raw.listener.is_empty() {
         c.problem("listener", "at least one [[listener]] is required");
     }
@@ -166,6 +182,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
         logging,
         drain_timeout,
         reload,
+        data_dir: c.data_dir,
     })
 }
 

@@ -1,0 +1,273 @@
+//! End-to-end tests of gateway-mode edges: per-tenant connection limits, admission of
+//! resumed TLS sessions, slow clients, and config errors (real `mtlsd`, `tenantctl`,
+//! `openssl`; loopback only).
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mtls_identity::RevocationReason;
+use mtls_registry::{Store, TenantLimits};
+use mtls_router::{HttpRoute, RouteSpec};
+use support::Mtlsd;
+use support::tenants::{Conn, DataDir, actor, named_backend, serial_of, tenant, upgrade_backend};
+
+fn http_route(host: &str, upstream: std::net::SocketAddr) -> RouteSpec {
+    HttpRoute::new(
+        host.parse().unwrap(),
+        vec![format!("http://{upstream}").parse().unwrap()],
+    )
+    .into()
+}
+
+/// Polls `f` every 20 ms for at most `limit`.
+fn within(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{what} did not happen within {limit:?}");
+}
+
+#[test]
+fn max_connections_per_tenant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let a = data.tenant("a");
+    let store = data.store();
+    store
+        .add_route(
+            &actor(),
+            &tenant("a"),
+            http_route("a.localhost", named_backend("up")),
+        )
+        .unwrap();
+    store
+        .set_tenant_limits(
+            &actor(),
+            &tenant("a"),
+            TenantLimits {
+                max_connections: Some(1),
+                requests_per_second: None,
+            },
+        )
+        .unwrap();
+    let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
+    let ca = data.ca();
+    let mut first = Conn::open(gw.addr("gw"), &a, &ca);
+    assert_eq!(first.get("a.localhost", "/").unwrap().0, 200);
+    let mut second = Conn::open(gw.addr("gw"), &a, &ca);
+    assert!(
+        second.get("a.localhost", "/").is_err(),
+        "a second connection was served"
+    );
+    gw.wait_metric(
+        r#"mtlsd_tenant_refusals_total{listener="gw",reason="max_connections"}"#,
+        1.0,
+    );
+    drop(first);
+    within(Duration::from_secs(5), "a slot frees up", || {
+        Conn::open(gw.addr("gw"), &a, &ca)
+            .get("a.localhost", "/")
+            .is_ok()
+    });
+}
+
+#[test]
+fn check_and_config_errors_name_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nowhere");
+    let config = format!(
+        "data_dir = \"{}\"\n[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:0\"\n",
+        missing.display()
+    );
+    let path = tmp.path().join("m.toml");
+    std::fs::write(&path, &config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mtlsd"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            &missing
+                .join("server")
+                .join("cert.pem")
+                .display()
+                .to_string()
+        ),
+        "{err}"
+    );
+
+    let bad = config.replace("listen = ", "target = \"127.0.0.1:1\"\nlisten = ");
+    std::fs::write(&path, bad).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mtlsd"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--check")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`target`: is not used in gateway mode"),
+        "{err}"
+    );
+}
+
+/// One `openssl s_client` GET over a fresh or resumed session; returns its whole output.
+fn s_client(
+    port: u16,
+    bundle: &support::tenants::Bundle,
+    ca: &std::path::Path,
+    sess: &[&std::ffi::OsStr],
+) -> String {
+    let mut child = Command::new("/usr/bin/openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
+        .args(["-tls1_3", "-CAfile"])
+        .arg(ca)
+        .arg("-cert")
+        .arg(&bundle.cert)
+        .arg("-key")
+        .arg(&bundle.key)
+        .args(sess)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Keep stdin open briefly so the session ticket arrives before s_client exits.
+    stdin
+        .write_all(b"GET / HTTP/1.1\r\nHost: a.localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    let deadline = Instant::now() + support::WAIT;
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "s_client hangs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn resumed_sessions_are_admitted_against_the_current_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let a = data.tenant("a");
+    let store = data.store();
+    let up = named_backend("upstream-a");
+    store
+        .add_route(&actor(), &tenant("a"), http_route("a.localhost", up))
+        .unwrap();
+    let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
+    let port = gw.addr("gw").port();
+    let ca = data.ca();
+    let sess = tmp.path().join("sess.pem");
+    let sess2 = tmp.path().join("sess2.pem");
+    let (sess_in, sess_out) = (
+        std::ffi::OsStr::new("-sess_in"),
+        std::ffi::OsStr::new("-sess_out"),
+    );
+
+    let first = s_client(port, &a, &ca, &[sess_out, sess.as_os_str()]);
+    assert!(first.contains("upstream-a for a"), "{first}");
+    assert!(sess.exists(), "no session saved:\n{first}");
+
+    // Resumption works while the certificate is good...
+    // rustls' stateful session ids are single-use: keep the next one for the last try.
+    let resumed = s_client(
+        port,
+        &a,
+        &ca,
+        &[sess_in, sess.as_os_str(), sess_out, sess2.as_os_str()],
+    );
+    assert!(resumed.contains("Reused, TLSv1.3"), "{resumed}");
+    assert!(resumed.contains("upstream-a for a"), "{resumed}");
+
+    // ...and a resumed session of a revoked certificate is refused after the handshake.
+    store
+        .revoke_certificate(
+            &actor(),
+            &serial_of(&a.cert),
+            RevocationReason::KeyCompromise,
+        )
+        .unwrap();
+    gw.wait_metric(
+        r#"mtlsd_registry_reloads_total{listener="gw",result="success"}"#,
+        1.0,
+    );
+    let refused = s_client(port, &a, &ca, &[sess_in, sess2.as_os_str()]);
+    assert!(refused.contains("Reused, TLSv1.3"), "{refused}");
+    assert!(!refused.contains("upstream-a"), "{refused}");
+    gw.wait_metric(
+        r#"mtlsd_tenant_refusals_total{listener="gw",reason="certificate_revoked"}"#,
+        1.0,
+    );
+}
+
+#[test]
+fn slow_request_heads_are_cut_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let a = data.tenant("a");
+    data.store()
+        .add_route(
+            &actor(),
+            &tenant("a"),
+            http_route("a.localhost", named_backend("up")),
+        )
+        .unwrap();
+    let config = data.config("[listener.gateway]\nrequest_timeout = \"1s\"\nprotocol = \"http\"");
+    let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &config);
+    let mut conn = Conn::open(gw.addr("gw"), &a, &data.ca());
+    conn.send_raw(b"GET / HTTP/1.1\r\nHost: a.local");
+    let started = Instant::now();
+    assert!(
+        conn.closed_within(Duration::from_secs(5)),
+        "slow client kept its connection"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn websocket_upgrades_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let a = data.tenant("a");
+    data.store()
+        .add_route(
+            &actor(),
+            &tenant("a"),
+            http_route("ws.localhost", upgrade_backend()),
+        )
+        .unwrap();
+    let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
+    let mut conn = Conn::open(gw.addr("gw"), &a, &data.ca());
+    assert_eq!(conn.upgrade("ws.localhost"), 101);
+    assert_eq!(conn.echo(b"frame one"), b"frame one");
+    assert_eq!(conn.echo(b"frame two"), b"frame two");
+}

@@ -1,0 +1,322 @@
+//! HTTP on a gateway connection: hyper (HTTP/1.1 and h2, upgrades), per-request routing,
+//! the tenant's rate limit, CONNECT egress, one access-log line per request.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use mtls_splice::SpliceConfig;
+use mtls_splice::connect::{ConnectPolicy, connect_target, serve_connect};
+use mtls_splice::proxy::{ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::conn::{ServerTls, Session};
+use crate::error::ErrorChain;
+use crate::metrics::TenantRequestLabel;
+
+/// Serves HTTP requests on `tls` until the client closes or the connection fails.
+pub(super) async fn serve(session: Arc<Session>, tls: ServerTls) {
+    let settings = session.tenancy.settings;
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.request_timeout)
+        .max_buf_size(settings.max_header_bytes);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
+    let service_session = session.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let session = service_session.clone();
+        async move { Ok::<_, Infallible>(request(session, req).await) }
+    });
+    if let Err(e) = builder
+        .serve_connection_with_upgrades(TokioIo::new(tls), service)
+        .await
+    {
+        info!(listener = session.listener(), peer = %session.peer, tenant = %session.tenant, error = %ErrorChain(&*e), "HTTP connection ended with an error");
+    }
+}
+
+/// What the access-log line of one request says; logged when the response body is done.
+struct AccessLine {
+    listener: String,
+    tenant: String,
+    peer: std::net::SocketAddr,
+    method: Method,
+    host: String,
+    path: String,
+    route: String,
+    upstream: String,
+    error: &'static str,
+    status: u16,
+    bytes_out: u64,
+    started: Instant,
+}
+
+// === impl AccessLine ===
+
+impl Drop for AccessLine {
+    fn drop(&mut self) {
+        info!(
+            listener = %self.listener, peer = %self.peer, tenant = %self.tenant, protocol = "http",
+            method = %self.method, host = %self.host, path = %self.path, route = %self.route,
+            upstream = %self.upstream, status = self.status, error = self.error,
+            bytes_out = self.bytes_out, duration_ms = self.started.elapsed().as_millis() as u64,
+            "access"
+        );
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Counts the response, and logs the access line once its body has been sent (or dropped).
+fn finish(
+    session: &Session,
+    mut line: AccessLine,
+    response: Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    let (parts, body) = response.into_parts();
+    line.status = parts.status.as_u16();
+    if let Some(info) = parts.extensions.get::<ForwardInfo>() {
+        if let Some(up) = &info.upstream {
+            line.upstream = up.to_string();
+        }
+        if let Some(error) = info.error {
+            line.error = error.as_str();
+        }
+    } else if let Some(kind) = parts.extensions.get::<ProxyErrorKind>() {
+        line.error = kind.as_str();
+    }
+    session
+        .tenancy
+        .metrics
+        .tenant_requests
+        .get_or_create(&TenantRequestLabel {
+            listener: line.listener.clone(),
+            tenant: line.tenant.clone(),
+            protocol: if line.method == Method::CONNECT {
+                "connect"
+            } else {
+                "http"
+            },
+            status: status_class(line.status),
+        })
+        .inc();
+    let body = body
+        .map_frame(move |frame| {
+            // Capture the whole line (not just the counter): it logs when the body drops.
+            let line = &mut line;
+            if let Some(data) = frame.data_ref() {
+                line.bytes_out += data.len() as u64;
+            }
+            frame
+        })
+        .boxed_unsync();
+    Response::from_parts(parts, body)
+}
+
+/// The gateway's own JSON refusal, tagged with its kind for the access log.
+fn refusal(kind: ProxyErrorKind, message: &str, route: Option<&str>) -> Response<ProxyBody> {
+    let mut response = error_response(kind, message, route);
+    response.extensions_mut().insert(kind);
+    response
+}
+
+async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<ProxyBody> {
+    let view = session.tenancy.current();
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let mut line = AccessLine {
+        listener: session.listener().to_owned(),
+        tenant: session.tenant.to_string(),
+        peer: session.peer,
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        host,
+        route: String::new(),
+        upstream: String::new(),
+        error: "",
+        status: 0,
+        bytes_out: 0,
+        started: Instant::now(),
+    };
+    let tenant = &session.tenant;
+    let limits = view
+        .snapshot
+        .tenant(tenant)
+        .map(|t| t.limits)
+        .unwrap_or_default();
+    if !session
+        .tenancy
+        .limiter
+        .allow_request(tenant, limits.requests_per_second)
+    {
+        session.limited("requests_per_second");
+        let message = format!(
+            "tenant {tenant} is over its limit of {} requests per second",
+            limits.requests_per_second.unwrap_or_default()
+        );
+        return finish(
+            &session,
+            line,
+            refusal(ProxyErrorKind::RateLimited, &message, None),
+        );
+    }
+
+    if req.method() == Method::CONNECT {
+        let target = match connect_target(&req) {
+            Ok(t) => t,
+            Err(e) => {
+                let response = refusal(e.kind(), &e.to_string(), None);
+                return finish(&session, line, response);
+            }
+        };
+        let found = view
+            .table
+            .match_connect(tenant, target.host(), target.port())
+            .map(|m| (m.key.clone(), m.allow_private(), m.egress_bind()));
+        let (route, allow_private, egress_bind) = match found {
+            Ok(found) => found,
+            Err(miss) => {
+                let message = format!(
+                    "{} ({})",
+                    miss.for_connect(tenant, target.host(), target.port()),
+                    miss.as_str()
+                );
+                warn!(listener = session.listener(), peer = %session.peer, %tenant, destination = %target, reason = miss.as_str(), "CONNECT refused");
+                return finish(
+                    &session,
+                    line,
+                    refusal(ProxyErrorKind::Forbidden, &message, None),
+                );
+            }
+        };
+        drop(view);
+        line.route = route.to_string();
+        line.upstream = target.to_string();
+        let policy = ConnectPolicy {
+            allow_private,
+            egress_bind,
+            dial_timeout: session.dial_timeout,
+        };
+        let served = serve_connect(
+            req,
+            &target,
+            &policy,
+            Some(route.as_str()),
+            SpliceConfig::new(session.idle_timeout),
+        )
+        .await;
+        if let Some(e) = &served.error {
+            line.error = e.kind().as_str();
+            warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
+        }
+        if let Some(tunnel) = served.tunnel {
+            watch_tunnel(
+                session.clone(),
+                tunnel,
+                route.to_string(),
+                target.to_string(),
+            );
+        }
+        return finish(&session, line, served.response);
+    }
+
+    let path_and_query = req.uri().path().to_owned();
+    let matched = view
+        .table
+        .match_http(tenant, &line.host, &path_and_query)
+        .map(|m| m.key.clone());
+    let route = match matched {
+        Ok(route) => route,
+        Err(miss) => {
+            let message = miss
+                .for_http(tenant, &line.host, &path_and_query)
+                .to_string();
+            return finish(
+                &session,
+                line,
+                refusal(ProxyErrorKind::NoRoute, &message, None),
+            );
+        }
+    };
+    line.route = route.to_string();
+    let target = match view.http.get(&route).map(|c| &c.target) {
+        Some(Ok(target)) => target.clone(),
+        Some(Err(message)) => {
+            let response = refusal(
+                ProxyErrorKind::UpstreamUnreachable,
+                message,
+                Some(route.as_str()),
+            );
+            return finish(&session, line, response);
+        }
+        None => {
+            let response = refusal(
+                ProxyErrorKind::UpstreamUnreachable,
+                "route is not compiled yet",
+                Some(route.as_str()),
+            );
+            return finish(&session, line, response);
+        }
+    };
+    drop(view);
+    let response = forward(req, &session.forward, &target).await;
+    finish(&session, line, response)
+}
+
+/// Follows a CONNECT tunnel: logs it when it ends, and aborts it when the registry stops
+/// admitting the session's tenant or certificate.
+fn watch_tunnel(
+    session: Arc<Session>,
+    mut tunnel: tokio::task::JoinHandle<Result<mtls_splice::SpliceSummary, hyper::Error>>,
+    route: String,
+    destination: String,
+) {
+    let closed = session.until_refused();
+    let started = Instant::now();
+    tokio::spawn(async move {
+        let listener = session.listener();
+        tokio::select! {
+            done = &mut tunnel => match done {
+                Ok(Ok(summary)) => info!(
+                    listener, peer = %session.peer, tenant = %session.tenant, protocol = "connect",
+                    %route, upstream = %destination, bytes_in = summary.client_to_upstream,
+                    bytes_out = summary.upstream_to_client, end = summary.end.label(),
+                    duration_ms = started.elapsed().as_millis() as u64, "tunnel closed"
+                ),
+                Ok(Err(e)) => info!(listener, peer = %session.peer, tenant = %session.tenant, %route, error = %ErrorChain(&e), "tunnel never upgraded"),
+                Err(e) => warn!(listener, tenant = %session.tenant, %route, error = %e, "tunnel task failed"),
+            },
+            refusal = closed => {
+                tunnel.abort();
+                warn!(listener, peer = %session.peer, tenant = %session.tenant, %route, reason = refusal.as_str(), "closing CONNECT tunnel: the registry no longer admits it");
+            }
+        }
+    });
+}

@@ -1,0 +1,105 @@
+//! TCP routes: the TLS server name picks the tenant's route; bytes are spliced.
+
+use std::sync::Arc;
+
+use mtls_splice::connect::{ConnectPolicy, dial_connect_target};
+use mtls_splice::{SpliceConfig, SpliceEnd, splice};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::View;
+use super::conn::{ServerTls, Session};
+use crate::error::ErrorChain;
+use crate::metrics::TenantRequestLabel;
+
+fn count(session: &Session, status: &'static str) {
+    session
+        .tenancy
+        .metrics
+        .tenant_requests
+        .get_or_create(&TenantRequestLabel {
+            listener: session.listener().to_owned(),
+            tenant: session.tenant.to_string(),
+            protocol: "tcp",
+            status,
+        })
+        .inc();
+}
+
+/// Routes `tls` by `sni` within the session's tenant, dials one upstream (round-robin, with
+/// the route's egress address) and splices until either side is done.
+pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sni: Option<&str>) {
+    let started = Instant::now();
+    let listener = session.listener();
+    let tenant = &session.tenant;
+    let peer = session.peer;
+    let Some(sni) = sni else {
+        count(session, "no_route");
+        warn!(listener, %peer, %tenant, "TCP connection refused: no server name (SNI) to route by");
+        return;
+    };
+    let (route, upstream, egress_bind) = match view.table.match_tcp(tenant, sni) {
+        Ok(m) => {
+            let index = view.next_tcp_upstream(m.key, m.route.upstreams.len());
+            (
+                m.key.clone(),
+                m.route.upstreams[index].clone(),
+                m.route.egress_bind,
+            )
+        }
+        Err(miss) => {
+            count(session, "no_route");
+            warn!(listener, %peer, %tenant, reason = miss.as_str(), error = %miss.for_tcp(tenant, sni), "TCP connection refused");
+            return;
+        }
+    };
+    let limits = view
+        .snapshot
+        .tenant(tenant)
+        .map(|t| t.limits)
+        .unwrap_or_default();
+    drop(view);
+    if !session
+        .tenancy
+        .limiter
+        .allow_request(tenant, limits.requests_per_second)
+    {
+        session.limited("requests_per_second");
+        count(session, "rate_limited");
+        warn!(listener, %peer, %tenant, %route, "TCP connection refused: the tenant is over its requests_per_second limit");
+        return;
+    }
+    // Routes are set by the operator, so private upstreams are allowed.
+    let policy = ConnectPolicy {
+        allow_private: true,
+        egress_bind,
+        dial_timeout: session.dial_timeout,
+    };
+    let up = match dial_connect_target(upstream.host(), upstream.port(), &policy).await {
+        Ok(up) => up,
+        Err(e) => {
+            count(session, "upstream_unreachable");
+            warn!(listener, %peer, %tenant, %route, %upstream, error = %ErrorChain(&e), "TCP route: cannot reach the upstream");
+            return;
+        }
+    };
+    let summary = splice(tls, up, SpliceConfig::new(session.idle_timeout)).await;
+    count(
+        session,
+        if summary.end.is_error() {
+            "error"
+        } else {
+            "ok"
+        },
+    );
+    let error = match &summary.end {
+        SpliceEnd::Error { source, .. } => ErrorChain(source).to_string(),
+        _ => String::new(),
+    };
+    info!(
+        listener, %peer, %tenant, protocol = "tcp", %route, %upstream, sni,
+        bytes_in = summary.client_to_upstream, bytes_out = summary.upstream_to_client,
+        duration_ms = started.elapsed().as_millis() as u64, end = summary.end.label(), error,
+        "access"
+    );
+}

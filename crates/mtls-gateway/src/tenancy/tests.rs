@@ -1,0 +1,168 @@
+//! The registry side of gateway listeners against a real SQLite registry.
+
+use std::sync::Arc;
+
+use mtls_identity::{Fingerprint, Serial, TenantId, TrustDomain};
+use mtls_registry::{
+    Actor, CertificateKind, NewCertificate, Refusal, SqliteStore, Store, TenantLimits, TenantStatus,
+};
+use mtls_router::{HttpRoute, RouteSpec, UpstreamTls};
+
+use super::{Tenancy, watcher};
+use crate::config::Config;
+use crate::metrics::{Metrics, ResultLabel};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+    tenancy: Arc<Tenancy>,
+    actor: Actor,
+}
+
+fn http(host: &str) -> RouteSpec {
+    HttpRoute::new(
+        host.parse().unwrap(),
+        vec!["http://127.0.0.1:9".parse().unwrap()],
+    )
+    .into()
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("registry.db");
+    let domain: TrustDomain = "gw.test".parse().unwrap();
+    let actor = Actor::new("cli:test").unwrap();
+    let store = SqliteStore::create(&db, &domain, &actor).unwrap();
+    let text = format!(
+        "data_dir = \"{}\"\n[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:0\"\n",
+        dir.path().display()
+    );
+    let config = Config::from_toml(&text, dir.path().join("m.toml")).unwrap();
+    let listener = &config.listeners()[0];
+    let crate::config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
+        panic!("not a gateway")
+    };
+    let tenancy = Tenancy::open(listener, *gateway, db, Arc::new(Metrics::new())).unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        tenancy: Arc::new(tenancy),
+        actor,
+    }
+}
+
+fn issue(store: &SqliteStore, actor: &Actor, tenant: &TenantId) -> Serial {
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .record_certificate(actor, tenant, &mut |_| {
+            Ok(NewCertificate {
+                serial: Serial::random(),
+                fingerprint: Fingerprint::of_der(b"der"),
+                not_before: now,
+                not_after: now + time::Duration::days(1),
+                kind: CertificateKind::Client,
+            })
+        })
+        .unwrap()
+        .serial
+}
+
+fn reloads(t: &Tenancy, result: &'static str) -> u64 {
+    t.metrics
+        .registry_reloads
+        .get_or_create(&ResultLabel {
+            listener: "gw".into(),
+            result,
+        })
+        .get()
+}
+
+#[tokio::test]
+async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
+    let f = fixture();
+    let a: TenantId = "a".parse().unwrap();
+    f.store
+        .create_tenant(&f.actor, &a, "A", TenantLimits::default())
+        .unwrap();
+    let first = f.store.add_route(&f.actor, &a, http("a.test")).unwrap();
+    let serial = issue(&f.store, &f.actor, &a);
+    let mut changes = f.tenancy.view.subscribe();
+
+    assert!(watcher::poll_once(&f.tenancy).await);
+    assert!(changes.has_changed().unwrap());
+    let v1 = f.tenancy.current();
+    assert!(v1.snapshot.admit(&a, &serial).is_ok());
+    assert_eq!(
+        *v1.table.match_http(&a, "a.test", "/").unwrap().key,
+        first.id
+    );
+    let target_v1 = v1.http[&first.id].target.as_ref().unwrap().clone();
+    changes.mark_unchanged();
+
+    // Nothing changed: nothing is published.
+    assert!(watcher::poll_once(&f.tenancy).await);
+    assert!(!changes.has_changed().unwrap());
+
+    // A new route: published, and the old route's compiled target is reused.
+    let second = f.store.add_route(&f.actor, &a, http("b.test")).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v2 = f.tenancy.current();
+    assert!(v2.table.match_http(&a, "b.test", "/x").is_ok());
+    let target_v2 = v2.http[&first.id].target.as_ref().unwrap();
+    assert!(Arc::ptr_eq(&target_v1, target_v2));
+    assert!(v2.http.contains_key(&second.id));
+
+    // Suspension shows in the next view; the version gauge follows.
+    f.store
+        .set_tenant_status(&f.actor, &a, TenantStatus::Suspended)
+        .unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v3 = f.tenancy.current();
+    assert_eq!(
+        v3.snapshot.admit(&a, &serial).unwrap_err(),
+        Refusal::TenantSuspended
+    );
+    let gauge = f
+        .tenancy
+        .metrics
+        .registry_version
+        .get_or_create(&crate::metrics::listener("gw"))
+        .get();
+    assert_eq!(gauge as u64, v3.snapshot.version());
+    assert_eq!(reloads(&f.tenancy, "success"), 3);
+}
+
+#[tokio::test]
+async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
+    let f = fixture();
+    let a: TenantId = "a".parse().unwrap();
+    f.store
+        .create_tenant(&f.actor, &a, "A", TenantLimits::default())
+        .unwrap();
+    let mut route = HttpRoute::new(
+        "tls.test".parse().unwrap(),
+        vec!["https://127.0.0.1:9".parse().unwrap()],
+    );
+    route.upstream_tls = Some(UpstreamTls {
+        identity: Some("partner".into()),
+        ..UpstreamTls::default()
+    });
+    let record = f.store.add_route(&f.actor, &a, route.into()).unwrap();
+    let mut bad_ca = HttpRoute::new(
+        "ca.test".parse().unwrap(),
+        vec!["https://127.0.0.1:9".parse().unwrap()],
+    );
+    bad_ca.upstream_tls = Some(UpstreamTls {
+        ca_file: Some("/nonexistent/ca.pem".into()),
+        ..UpstreamTls::default()
+    });
+    let bad = f.store.add_route(&f.actor, &a, bad_ca.into()).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let view = f.tenancy.current();
+    let err = view.http[&record.id].target.as_ref().unwrap_err();
+    assert!(err.contains("\"partner\""), "{err}");
+    let err = view.http[&bad.id].target.as_ref().unwrap_err();
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+    // The table still routes to them (requests get a 502 naming the problem).
+    assert!(view.table.match_http(&a, "ca.test", "/").is_ok());
+}

@@ -1,0 +1,109 @@
+//! One published state of the registry: snapshot, route table, compiled HTTP targets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mtls_registry::{RouteId, Snapshot};
+use mtls_router::{HttpRoute, RouteSpec, RouteTable};
+use mtls_splice::proxy::{RouteTarget, TargetOptions};
+use tracing::error;
+
+use crate::error::ErrorChain;
+
+/// A compiled HTTP route: its spec (to reuse the target when unchanged) and the target, or
+/// why it could not be compiled (a missing CA file, an identity the gateway does not hold).
+pub(crate) struct CompiledRoute {
+    spec: HttpRoute,
+    pub(crate) target: Result<Arc<RouteTarget>, String>,
+}
+
+/// Everything a request needs from the registry, immutable once published.
+pub(crate) struct View {
+    pub(crate) snapshot: Snapshot,
+    pub(crate) table: RouteTable<RouteId>,
+    pub(crate) http: HashMap<RouteId, CompiledRoute>,
+    /// Round-robin cursors of TCP routes.
+    tcp_cursor: HashMap<RouteId, AtomicUsize>,
+}
+
+// === impl View ===
+
+impl View {
+    /// Compiles `snapshot`. HTTP targets of `previous` whose route is unchanged are reused,
+    /// so their connection pools and failure marks survive unrelated changes.
+    pub(crate) fn build(
+        snapshot: Snapshot,
+        previous: Option<&View>,
+        options: &TargetOptions,
+        listener: &str,
+    ) -> Self {
+        let mut routes = Vec::new();
+        let mut http = HashMap::new();
+        let mut tcp_cursor = HashMap::new();
+        for (tenant, _) in snapshot.tenants() {
+            for record in snapshot.routes(tenant) {
+                match &record.spec {
+                    RouteSpec::Http(spec) => {
+                        let reused = previous
+                            .and_then(|p| p.http.get(&record.id))
+                            .filter(|old| old.spec == *spec)
+                            .map(|old| old.target.clone());
+                        let target = reused.unwrap_or_else(|| {
+                            compile(record.id.as_str(), spec, options, listener)
+                        });
+                        http.insert(
+                            record.id.clone(),
+                            CompiledRoute {
+                                spec: spec.clone(),
+                                target,
+                            },
+                        );
+                    }
+                    RouteSpec::Tcp(_) => {
+                        tcp_cursor.insert(record.id.clone(), AtomicUsize::new(0));
+                    }
+                    _ => {}
+                }
+                routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
+            }
+        }
+        Self {
+            table: RouteTable::build(routes),
+            snapshot,
+            http,
+            tcp_cursor,
+        }
+    }
+
+    /// The next upstream index of a TCP route with `len` upstreams (round-robin).
+    pub(crate) fn next_tcp_upstream(&self, route: &RouteId, len: usize) -> usize {
+        self.tcp_cursor
+            .get(route)
+            .map_or(0, |c| c.fetch_add(1, Ordering::Relaxed))
+            % len.max(1)
+    }
+}
+
+fn compile(
+    id: &str,
+    spec: &HttpRoute,
+    options: &TargetOptions,
+    listener: &str,
+) -> Result<Arc<RouteTarget>, String> {
+    if let Some(identity) = spec.upstream_tls.as_ref().and_then(|t| t.identity.as_ref()) {
+        let message = format!(
+            "route {id} asks for upstream client identity {identity:?}, but gateway listeners \
+             hold no upstream client identities"
+        );
+        error!(listener, route = id, identity = %identity, "HTTP route unusable: {message}");
+        return Err(message);
+    }
+    RouteTarget::from_route(id, spec, options, None)
+        .map(Arc::new)
+        .map_err(|e| {
+            let message = ErrorChain(&e).to_string();
+            error!(listener, route = id, error = %message, "HTTP route unusable; its requests get 502");
+            message
+        })
+}
