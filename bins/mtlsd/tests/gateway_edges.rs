@@ -271,3 +271,86 @@ fn websocket_upgrades_round_trip() {
     assert_eq!(conn.echo(b"frame one"), b"frame one");
     assert_eq!(conn.echo(b"frame two"), b"frame two");
 }
+
+#[test]
+fn upgraded_connections_of_a_suspended_tenant_are_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let a = data.tenant("a");
+    let b = data.tenant("b");
+    let store = data.store();
+    let backend = upgrade_backend();
+    for t in ["a", "b"] {
+        store
+            .add_route(&actor(), &tenant(t), http_route("ws.localhost", backend))
+            .unwrap();
+    }
+    let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
+    let mut ws_a = Conn::open(gw.addr("gw"), &a, &data.ca());
+    let mut ws_b = Conn::open(gw.addr("gw"), &b, &data.ca());
+    assert_eq!(ws_a.upgrade("ws.localhost"), 101);
+    assert_eq!(ws_b.upgrade("ws.localhost"), 101);
+    assert_eq!(ws_a.echo(b"before"), b"before");
+    assert_eq!(ws_b.echo(b"before"), b"before");
+    // An upgraded connection still counts as the tenant's open connection.
+    assert_eq!(
+        gw.metric(r#"mtlsd_tenant_active_connections{listener="gw",tenant="a"}"#),
+        Some(1.0)
+    );
+
+    store
+        .set_tenant_status(
+            &actor(),
+            &tenant("a"),
+            mtls_registry::TenantStatus::Suspended,
+        )
+        .unwrap();
+    let suspended = Instant::now();
+    assert!(
+        ws_a.closed_within(Duration::from_secs(3)),
+        "the suspended tenant's WebSocket stayed open"
+    );
+    assert!(
+        suspended.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        suspended.elapsed()
+    );
+    // The other tenant's upgraded connection is untouched.
+    assert_eq!(ws_b.echo(b"after"), b"after");
+    gw.wait_metric(
+        r#"mtlsd_tenant_connections_closed_total{listener="gw",reason="tenant_suspended"}"#,
+        1.0,
+    );
+}
+
+#[test]
+fn silent_http2_connections_are_closed_after_the_request_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let a = data.tenant("a");
+    let gw = Mtlsd::start(
+        tmp.path(),
+        "mtlsd.toml",
+        &data.config("[listener.gateway]\nrequest_timeout = \"1s\"\n"),
+    );
+    // An h2 client that completes the TLS handshake and then says nothing (not even the
+    // connection preface).
+    let mut silent = Conn::open_alpn(gw.addr("gw"), &a, &data.ca(), b"h2");
+    assert_eq!(silent.handshake().as_deref(), Some(&b"h2"[..]));
+    let opened = Instant::now();
+    assert!(
+        silent.closed_within(Duration::from_secs(5)),
+        "the silent HTTP/2 connection stayed open"
+    );
+    let took = opened.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+    gw.wait_log("closing idle HTTP/2 connection");
+    // The tenant's slot was freed: a new connection is admitted and served.
+    gw.wait_metric(
+        r#"mtlsd_tenant_active_connections{listener="gw",tenant="a"}"#,
+        0.0,
+    );
+}

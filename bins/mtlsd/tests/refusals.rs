@@ -202,9 +202,10 @@ fn openssl_and_curl_work_and_bad_clients_are_refused_by_reason() {
         server.metric("mtlsd_acl_decisions_total{listener=\"api\",result=\"allow\"}"),
         Some(3.0)
     );
+    // Per-listener series exist from the start, at zero.
     assert_eq!(
         server.metric("mtlsd_acl_decisions_total{listener=\"api\",result=\"deny\"}"),
-        None
+        Some(0.0)
     );
     server.wait_log("TLS handshake failed");
 }
@@ -248,6 +249,6 @@ fn acl_denies_a_verified_certificate_that_matches_no_rule() {
     assert_eq!(
         server
             .metric("mtlsd_bytes_proxied_total{listener=\"api\",direction=\"client_to_upstream\"}"),
-        None
+        Some(0.0)
     );
 }

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::ListenerMode;
 use crate::error::ErrorChain;
-use crate::metrics::{DirectionLabel, ReasonLabel, ResultLabel, SideLabel};
+use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
 
 /// Names a failed handshake for `mtlsd_tls_handshake_failures_total{reason}`.
@@ -65,7 +65,7 @@ fn count_failure(state: &ListenerState, reason: &'static str) {
         .metrics
         .handshake_failures
         .get_or_create(&ReasonLabel {
-            listener: state.config.name.clone(),
+            listener: state.handles.name.clone(),
             reason,
         })
         .inc();
@@ -75,9 +75,9 @@ fn count_failure(state: &ListenerState, reason: &'static str) {
 pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: SocketAddr) {
     let _ = tcp.set_nodelay(true);
     let started = Instant::now();
-    let metrics = &state.metrics;
-    metrics.connections.get_or_create(&state.label).inc();
-    metrics.active_connections.get_or_create(&state.label).inc();
+    let metrics = &state.handles;
+    metrics.connections.inc();
+    metrics.active_connections.inc();
     match &state.config.mode {
         ListenerMode::Server { .. } => {
             if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
@@ -107,10 +107,9 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
             }
         }
     }
-    metrics.active_connections.get_or_create(&state.label).dec();
+    metrics.active_connections.dec();
     metrics
         .connection_duration
-        .get_or_create(&state.label)
         .observe(started.elapsed().as_secs_f64());
 }
 
@@ -142,12 +141,8 @@ async fn accept_tls(
         Ok(Ok(tls)) => tls,
     };
     state
-        .metrics
-        .handshake_duration
-        .get_or_create(&SideLabel {
-            listener: name.to_owned(),
-            side: "inbound",
-        })
+        .handles
+        .handshake_inbound
         .observe(started.elapsed().as_secs_f64());
 
     let identity = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
@@ -155,7 +150,7 @@ async fn accept_tls(
         Some(der) => match PeerIdentity::from_der(der, None) {
             Ok(id) => Some(id),
             Err(e) => {
-                acl_count(state, "deny");
+                acl_count(state, false);
                 warn!(listener = name, %peer, reason = "unparseable certificate", error = %ErrorChain(&e), "connection denied");
                 return None;
             }
@@ -168,11 +163,11 @@ async fn accept_tls(
     };
     let (cn, uri) = names(identity.as_ref());
     if decision.is_allowed() {
-        acl_count(state, "allow");
+        acl_count(state, true);
         debug!(listener = name, %peer, peer_cn = cn, peer_uri = uri, ?decision, "connection allowed");
         Some((tls, identity))
     } else {
-        acl_count(state, "deny");
+        acl_count(state, false);
         let reason = if identity.is_some() {
             "no ACL rule matches the certificate"
         } else {
@@ -191,15 +186,13 @@ async fn accept_tls(
     }
 }
 
-fn acl_count(state: &ListenerState, result: &'static str) {
-    state
-        .metrics
-        .acl_decisions
-        .get_or_create(&ResultLabel {
-            listener: state.config.name.clone(),
-            result,
-        })
-        .inc();
+fn acl_count(state: &ListenerState, allowed: bool) {
+    let handles = &state.handles;
+    if allowed {
+        handles.acl_allow.inc();
+    } else {
+        handles.acl_deny.inc();
+    }
 }
 
 fn names(id: Option<&PeerIdentity>) -> (&str, &str) {
@@ -228,7 +221,7 @@ async fn dial(state: &ListenerState, peer: SocketAddr) -> Option<TcpStream> {
         Ok(Err(e)) => ErrorChain(&e).to_string(),
         Err(_) => format!("timed out after {limit:?}"),
     };
-    state.metrics.dial_errors.get_or_create(&state.label).inc();
+    state.handles.dial_errors.inc();
     warn!(listener = state.name(), %peer, %target, error, "cannot connect to target");
     None
 }
@@ -252,12 +245,8 @@ async fn connect_tls(
     match timeout(limit, connect).await {
         Ok(Ok(s)) => {
             state
-                .metrics
-                .handshake_duration
-                .get_or_create(&SideLabel {
-                    listener: name.to_owned(),
-                    side: "upstream",
-                })
+                .handles
+                .handshake_upstream
                 .observe(started.elapsed().as_secs_f64());
             debug!(listener = name, %peer, target = %Shown(state.config.target.as_ref()), "upstream TLS established");
             Some(s)
@@ -296,19 +285,13 @@ async fn pump<C, U>(
         SpliceConfig::new(state.config.limits.idle_timeout),
     )
     .await;
-    for (direction, n) in [
-        ("client_to_upstream", summary.client_to_upstream),
-        ("upstream_to_client", summary.upstream_to_client),
-    ] {
-        state
-            .metrics
-            .bytes_proxied
-            .get_or_create(&DirectionLabel {
-                listener: name.to_owned(),
-                direction,
-            })
-            .inc_by(n);
-    }
+    let handles = &state.handles;
+    handles
+        .bytes_client_to_upstream
+        .inc_by(summary.client_to_upstream);
+    handles
+        .bytes_upstream_to_client
+        .inc_by(summary.upstream_to_client);
     let duration_ms = started.elapsed().as_millis() as u64;
     let end = summary.end.label();
     match &summary.end {

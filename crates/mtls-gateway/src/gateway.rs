@@ -13,6 +13,7 @@ use crate::admin::{self, AdminState, Routes};
 use crate::config::{Config, ListenerMode};
 use crate::error::StartError;
 use crate::metrics::Metrics;
+use crate::route_identities::RouteIdentities;
 use crate::state::{self, ListenerState};
 use crate::tracker::Tracker;
 use crate::{listener, reload, tenancy};
@@ -47,17 +48,27 @@ pub struct Gateway {
 /// This is what `mtlsd --check` runs after parsing the config.
 pub fn check(config: &Config) -> Result<(), StartError> {
     for l in config.listeners() {
-        state::build(l, None).map_err(|(side, source)| StartError::Tls {
+        let (_, _, routes) = state::build(l, None).map_err(|(side, source)| StartError::Tls {
             listener: l.name.clone(),
             side: side.as_str(),
             source: Box::new(source),
         })?;
         if let ListenerMode::Gateway { gateway, .. } = &l.mode {
+            let identities = routes
+                .map(|(ids, certs)| RouteIdentities::new(ids, certs, None))
+                .transpose()
+                .map_err(|source| StartError::Tls {
+                    listener: l.name.clone(),
+                    side: "upstream",
+                    source: Box::new(source),
+                })?
+                .map(Arc::new);
             tenancy::Tenancy::open(
                 l,
                 *gateway,
                 config.registry_path(),
                 Arc::new(Metrics::new()),
+                identities,
             )
             .map_err(|source| StartError::Registry {
                 listener: l.name.clone(),
@@ -88,18 +99,6 @@ impl Gateway {
                     side: side.as_str(),
                     source: Box::new(source),
                 })?;
-            let tenancy = match &l.mode {
-                ListenerMode::Gateway { gateway, .. } => {
-                    let registry = config.registry_path();
-                    let open = tenancy::Tenancy::open(l, *gateway, registry, metrics.clone())
-                        .map_err(|source| StartError::Registry {
-                            listener: l.name.clone(),
-                            source: Box::new(source),
-                        })?;
-                    Some(Arc::new(open))
-                }
-                _ => None,
-            };
             let socket = bind(format!("listener {:?}", l.name), l.listen).await?;
             info!(
                 listener = %l.name,
@@ -109,6 +108,24 @@ impl Gateway {
                 "listener bound"
             );
             let mut state = ListenerState::new(l.clone(), built, metrics.clone());
+            let tenancy = match &l.mode {
+                ListenerMode::Gateway { gateway, .. } => {
+                    let registry = config.registry_path();
+                    let open = tenancy::Tenancy::open(
+                        l,
+                        *gateway,
+                        registry,
+                        metrics.clone(),
+                        state.route_identities.clone(),
+                    )
+                    .map_err(|source| StartError::Registry {
+                        listener: l.name.clone(),
+                        source: Box::new(source),
+                    })?;
+                    Some(Arc::new(open))
+                }
+                _ => None,
+            };
             if let Some(t) = &tenancy {
                 info!(
                     listener = %l.name,
@@ -253,12 +270,15 @@ impl Gateway {
                 admin_stop_rx.clone(),
             )));
         }
+        // Registry watchers run until the drain is over (with the admin endpoints), so that
+        // draining connections of a tenant suspended or a certificate revoked meanwhile are
+        // still closed.
         let mut registry_watchers = Vec::new();
         for state in &states {
             if let Some(t) = &state.tenancy {
                 registry_watchers.push(tokio::spawn(tenancy::watcher::run(
                     t.clone(),
-                    stop_rx.clone(),
+                    admin_stop_rx.clone(),
                 )));
             }
         }

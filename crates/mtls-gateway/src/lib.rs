@@ -34,6 +34,11 @@
 //! identities (`[[listener.tls.identities]]`): a [`mtls_resolver::MultiIdentityResolver`]
 //! sends, per handshake, the one whose issuer the upstream names in its CertificateRequest,
 //! counted in `mtlsd_client_identity_selections_total{listener, identity, reason}`.
+//! Gateway listeners may hold client identities too (`[[listener.gateway.identities]]`): an
+//! HTTP route whose `upstream_tls.identity` names one presents it to its upstream when the
+//! upstream asks for a client certificate. A route naming an identity the listener does not
+//! hold is logged when the registry snapshot is compiled and its requests get a 502 naming
+//! the identity (routes change at run time, so this is not a start-up error).
 //! [`probe`] is the diagnostic behind `mtlsd probe`.
 //!
 //! # Example
@@ -109,12 +114,21 @@
 //! [listener.gateway]
 //! poll_interval = "200ms"
 //! protocol = "auto"
+//!
+//! ## Routes with `upstream_tls.identity = "partner"` present this certificate upstream.
+//! [[listener.gateway.identities]]
+//! name = "partner"
+//! cert = "partner.pem"
+//! key = "partner-key.pem"
 //! "#;
 //! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
 //! assert_eq!(config.registry_path().to_str(), Some("/var/lib/mtls/registry.db"));
-//! let ListenerMode::Gateway { tls, gateway } = &config.listeners()[0].mode else { unreachable!() };
+//! let ListenerMode::Gateway { tls, gateway, identities } = &config.listeners()[0].mode else {
+//!     unreachable!()
+//! };
 //! assert_eq!(tls.cert.to_str(), Some("/var/lib/mtls/server/cert.pem"));
 //! assert_eq!(gateway.poll_interval.as_millis(), 200);
+//! assert_eq!(identities[0].name, "partner");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -135,12 +149,14 @@ pub mod config;
 mod conn;
 mod error;
 mod gateway;
+mod handles;
 mod listener;
 mod logging;
 mod metrics;
 mod observe;
 pub mod probe;
 mod reload;
+mod route_identities;
 mod state;
 mod tenancy;
 mod tls;

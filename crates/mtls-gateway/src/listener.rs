@@ -63,11 +63,7 @@ pub(crate) async fn serve(
             None => match slots.clone().try_acquire_owned() {
                 Ok(p) => p,
                 Err(_) => {
-                    state
-                        .metrics
-                        .connections_refused
-                        .get_or_create(&state.label)
-                        .inc();
+                    state.handles.connections_refused.inc();
                     warn!(listener = state.name(), %peer, max_connections = limits.max_connections.get(), "connection refused: max_connections reached");
                     drop(tcp);
                     continue;

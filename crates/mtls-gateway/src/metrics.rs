@@ -1,5 +1,7 @@
 //! Prometheus metrics (prometheus-client), every series labelled by listener.
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -7,37 +9,41 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// A label value shared by many series (listener and tenant names): cloning it is a
+/// reference-count increment, not an allocation.
+pub(crate) type Name = Arc<str>;
+
 /// `{listener}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ListenerLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
 }
 
 /// `{listener, <name>}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct DirectionLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
     pub(crate) direction: &'static str,
 }
 
 /// `{listener, result}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ResultLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
     pub(crate) result: &'static str,
 }
 
 /// `{listener, reason}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ReasonLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
     pub(crate) reason: &'static str,
 }
 
 /// `{listener, side}` (`inbound` or `upstream`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct SideLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
     pub(crate) side: &'static str,
 }
 
@@ -45,7 +51,7 @@ pub(crate) struct SideLabel {
 /// come from the config, reasons from [`mtls_resolver::Reason::as_str`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct SelectionLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
     pub(crate) identity: String,
     pub(crate) reason: &'static str,
 }
@@ -53,7 +59,7 @@ pub(crate) struct SelectionLabel {
 /// `{listener, identity}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct IdentityLabel {
-    pub(crate) listener: String,
+    pub(crate) listener: Name,
     pub(crate) identity: String,
 }
 
@@ -61,15 +67,15 @@ pub(crate) struct IdentityLabel {
 /// that has connected to this listener).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct TenantLabel {
-    pub(crate) listener: String,
-    pub(crate) tenant: String,
+    pub(crate) listener: Name,
+    pub(crate) tenant: Name,
 }
 
 /// `{listener, tenant, limit}` (`max_connections` or `requests_per_second`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct TenantLimitLabel {
-    pub(crate) listener: String,
-    pub(crate) tenant: String,
+    pub(crate) listener: Name,
+    pub(crate) tenant: Name,
     pub(crate) limit: &'static str,
 }
 
@@ -78,8 +84,8 @@ pub(crate) struct TenantLimitLabel {
 /// `rate_limited`, `upstream_unreachable`) for TCP.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct TenantRequestLabel {
-    pub(crate) listener: String,
-    pub(crate) tenant: String,
+    pub(crate) listener: Name,
+    pub(crate) tenant: Name,
     pub(crate) protocol: &'static str,
     pub(crate) status: &'static str,
 }
@@ -262,8 +268,9 @@ impl Metrics {
     }
 }
 
+#[cfg(test)]
 pub(crate) fn listener(name: &str) -> ListenerLabel {
     ListenerLabel {
-        listener: name.to_owned(),
+        listener: name.into(),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mtls_resolver::{Selection, SelectionObserver};
 use tracing::debug;
 
-use crate::metrics::{Metrics, SelectionLabel};
+use crate::metrics::{Metrics, Name, SelectionLabel};
 
 /// The `identity` label when no certificate is sent (identity names cannot be `none`).
 pub(crate) const NO_IDENTITY: &str = "none";
@@ -14,7 +14,7 @@ pub(crate) const NO_IDENTITY: &str = "none";
 /// Counts `mtlsd_client_identity_selections_total{listener, identity, reason}` and logs each
 /// decision at debug level.
 pub(crate) struct SelectionMetrics {
-    listener: String,
+    listener: Name,
     metrics: Arc<Metrics>,
 }
 
@@ -23,7 +23,7 @@ pub(crate) struct SelectionMetrics {
 impl SelectionMetrics {
     pub(crate) fn new(listener: &str, metrics: Arc<Metrics>) -> Self {
         Self {
-            listener: listener.to_owned(),
+            listener: listener.into(),
             metrics,
         }
     }

@@ -7,11 +7,13 @@ use arc_swap::ArcSwap;
 use rustls::{ClientConfig, ServerConfig};
 use time::OffsetDateTime;
 
-use crate::config::{ClientAuth, ListenerConfig, ListenerMode, ServerTlsConfig};
-use mtls_resolver::SelectionObserver;
+use crate::config::{ClientAuth, IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
+use crate::route_identities::RouteIdentities;
+use mtls_resolver::{Identity, SelectionObserver};
 use tracing::warn;
 
-use crate::metrics::{self, IdentityLabel, ListenerLabel, Metrics, ResultLabel, SideLabel};
+use crate::handles::ListenerMetrics;
+use crate::metrics::{IdentityLabel, Metrics, ResultLabel, SideLabel};
 use crate::observe::SelectionMetrics;
 use crate::tls::{self, CertInfo, TlsError};
 
@@ -44,15 +46,31 @@ impl TlsSide {
 /// Everything a listener's connections need, shared by its tasks.
 pub(crate) struct ListenerState {
     pub(crate) config: ListenerConfig,
-    pub(crate) label: ListenerLabel,
+    /// This listener's metric handles, resolved once.
+    pub(crate) handles: ListenerMetrics,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) inbound: Option<ArcSwap<Loaded<ServerConfig>>>,
     pub(crate) upstream: Option<ArcSwap<Loaded<ClientConfig>>>,
+    /// The client identities HTTP routes of a gateway listener may present.
+    pub(crate) route_identities: Option<Arc<RouteIdentities>>,
     /// The registry side of a gateway listener.
     pub(crate) tenancy: Option<Arc<crate::tenancy::Tenancy>>,
 }
 
-type Built = (Option<Loaded<ServerConfig>>, Option<Loaded<ClientConfig>>);
+/// The TLS sides of a listener, plus the route identities of a gateway listener.
+type Built = (
+    Option<Loaded<ServerConfig>>,
+    Option<Loaded<ClientConfig>>,
+    Option<(Vec<Identity>, Vec<CertInfo>)>,
+);
+
+/// The client identities of a gateway listener's HTTP routes.
+fn route_identities_of(mode: &ListenerMode) -> Option<&[IdentityConfig]> {
+    match mode {
+        ListenerMode::Gateway { identities, .. } => Some(identities),
+        _ => None,
+    }
+}
 
 fn inbound_of(mode: &ListenerMode) -> Option<&ServerTlsConfig> {
     match mode {
@@ -119,16 +137,30 @@ pub(crate) fn build(
         })
         .transpose()
         .map_err(|e| (TlsSide::Upstream, e))?;
-    Ok((inbound, upstream))
+    let routes = route_identities_of(&config.mode)
+        .map(|list| tls::load_identities(list, &tls::provider()))
+        .transpose()
+        .map_err(|e| (TlsSide::Upstream, e))?;
+    Ok((inbound, upstream, routes))
 }
 
 // === impl ListenerState ===
 
 impl ListenerState {
     pub(crate) fn new(config: ListenerConfig, built: Built, metrics: Arc<Metrics>) -> Self {
-        let (inbound, upstream) = built;
+        let (inbound, upstream, routes) = built;
+        let route_identities = routes.and_then(|(identities, certs)| {
+            let observer = Arc::new(SelectionMetrics::new(&config.name, metrics.clone()))
+                as Arc<dyn SelectionObserver>;
+            // One identity per resolver: building cannot fail on names (they are unique).
+            RouteIdentities::new(identities, certs, Some(observer))
+                .inspect_err(|e| warn!(listener = %config.name, error = %crate::error::ErrorChain(e), "cannot index the route identities"))
+                .ok()
+                .map(Arc::new)
+        });
         let state = Self {
-            label: metrics::listener(&config.name),
+            route_identities,
+            handles: ListenerMetrics::new(&metrics, &config.name),
             config,
             metrics,
             inbound: inbound.map(ArcSwap::from_pointee),
@@ -158,6 +190,9 @@ impl ListenerState {
             }
             files.push(t.ca.clone());
         }
+        for identity in route_identities_of(&self.config.mode).unwrap_or_default() {
+            files.extend([identity.cert.clone(), identity.key.clone()]);
+        }
         files
     }
 
@@ -175,6 +210,9 @@ impl ListenerState {
                     .map(|c| (TlsSide::Upstream, c.clone())),
             );
         }
+        if let Some(r) = &self.route_identities {
+            out.extend(r.certs().iter().map(|c| (TlsSide::Upstream, c.clone())));
+        }
         out
     }
 
@@ -183,11 +221,25 @@ impl ListenerState {
     pub(crate) fn reload(&self) -> Result<(), (TlsSide, TlsError)> {
         let result = build(&self.config, Some(&self.metrics));
         let label = |result| ResultLabel {
-            listener: self.config.name.clone(),
+            listener: self.handles.name.clone(),
             result,
         };
         match result {
-            Ok((inbound, upstream)) => {
+            Ok((inbound, upstream, routes)) => {
+                if let (Some(slot), Some((identities, certs))) = (&self.route_identities, routes)
+                    && let Err(e) = slot.replace(identities, certs)
+                {
+                    self.metrics
+                        .cert_reloads
+                        .get_or_create(&label("failure"))
+                        .inc();
+                    return Err((TlsSide::Upstream, e));
+                }
+                if self.route_identities.is_some()
+                    && let Some(tenancy) = &self.tenancy
+                {
+                    tenancy.recompile();
+                }
                 if let (Some(slot), Some(new)) = (&self.inbound, inbound) {
                     slot.store(Arc::new(new));
                 }
@@ -225,7 +277,7 @@ impl ListenerState {
                 self.metrics
                     .identity_expiry
                     .get_or_create(&IdentityLabel {
-                        listener: self.config.name.clone(),
+                        listener: self.handles.name.clone(),
                         identity,
                     })
                     .set(left);
@@ -239,7 +291,7 @@ impl ListenerState {
                 self.metrics
                     .cert_expiry
                     .get_or_create(&SideLabel {
-                        listener: self.config.name.clone(),
+                        listener: self.handles.name.clone(),
                         side: side.as_str(),
                     })
                     .set(left);
@@ -261,7 +313,7 @@ impl ListenerState {
                 .any(|c| c.identity.as_deref() == Some(name))
             {
                 self.metrics.identity_expiry.remove(&IdentityLabel {
-                    listener: self.config.name.clone(),
+                    listener: self.handles.name.clone(),
                     identity: name.to_owned(),
                 });
             }

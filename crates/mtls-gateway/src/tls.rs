@@ -19,7 +19,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
-use crate::config::{ClientAuth, ClientTlsConfig, ServerTlsConfig, TlsVersion};
+use crate::config::{ClientAuth, ClientTlsConfig, IdentityConfig, ServerTlsConfig, TlsVersion};
 
 /// Why TLS material could not be loaded or a TLS config could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -311,9 +311,27 @@ pub(crate) fn load_resolver(
     observer: Option<Arc<dyn SelectionObserver>>,
     provider: &CryptoProvider,
 ) -> Result<(MultiIdentityResolver, Vec<CertInfo>), TlsError> {
-    let mut identities = Vec::with_capacity(tls.identities.len());
-    let mut certs = Vec::with_capacity(tls.identities.len());
-    for config in &tls.identities {
+    let (identities, certs) = load_identities(&tls.identities, provider)?;
+    let mut builder = MultiIdentityResolver::builder()
+        .identities(identities)
+        .policy(tls.policy.clone());
+    if let Some(observer) = observer {
+        builder = builder.observer(observer);
+    }
+    let resolver = builder.build().map_err(TlsError::IdentitySet)?;
+    Ok((resolver, certs))
+}
+
+/// Loads client identities from their PEM files (configuration order), with one
+/// [`CertInfo`] each. Expired identities load; anything unreadable fails, naming the
+/// identity.
+pub(crate) fn load_identities(
+    configs: &[IdentityConfig],
+    provider: &CryptoProvider,
+) -> Result<(Vec<Identity>, Vec<CertInfo>), TlsError> {
+    let mut identities = Vec::with_capacity(configs.len());
+    let mut certs = Vec::with_capacity(configs.len());
+    for config in configs {
         let identity = Identity::from_pem_files_with_provider(
             &config.name,
             &config.cert,
@@ -329,14 +347,7 @@ pub(crate) fn load_resolver(
         certs.push(info);
         identities.push(identity);
     }
-    let mut builder = MultiIdentityResolver::builder()
-        .identities(identities)
-        .policy(tls.policy.clone());
-    if let Some(observer) = observer {
-        builder = builder.observer(observer);
-    }
-    let resolver = builder.build().map_err(TlsError::IdentitySet)?;
-    Ok((resolver, certs))
+    Ok((identities, certs))
 }
 
 /// Builds the config of an outbound TLS side from files on disk.

@@ -244,6 +244,11 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(addr: SocketAddr, bundle: &Bundle, ca: &Path) -> Self {
+        Self::open_alpn(addr, bundle, ca, b"http/1.1")
+    }
+
+    /// Like [`Conn::open`], offering only `alpn` (`h2` for an HTTP/2 connection).
+    pub fn open_alpn(addr: SocketAddr, bundle: &Bundle, ca: &Path, alpn: &[u8]) -> Self {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_file_iter(ca).unwrap() {
@@ -260,7 +265,7 @@ impl Conn {
             .with_root_certificates(roots)
             .with_client_auth_cert(chain, key)
             .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![alpn.to_vec()];
         let name = ServerName::try_from("localhost").unwrap();
         let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
         let tcp = TcpStream::connect_timeout(&addr, WAIT).unwrap();
@@ -268,6 +273,14 @@ impl Conn {
         Self {
             tls: rustls::StreamOwned::new(conn, tcp),
         }
+    }
+
+    /// Completes the handshake; returns the negotiated ALPN protocol.
+    pub fn handshake(&mut self) -> Option<Vec<u8>> {
+        while self.tls.conn.is_handshaking() {
+            self.tls.conn.complete_io(&mut self.tls.sock).unwrap();
+        }
+        self.tls.conn.alpn_protocol().map(<[u8]>::to_vec)
     }
 
     pub fn set_read_timeout(&self, t: Duration) {
@@ -290,6 +303,21 @@ impl Conn {
         self.tls.flush().unwrap();
         let head = self.read_head().unwrap();
         head[9..12].parse().unwrap()
+    }
+
+    /// Sends `CONNECT dest` and returns the status; the tunnel follows on success.
+    pub fn connect(&mut self, dest: &str) -> u16 {
+        write!(self.tls, "CONNECT {dest} HTTP/1.1\r\nHost: {dest}\r\n\r\n").unwrap();
+        self.tls.flush().unwrap();
+        let head = self.read_head().unwrap();
+        head[9..12].parse().unwrap()
+    }
+
+    /// Reads until EOF (or an error) into `out`, lossily as UTF-8.
+    pub fn read_to_string_lossy(&mut self, out: &mut String) {
+        let mut bytes = Vec::new();
+        let _ = self.tls.read_to_end(&mut bytes);
+        out.push_str(&String::from_utf8_lossy(&bytes));
     }
 
     /// Writes `bytes` and reads exactly as many back.

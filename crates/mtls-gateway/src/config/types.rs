@@ -128,6 +128,9 @@ pub enum ListenerMode {
         tls: ServerTlsConfig,
         /// `[listener.gateway]`.
         gateway: GatewaySettings,
+        /// `[[listener.gateway.identities]]`: the client identities an HTTP route can name
+        /// in `upstream_tls.identity` (configuration order; empty by default).
+        identities: Vec<IdentityConfig>,
     },
 }
 

@@ -4,6 +4,7 @@
 use std::future::pending;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mtls_identity::{PeerIdentity, Serial, TenantId};
@@ -13,10 +14,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::limiter::ConnectionSlot;
+use super::limiter::{ConnectionSlot, TenantLimiter};
 use super::{Tenancy, View, http, tcp};
 use crate::config::GatewayProtocol;
-use crate::metrics::{ReasonLabel, TenantLabel, TenantLimitLabel};
+use crate::handles::Limit;
+use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
 
 pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
@@ -25,6 +27,9 @@ pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStrea
 pub(super) struct Session {
     pub(super) tenancy: Arc<Tenancy>,
     pub(super) tenant: TenantId,
+    /// The tenant's limiter when the connection was admitted (metric handles; the request
+    /// rate is checked against the current view's limiter, see [`Session::limiter`]).
+    pub(super) admitted: Arc<TenantLimiter>,
     pub(super) serial: Serial,
     pub(super) peer: SocketAddr,
     pub(super) idle_timeout: Duration,
@@ -39,24 +44,10 @@ impl Session {
         &self.tenancy.listener
     }
 
-    pub(super) fn tenant_label(&self) -> TenantLabel {
-        TenantLabel {
-            listener: self.tenancy.listener.clone(),
-            tenant: self.tenant.to_string(),
-        }
-    }
-
-    /// Counts a refusal by a per-tenant limit (`max_connections`, `requests_per_second`).
-    pub(super) fn limited(&self, limit: &'static str) {
-        self.tenancy
-            .metrics
-            .tenant_limited
-            .get_or_create(&TenantLimitLabel {
-                listener: self.tenancy.listener.clone(),
-                tenant: self.tenant.to_string(),
-                limit,
-            })
-            .inc();
+    /// The tenant's limiter in `view` (the one of admission if the tenant has left it: the
+    /// connection is about to be closed then).
+    pub(super) fn limiter<'a>(&'a self, view: &'a View) -> &'a TenantLimiter {
+        view.limiters.get(&self.tenant).unwrap_or(&self.admitted)
     }
 
     /// Resolves when a newer registry snapshot refuses this connection's tenant or serial.
@@ -134,8 +125,15 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
         return;
     };
     let serial = identity.serial.clone();
-    let limits = match view.snapshot.admit(&tenant, &serial) {
-        Ok(t) => t.limits,
+    // Every tenant of the snapshot has a limiter in the view.
+    let admitted = view.snapshot.admit(&tenant, &serial).and_then(|_| {
+        view.limiters
+            .get(&tenant)
+            .cloned()
+            .ok_or(Refusal::UnknownTenant)
+    });
+    let limiter = match admitted {
+        Ok(limiter) => limiter,
         Err(refusal) => {
             refuse(
                 refusal.as_str(),
@@ -167,25 +165,27 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
             client_cert,
         },
         tenant,
+        admitted: limiter,
         serial,
         peer,
         idle_timeout: state.config.limits.idle_timeout,
         dial_timeout: state.config.limits.dial_timeout,
     });
-    let slot: ConnectionSlot = match tenancy
-        .limiter
-        .connect(&session.tenant, limits.max_connections)
-    {
+    let slot: ConnectionSlot = match session.admitted.connect() {
         Ok(slot) => slot,
         Err(open) => {
-            session.limited("max_connections");
+            session.admitted.metrics.limited(Limit::MaxConnections);
             refuse(
                 "max_connections",
                 session.tenant.as_str(),
                 &session.serial.to_string(),
                 &format!(
                     "the tenant already has {open} of at most {} connections open",
-                    limits.max_connections.unwrap_or_default()
+                    session
+                        .admitted
+                        .limits()
+                        .max_connections
+                        .unwrap_or_default()
                 ),
             );
             return;
@@ -214,35 +214,70 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
         sni = sni.as_deref().unwrap_or(""), protocol = if use_tcp { "tcp" } else { "http" },
         "tenant connection admitted"
     );
-    let active = tenancy
-        .metrics
-        .tenant_active_connections
-        .get_or_create(&session.tenant_label())
-        .clone();
-    active.inc();
-    let started = Instant::now();
+    let live = Arc::new(Live::new(session.clone(), slot));
     let closed = session.until_refused();
     tokio::select! {
         _ = async {
             if use_tcp {
                 tcp::serve(&session, tls, view, sni.as_deref()).await;
             } else {
-                http::serve(session.clone(), tls).await;
+                http::serve(session.clone(), tls, live.clone()).await;
             }
         } => {}
-        refusal = closed => {
-            tenancy
-                .metrics
-                .tenant_connections_closed
-                .get_or_create(&ReasonLabel { listener: tenancy.listener.clone(), reason: refusal.as_str() })
-                .inc();
-            warn!(
-                listener = %tenancy.listener, %peer, tenant = %session.tenant, serial = %session.serial,
-                reason = refusal.as_str(), duration_ms = started.elapsed().as_millis() as u64,
-                "closing live connection: the registry no longer admits it"
-            );
+        refusal = closed => live.closed(refusal),
+    }
+}
+
+/// An admitted connection's hold on its tenant's slot and active-connections gauge, shared
+/// by the connection task and, for HTTP, the client stream (which an upgraded connection
+/// takes into a task of its own): both are released when the last holder goes.
+pub(super) struct Live {
+    session: Arc<Session>,
+    _slot: ConnectionSlot,
+    started: Instant,
+    reported: AtomicBool,
+}
+
+// === impl Live ===
+
+impl Live {
+    fn new(session: Arc<Session>, slot: ConnectionSlot) -> Self {
+        session.admitted.metrics.active().inc();
+        Self {
+            session,
+            _slot: slot,
+            started: Instant::now(),
+            reported: AtomicBool::new(false),
         }
     }
-    active.dec();
-    drop(slot);
+
+    /// Counts and logs the closing of the connection because the registry refuses it now
+    /// (once, whoever notices first).
+    pub(super) fn closed(&self, refusal: Refusal) {
+        if self.reported.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let session = &self.session;
+        let tenancy = &session.tenancy;
+        tenancy
+            .metrics
+            .tenant_connections_closed
+            .get_or_create(&ReasonLabel {
+                listener: tenancy.listener.clone(),
+                reason: refusal.as_str(),
+            })
+            .inc();
+        warn!(
+            listener = %tenancy.listener, peer = %session.peer, tenant = %session.tenant,
+            serial = %session.serial, reason = refusal.as_str(),
+            duration_ms = self.started.elapsed().as_millis() as u64,
+            "closing live connection: the registry no longer admits it"
+        );
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.session.admitted.metrics.active().dec();
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{Method, Request, Response, header};
 use http_body_util::BodyExt;
@@ -15,41 +16,75 @@ use mtls_splice::proxy::{ForwardInfo, ProxyBody, ProxyErrorKind, error_response,
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::conn::{ServerTls, Session};
+use super::conn::{Live, ServerTls, Session};
+use super::revocable::{Activity, Revocable};
 use crate::error::ErrorChain;
-use crate::metrics::TenantRequestLabel;
+use crate::handles::{Limit, Outcome, Protocol};
 
 /// Serves HTTP requests on `tls` until the client closes or the connection fails.
-pub(super) async fn serve(session: Arc<Session>, tls: ServerTls) {
+pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>) {
     let settings = session.tenancy.settings;
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.request_timeout)
         .max_buf_size(settings.max_header_bytes);
+    // HTTP/2: while streams are open, a PING every request_timeout must be answered within
+    // request_timeout; with no stream open no PING is sent, so a connection that moves no
+    // byte for request_timeout is idle and closed below (like HTTP/1's wait for a head).
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(settings.request_timeout)
+        .keep_alive_timeout(settings.request_timeout)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
+    // Upgraded connections outlive this task: the wrapper closes them on revocation too.
+    // The stream holds `live` (the tenant's connection slot) for as long as it exists.
+    let refused = session.until_refused();
+    let activity = Arc::new(Activity::new());
+    let io = Revocable::new(
+        tls,
+        async move {
+            live.closed(refused.await);
+        },
+        activity.clone(),
+    );
     let service_session = session.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let session = service_session.clone();
         async move { Ok::<_, Infallible>(request(session, req).await) }
     });
-    if let Err(e) = builder
-        .serve_connection_with_upgrades(TokioIo::new(tls), service)
-        .await
-    {
-        info!(listener = session.listener(), peer = %session.peer, tenant = %session.tenant, error = %ErrorChain(&*e), "HTTP connection ended with an error");
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let idle = async {
+        if h2 {
+            activity.idle(settings.request_timeout).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = idle => {
+            info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, idle = ?settings.request_timeout, "closing idle HTTP/2 connection");
+            conn.as_mut().graceful_shutdown();
+            // GOAWAY to a silent client; it gets a moment, not forever.
+            match tokio::time::timeout(Duration::from_secs(1), conn.as_mut()).await {
+                Ok(result) => result,
+                Err(_) => Ok(()),
+            }
+        }
+    };
+    if let Err(e) = result {
+        info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, error = %ErrorChain(&*e), "HTTP connection ended with an error");
     }
 }
 
 /// What the access-log line of one request says; logged when the response body is done.
 struct AccessLine {
-    listener: String,
-    tenant: String,
-    peer: std::net::SocketAddr,
+    session: Arc<Session>,
     method: Method,
     host: String,
     path: String,
@@ -65,8 +100,9 @@ struct AccessLine {
 
 impl Drop for AccessLine {
     fn drop(&mut self) {
+        let session = &self.session;
         info!(
-            listener = %self.listener, peer = %self.peer, tenant = %self.tenant, protocol = "http",
+            listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, protocol = "http",
             method = %self.method, host = %self.host, path = %self.path, route = %self.route,
             upstream = %self.upstream, status = self.status, error = self.error,
             bytes_out = self.bytes_out, duration_ms = self.started.elapsed().as_millis() as u64,
@@ -75,22 +111,8 @@ impl Drop for AccessLine {
     }
 }
 
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
 /// Counts the response, and logs the access line once its body has been sent (or dropped).
-fn finish(
-    session: &Session,
-    mut line: AccessLine,
-    response: Response<ProxyBody>,
-) -> Response<ProxyBody> {
+fn finish(mut line: AccessLine, response: Response<ProxyBody>) -> Response<ProxyBody> {
     let (parts, body) = response.into_parts();
     line.status = parts.status.as_u16();
     if let Some(info) = parts.extensions.get::<ForwardInfo>() {
@@ -103,21 +125,15 @@ fn finish(
     } else if let Some(kind) = parts.extensions.get::<ProxyErrorKind>() {
         line.error = kind.as_str();
     }
-    session
-        .tenancy
+    let protocol = if line.method == Method::CONNECT {
+        Protocol::Connect
+    } else {
+        Protocol::Http
+    };
+    line.session
+        .admitted
         .metrics
-        .tenant_requests
-        .get_or_create(&TenantRequestLabel {
-            listener: line.listener.clone(),
-            tenant: line.tenant.clone(),
-            protocol: if line.method == Method::CONNECT {
-                "connect"
-            } else {
-                "http"
-            },
-            status: status_class(line.status),
-        })
-        .inc();
+        .request(protocol, Outcome::of_status(line.status));
     let body = body
         .map_frame(move |frame| {
             // Capture the whole line (not just the counter): it logs when the body drops.
@@ -152,9 +168,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         })
         .unwrap_or_default();
     let mut line = AccessLine {
-        listener: session.listener().to_owned(),
-        tenant: session.tenant.to_string(),
-        peer: session.peer,
+        session: session.clone(),
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
         host,
@@ -166,26 +180,14 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         started: Instant::now(),
     };
     let tenant = &session.tenant;
-    let limits = view
-        .snapshot
-        .tenant(tenant)
-        .map(|t| t.limits)
-        .unwrap_or_default();
-    if !session
-        .tenancy
-        .limiter
-        .allow_request(tenant, limits.requests_per_second)
-    {
-        session.limited("requests_per_second");
+    let limiter = session.limiter(&view);
+    if !limiter.allow_request() {
+        limiter.metrics.limited(Limit::RequestsPerSecond);
         let message = format!(
             "tenant {tenant} is over its limit of {} requests per second",
-            limits.requests_per_second.unwrap_or_default()
+            limiter.limits().requests_per_second.unwrap_or_default()
         );
-        return finish(
-            &session,
-            line,
-            refusal(ProxyErrorKind::RateLimited, &message, None),
-        );
+        return finish(line, refusal(ProxyErrorKind::RateLimited, &message, None));
     }
 
     if req.method() == Method::CONNECT {
@@ -193,7 +195,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
             Ok(t) => t,
             Err(e) => {
                 let response = refusal(e.kind(), &e.to_string(), None);
-                return finish(&session, line, response);
+                return finish(line, response);
             }
         };
         let found = view
@@ -209,11 +211,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
                     miss.as_str()
                 );
                 warn!(listener = session.listener(), peer = %session.peer, %tenant, destination = %target, reason = miss.as_str(), "CONNECT refused");
-                return finish(
-                    &session,
-                    line,
-                    refusal(ProxyErrorKind::Forbidden, &message, None),
-                );
+                return finish(line, refusal(ProxyErrorKind::Forbidden, &message, None));
             }
         };
         drop(view);
@@ -244,7 +242,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
                 target.to_string(),
             );
         }
-        return finish(&session, line, served.response);
+        return finish(line, served.response);
     }
 
     let path_and_query = req.uri().path().to_owned();
@@ -258,11 +256,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
             let message = miss
                 .for_http(tenant, &line.host, &path_and_query)
                 .to_string();
-            return finish(
-                &session,
-                line,
-                refusal(ProxyErrorKind::NoRoute, &message, None),
-            );
+            return finish(line, refusal(ProxyErrorKind::NoRoute, &message, None));
         }
     };
     line.route = route.to_string();
@@ -274,7 +268,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
                 message,
                 Some(route.as_str()),
             );
-            return finish(&session, line, response);
+            return finish(line, response);
         }
         None => {
             let response = refusal(
@@ -282,12 +276,12 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
                 "route is not compiled yet",
                 Some(route.as_str()),
             );
-            return finish(&session, line, response);
+            return finish(line, response);
         }
     };
     drop(view);
     let response = forward(req, &session.forward, &target).await;
-    finish(&session, line, response)
+    finish(line, response)
 }
 
 /// Follows a CONNECT tunnel: logs it when it ends, and aborts it when the registry stops

@@ -1,125 +1,119 @@
-//! Per-tenant limits: concurrent connections and a request rate (token bucket).
+//! Per-tenant limits: concurrent connections and a request rate (governor's GCRA, which
+//! behaves as a token bucket holding one second's worth of requests).
 //!
-//! State is kept per tenant of one gateway listener, in maps bounded by the registry's
-//! tenants (entries of tenants that left the registry are dropped on each new snapshot).
-//! The locks are plain mutexes held for a few instructions, never across an `.await`.
+//! Every published [`View`](super::View) holds an immutable map from tenant to
+//! `Arc<TenantLimiter>`, built with the view. Nothing on the connection or request path
+//! takes a lock: a connection slot is an atomic increment (an RAII [`ConnectionSlot`] gives
+//! it back), a request check is one lock-free compare-and-swap in governor. A tenant whose
+//! limits did not change keeps its `Arc` across snapshots, so its rate state survives
+//! reloads; its open-connection count survives a limit change too (the counter is shared
+//! by every limiter of that tenant).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use mtls_identity::TenantId;
-use mtls_registry::Snapshot;
-use tokio::time::Instant;
+use mtls_registry::{Snapshot, TenantLimits};
 
-/// A token bucket: `rate` tokens per second, holding at most one second's worth.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    rate: u32,
-    tokens: f64,
-    updated: Instant,
-}
+use crate::handles::TenantMetrics;
+use crate::metrics::{Metrics, Name};
 
-// === impl Bucket ===
-
-impl Bucket {
-    fn new(rate: u32, now: Instant) -> Self {
-        Self {
-            rate,
-            tokens: f64::from(rate),
-            updated: now,
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        let cap = f64::from(self.rate);
-        self.tokens = (self.tokens + elapsed * cap).min(cap);
-        self.updated = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// Per-tenant connection counts and rate buckets of one listener.
-#[derive(Debug, Default)]
+/// The limits and metric handles of one tenant on one listener.
 pub(crate) struct TenantLimiter {
-    connections: Arc<Mutex<HashMap<TenantId, usize>>>,
-    buckets: Mutex<HashMap<TenantId, Bucket>>,
+    limits: TenantLimits,
+    /// Open connections of the tenant on this listener (shared with the tenant's limiters
+    /// of other snapshots, and with every open [`ConnectionSlot`]).
+    active: Arc<AtomicUsize>,
+    rate: Option<DefaultDirectRateLimiter>,
+    pub(crate) metrics: TenantMetrics,
 }
 
 /// One counted connection of a tenant; dropping it frees the slot.
 #[derive(Debug)]
 pub(crate) struct ConnectionSlot {
-    connections: Arc<Mutex<HashMap<TenantId, usize>>>,
-    tenant: TenantId,
+    active: Arc<AtomicUsize>,
+}
+
+/// The per-tenant limiters of one view.
+pub(crate) type Limiters = HashMap<TenantId, Arc<TenantLimiter>>;
+
+/// Builds the limiters of `snapshot`, reusing those of `previous` whose limits are unchanged.
+pub(crate) fn build(
+    snapshot: &Snapshot,
+    previous: Option<&Limiters>,
+    metrics: &Arc<Metrics>,
+    listener: &Name,
+) -> Limiters {
+    snapshot
+        .tenants()
+        .map(|(id, tenant)| {
+            let old = previous.and_then(|p| p.get(id));
+            let limiter = match old {
+                Some(old) if old.limits == tenant.limits => old.clone(),
+                _ => Arc::new(TenantLimiter::new(
+                    tenant.limits,
+                    old.map(|o| o.active.clone()),
+                    TenantMetrics::new(metrics.clone(), listener.clone(), id.as_str().into()),
+                )),
+            };
+            (id.clone(), limiter)
+        })
+        .collect()
 }
 
 // === impl TenantLimiter ===
 
 impl TenantLimiter {
-    /// Takes a connection slot for `tenant`, unless it already holds `max` (`None`: no
-    /// limit). On refusal, returns the current count.
-    pub(crate) fn connect(
-        &self,
-        tenant: &TenantId,
-        max: Option<u32>,
-    ) -> Result<ConnectionSlot, usize> {
-        let mut map = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let count = map.entry(tenant.clone()).or_insert(0);
-        if let Some(max) = max
-            && *count >= max as usize
-        {
-            return Err(*count);
+    /// A limiter for `limits`; `active` carries the open-connection count over from the
+    /// tenant's previous limiter.
+    pub(crate) fn new(
+        limits: TenantLimits,
+        active: Option<Arc<AtomicUsize>>,
+        metrics: TenantMetrics,
+    ) -> Self {
+        let rate = limits
+            .requests_per_second
+            .and_then(NonZeroU32::new)
+            .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
+        Self {
+            limits,
+            active: active.unwrap_or_default(),
+            rate,
+            metrics,
         }
-        *count += 1;
-        Ok(ConnectionSlot {
-            connections: self.connections.clone(),
-            tenant: tenant.clone(),
-        })
     }
 
-    /// Whether `tenant` may make one more request now at `rate` per second (`None`: no
-    /// limit). A changed rate starts a fresh, full bucket.
-    pub(crate) fn allow_request(&self, tenant: &TenantId, rate: Option<u32>) -> bool {
-        let Some(rate) = rate.filter(|r| *r > 0) else {
-            return true;
-        };
-        let now = Instant::now();
-        let mut map = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        let bucket = map
-            .entry(tenant.clone())
-            .or_insert_with(|| Bucket::new(rate, now));
-        if bucket.rate != rate {
-            *bucket = Bucket::new(rate, now);
-        }
-        bucket.take(now)
+    /// The limits this limiter enforces.
+    pub(crate) fn limits(&self) -> TenantLimits {
+        self.limits
     }
 
-    /// Drops the rate state of tenants `snapshot` no longer holds (connection counts go
-    /// away with their last slot).
-    pub(crate) fn forget_unknown(&self, snapshot: &Snapshot) {
-        self.buckets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|t, _| snapshot.tenant(t).is_some());
+    /// Takes a connection slot, unless the tenant already holds `max_connections`. On
+    /// refusal, returns the current count.
+    pub(crate) fn connect(&self) -> Result<ConnectionSlot, usize> {
+        let max = self.limits.max_connections.map(|m| m as usize);
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| match max {
+                Some(max) if count >= max => None,
+                _ => Some(count + 1),
+            })
+            .map(|_| ConnectionSlot {
+                active: self.active.clone(),
+            })
     }
 
-    /// Open connections of `tenant` on this listener.
+    /// Whether the tenant may make one more request now.
+    pub(crate) fn allow_request(&self) -> bool {
+        self.rate.as_ref().is_none_or(|r| r.check().is_ok())
+    }
+
+    /// Open connections of the tenant on this listener.
     #[cfg(test)]
-    pub(crate) fn open_connections(&self, tenant: &TenantId) -> usize {
-        self.connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(tenant)
-            .copied()
-            .unwrap_or(0)
+    pub(crate) fn open_connections(&self) -> usize {
+        self.active.load(Ordering::Acquire)
     }
 }
 
@@ -127,54 +121,68 @@ impl TenantLimiter {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut map = self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = map.get_mut(&self.tenant) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                map.remove(&self.tenant);
-            }
-        }
+        self.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    fn limiter(max_connections: Option<u32>, requests_per_second: Option<u32>) -> TenantLimiter {
+        let limits = TenantLimits {
+            max_connections,
+            requests_per_second,
+        };
+        let metrics = TenantMetrics::new(Arc::new(Metrics::new()), "gw".into(), "a".into());
+        TenantLimiter::new(limits, None, metrics)
+    }
 
     #[test]
     fn connection_slots_are_counted_and_freed() {
-        let limiter = TenantLimiter::default();
-        let a: TenantId = "a".parse().unwrap();
-        let first = limiter.connect(&a, Some(2)).unwrap();
-        let _second = limiter.connect(&a, Some(2)).unwrap();
-        assert_eq!(limiter.connect(&a, Some(2)).unwrap_err(), 2);
+        let a = limiter(Some(2), None);
+        let first = a.connect().unwrap();
+        let _second = a.connect().unwrap();
+        assert_eq!(a.connect().unwrap_err(), 2);
         drop(first);
-        assert_eq!(limiter.open_connections(&a), 1);
-        assert!(limiter.connect(&a, Some(2)).is_ok());
-        // Without a limit, anything goes; other tenants are separate.
-        let b: TenantId = "b".parse().unwrap();
-        let held: Vec<_> = (0..10)
-            .map(|_| limiter.connect(&b, None).unwrap())
-            .collect();
-        assert_eq!(limiter.open_connections(&b), 10);
+        assert_eq!(a.open_connections(), 1);
+        assert!(a.connect().is_ok());
+        // Without a limit, anything goes.
+        let b = limiter(None, None);
+        let held: Vec<_> = (0..10).map(|_| b.connect().unwrap()).collect();
+        assert_eq!(b.open_connections(), 10);
         drop(held);
-        assert_eq!(limiter.open_connections(&b), 0);
+        assert_eq!(b.open_connections(), 0);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn rate_limit_refills_over_time() {
-        let limiter = TenantLimiter::default();
-        let a: TenantId = "a".parse().unwrap();
-        let allowed = (0..10)
-            .filter(|_| limiter.allow_request(&a, Some(3)))
-            .count();
+    #[test]
+    fn open_connections_carry_over_a_limit_change() {
+        let old = limiter(Some(1), None);
+        let slot = old.connect().unwrap();
+        let metrics = TenantMetrics::new(Arc::new(Metrics::new()), "gw".into(), "a".into());
+        let limits = TenantLimits {
+            max_connections: Some(2),
+            requests_per_second: None,
+        };
+        let new = TenantLimiter::new(limits, Some(old.active.clone()), metrics);
+        assert_eq!(new.open_connections(), 1);
+        let _second = new.connect().unwrap();
+        assert_eq!(new.connect().unwrap_err(), 2);
+        drop(slot);
+        assert_eq!(new.open_connections(), 1);
+    }
+
+    #[test]
+    fn rate_limit_refills_over_time() {
+        let a = limiter(None, Some(3));
+        let allowed = (0..10).filter(|_| a.allow_request()).count();
         assert_eq!(allowed, 3, "a full bucket holds one second's worth");
-        tokio::time::advance(std::time::Duration::from_millis(340)).await;
-        assert!(limiter.allow_request(&a, Some(3)));
-        assert!(!limiter.allow_request(&a, Some(3)));
-        assert!(limiter.allow_request(&a, None), "no limit set");
+        // One token comes back every 333 ms.
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(a.allow_request());
+        assert!(!a.allow_request());
+        assert!(limiter(None, None).allow_request(), "no limit set");
     }
 }

@@ -10,20 +10,10 @@ use tracing::{info, warn};
 use super::View;
 use super::conn::{ServerTls, Session};
 use crate::error::ErrorChain;
-use crate::metrics::TenantRequestLabel;
+use crate::handles::{Limit, Outcome, Protocol};
 
-fn count(session: &Session, status: &'static str) {
-    session
-        .tenancy
-        .metrics
-        .tenant_requests
-        .get_or_create(&TenantRequestLabel {
-            listener: session.listener().to_owned(),
-            tenant: session.tenant.to_string(),
-            protocol: "tcp",
-            status,
-        })
-        .inc();
+fn count(session: &Session, outcome: Outcome) {
+    session.admitted.metrics.request(Protocol::Tcp, outcome);
 }
 
 /// Routes `tls` by `sni` within the session's tenant, dials one upstream (round-robin, with
@@ -34,7 +24,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
     let tenant = &session.tenant;
     let peer = session.peer;
     let Some(sni) = sni else {
-        count(session, "no_route");
+        count(session, Outcome::NoRoute);
         warn!(listener, %peer, %tenant, "TCP connection refused: no server name (SNI) to route by");
         return;
     };
@@ -48,24 +38,16 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
             )
         }
         Err(miss) => {
-            count(session, "no_route");
+            count(session, Outcome::NoRoute);
             warn!(listener, %peer, %tenant, reason = miss.as_str(), error = %miss.for_tcp(tenant, sni), "TCP connection refused");
             return;
         }
     };
-    let limits = view
-        .snapshot
-        .tenant(tenant)
-        .map(|t| t.limits)
-        .unwrap_or_default();
+    let allowed = session.limiter(&view).allow_request();
     drop(view);
-    if !session
-        .tenancy
-        .limiter
-        .allow_request(tenant, limits.requests_per_second)
-    {
-        session.limited("requests_per_second");
-        count(session, "rate_limited");
+    if !allowed {
+        session.admitted.metrics.limited(Limit::RequestsPerSecond);
+        count(session, Outcome::RateLimited);
         warn!(listener, %peer, %tenant, %route, "TCP connection refused: the tenant is over its requests_per_second limit");
         return;
     }
@@ -78,7 +60,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
     let up = match dial_connect_target(upstream.host(), upstream.port(), &policy).await {
         Ok(up) => up,
         Err(e) => {
-            count(session, "upstream_unreachable");
+            count(session, Outcome::UpstreamUnreachable);
             warn!(listener, %peer, %tenant, %route, %upstream, error = %ErrorChain(&e), "TCP route: cannot reach the upstream");
             return;
         }
@@ -87,9 +69,9 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
     count(
         session,
         if summary.end.is_error() {
-            "error"
+            Outcome::Error
         } else {
-            "ok"
+            Outcome::Ok
         },
     );
     let error = match &summary.end {

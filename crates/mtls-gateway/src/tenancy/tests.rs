@@ -42,7 +42,7 @@ fn fixture() -> Fixture {
     let crate::config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
         panic!("not a gateway")
     };
-    let tenancy = Tenancy::open(listener, *gateway, db, Arc::new(Metrics::new())).unwrap();
+    let tenancy = Tenancy::open(listener, *gateway, db, Arc::new(Metrics::new()), None).unwrap();
     Fixture {
         _dir: dir,
         store,
@@ -165,4 +165,52 @@ async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     // The table still routes to them (requests get a 502 naming the problem).
     assert!(view.table.match_http(&a, "ca.test", "/").is_ok());
+}
+
+#[tokio::test]
+async fn limiters_survive_unrelated_changes_and_keep_counts_across_limit_changes() {
+    let f = fixture();
+    let a: TenantId = "a".parse().unwrap();
+    let limits = TenantLimits {
+        max_connections: Some(1),
+        requests_per_second: Some(1),
+    };
+    f.store.create_tenant(&f.actor, &a, "A", limits).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v1 = f.tenancy.current();
+    let first = v1.limiters[&a].clone();
+    let slot = first.connect().unwrap();
+    assert!(first.allow_request());
+    assert!(!first.allow_request(), "one request per second");
+
+    // An unrelated change (a route) keeps the limiter: the spent token stays spent.
+    f.store.add_route(&f.actor, &a, http("a.test")).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v2 = f.tenancy.current();
+    assert!(Arc::ptr_eq(&first, &v2.limiters[&a]));
+    assert!(!v2.limiters[&a].allow_request());
+    assert!(v2.limiters[&a].connect().is_err(), "the slot is still held");
+
+    // New limits: a new limiter (fresh bucket), but the open connection still counts.
+    let raised = TenantLimits {
+        max_connections: Some(2),
+        requests_per_second: Some(5),
+    };
+    f.store.set_tenant_limits(&f.actor, &a, raised).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v3 = f.tenancy.current();
+    let third = &v3.limiters[&a];
+    assert!(!Arc::ptr_eq(&first, third));
+    assert_eq!(third.limits(), raised);
+    assert_eq!(third.open_connections(), 1);
+    assert!(third.allow_request());
+    let _second = third.connect().unwrap();
+    assert!(third.connect().is_err(), "two of at most two");
+    drop(slot);
+    assert_eq!(third.open_connections(), 1);
+
+    // A deleted tenant's limiter leaves the view.
+    f.store.delete_tenant(&f.actor, &a).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    assert!(!f.tenancy.current().limiters.contains_key(&a));
 }

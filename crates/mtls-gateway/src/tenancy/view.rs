@@ -9,12 +9,17 @@ use mtls_router::{HttpRoute, RouteSpec, RouteTable};
 use mtls_splice::proxy::{RouteTarget, TargetOptions};
 use tracing::error;
 
+use super::limiter::{self, Limiters};
 use crate::error::ErrorChain;
+use crate::metrics::{Metrics, Name};
+use crate::route_identities::RouteIdentities;
 
 /// A compiled HTTP route: its spec (to reuse the target when unchanged) and the target, or
 /// why it could not be compiled (a missing CA file, an identity the gateway does not hold).
 pub(crate) struct CompiledRoute {
     spec: HttpRoute,
+    /// The route identities' generation it was compiled under (when it names one).
+    generation: u64,
     pub(crate) target: Result<Arc<RouteTarget>, String>,
 }
 
@@ -23,6 +28,8 @@ pub(crate) struct View {
     pub(crate) snapshot: Snapshot,
     pub(crate) table: RouteTable<RouteId>,
     pub(crate) http: HashMap<RouteId, CompiledRoute>,
+    /// Per-tenant limiters and metric handles (reused across views while unchanged).
+    pub(crate) limiters: Limiters,
     /// Round-robin cursors of TCP routes.
     tcp_cursor: HashMap<RouteId, AtomicUsize>,
 }
@@ -31,12 +38,15 @@ pub(crate) struct View {
 
 impl View {
     /// Compiles `snapshot`. HTTP targets of `previous` whose route is unchanged are reused,
-    /// so their connection pools and failure marks survive unrelated changes.
+    /// so their connection pools and failure marks survive unrelated changes; so are the
+    /// limiters of tenants whose limits are unchanged.
     pub(crate) fn build(
         snapshot: Snapshot,
         previous: Option<&View>,
         options: &TargetOptions,
-        listener: &str,
+        metrics: &Arc<Metrics>,
+        listener: &Name,
+        identities: Option<&RouteIdentities>,
     ) -> Self {
         let mut routes = Vec::new();
         let mut http = HashMap::new();
@@ -45,17 +55,26 @@ impl View {
             for record in snapshot.routes(tenant) {
                 match &record.spec {
                     RouteSpec::Http(spec) => {
+                        let generation = identities.map_or(0, RouteIdentities::generation);
+                        let names_identity = spec
+                            .upstream_tls
+                            .as_ref()
+                            .is_some_and(|t| t.identity.is_some());
                         let reused = previous
                             .and_then(|p| p.http.get(&record.id))
-                            .filter(|old| old.spec == *spec)
+                            .filter(|old| {
+                                old.spec == *spec
+                                    && (!names_identity || old.generation == generation)
+                            })
                             .map(|old| old.target.clone());
                         let target = reused.unwrap_or_else(|| {
-                            compile(record.id.as_str(), spec, options, listener)
+                            compile(record.id.as_str(), spec, options, listener, identities)
                         });
                         http.insert(
                             record.id.clone(),
                             CompiledRoute {
                                 spec: spec.clone(),
+                                generation,
                                 target,
                             },
                         );
@@ -68,8 +87,10 @@ impl View {
                 routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
             }
         }
+        let limiters = limiter::build(&snapshot, previous.map(|p| &p.limiters), metrics, listener);
         Self {
             table: RouteTable::build(routes),
+            limiters,
             snapshot,
             http,
             tcp_cursor,
@@ -85,21 +106,30 @@ impl View {
     }
 }
 
+/// Compiles one HTTP route. A route naming a client identity the listener does not hold
+/// is kept as an error (its requests get a 502 naming the identity): routes change at run
+/// time, so this is logged, not refused at start.
 fn compile(
     id: &str,
     spec: &HttpRoute,
     options: &TargetOptions,
     listener: &str,
+    identities: Option<&RouteIdentities>,
 ) -> Result<Arc<RouteTarget>, String> {
+    let mut client_identity = None;
     if let Some(identity) = spec.upstream_tls.as_ref().and_then(|t| t.identity.as_ref()) {
-        let message = format!(
-            "route {id} asks for upstream client identity {identity:?}, but gateway listeners \
-             hold no upstream client identities"
-        );
-        error!(listener, route = id, identity = %identity, "HTTP route unusable: {message}");
-        return Err(message);
+        client_identity = identities.and_then(|i| i.resolver(identity));
+        if client_identity.is_none() {
+            let held = identities.map_or_else(|| "there are none".to_owned(), |i| i.names());
+            let message = format!(
+                "route {id} asks for upstream client identity {identity:?}, which listener \
+                 {listener:?} does not hold (its [[listener.gateway.identities]]: {held})"
+            );
+            error!(listener, route = id, identity = %identity, "HTTP route unusable: {message}");
+            return Err(message);
+        }
     }
-    RouteTarget::from_route(id, spec, options, None)
+    RouteTarget::from_route(id, spec, options, client_identity)
         .map(Arc::new)
         .map_err(|e| {
             let message = ErrorChain(&e).to_string();

@@ -6,7 +6,7 @@ use mtls_registry::Store;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::{Tenancy, View};
+use super::{OpenStore, Tenancy, View};
 use crate::error::ErrorChain;
 use crate::metrics::ResultLabel;
 
@@ -35,16 +35,28 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
     let known = current.snapshot.version();
     let t = tenancy.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let version = t.store.version()?;
-        if version == known {
+        let mut open = t.store.load_full();
+        let mut reopened = false;
+        if open.is_stale(&t.registry_path) {
+            // A failure leaves the old store in place; the next poll tries again.
+            let fresh = Arc::new(OpenStore::open(&t.registry_path)?);
+            t.store.store(fresh.clone());
+            open = fresh;
+            reopened = true;
+            info!(listener = %t.listener, registry = %t.registry_path.display(), "registry file replaced; opened it again");
+        }
+        let version = open.store.version()?;
+        if version == known && !reopened {
             return Ok(None);
         }
-        let snapshot = t.store.snapshot()?;
+        let snapshot = open.store.snapshot()?;
         Ok(Some(View::build(
             snapshot,
             Some(&current),
             &t.options,
+            &t.metrics,
             &t.listener,
+            t.identities.as_deref(),
         )))
     })
     .await;
@@ -56,7 +68,6 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
         Ok(Ok(None)) => true,
         Ok(Ok(Some(view))) => {
             let version = view.snapshot.version();
-            tenancy.limiter.forget_unknown(&view.snapshot);
             tenancy.view.send_replace(Arc::new(view));
             tenancy.record_version();
             tenancy

@@ -26,7 +26,7 @@ fn tls_defaults_come_from_the_data_dir() {
     assert!(config.has_gateway());
     let gw = &config.listeners()[0];
     assert!(gw.target.is_none());
-    let ListenerMode::Gateway { tls, gateway } = &gw.mode else {
+    let ListenerMode::Gateway { tls, gateway, .. } = &gw.mode else {
         panic!("not a gateway: {:?}", gw.mode)
     };
     assert_eq!(tls.cert, Path::new("/etc/mtlsd/data/server/cert.pem"));
@@ -52,7 +52,7 @@ fn explicit_tls_and_gateway_settings_win() {
          request_timeout = \"5s\"\nprotocol = \"tcp\"\n"
     );
     let config = load(&text).unwrap();
-    let ListenerMode::Gateway { tls, gateway } = &config.listeners()[0].mode else {
+    let ListenerMode::Gateway { tls, gateway, .. } = &config.listeners()[0].mode else {
         panic!("not a gateway")
     };
     assert_eq!(tls.cert, Path::new("/pki/gw.pem"));

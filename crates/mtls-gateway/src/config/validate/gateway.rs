@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use super::super::raw::{RawGateway, RawTls};
-use super::super::types::{GatewayProtocol, GatewaySettings, ServerTlsConfig};
+use super::super::raw::{RawGateway, RawIdentity, RawTls};
+use super::super::types::{GatewayProtocol, GatewaySettings, IdentityConfig, ServerTlsConfig};
 use super::Checker;
+use super::identities::identity_list;
 use super::listener::server_tls;
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -37,6 +38,14 @@ pub(super) fn gateway_tls(c: &mut Checker, tls: Option<RawTls>) -> Option<Server
         .get_or_insert_with(|| dir.join("server").join("key.pem"));
     tls.ca.get_or_insert_with(|| dir.join("ca.pem"));
     server_tls(c, "tls", Some(tls))
+}
+
+/// `[[listener.gateway.identities]]`: the client identities HTTP routes may name in
+/// `upstream_tls.identity` (none by default). Checked like the identities of the tunnel
+/// modes: unique names usable as metric labels, `cert` and `key` both set.
+pub(super) fn identities(c: &mut Checker, raw: Option<Vec<RawIdentity>>) -> Vec<IdentityConfig> {
+    raw.and_then(|list| identity_list(c, "gateway", list))
+        .unwrap_or_default()
 }
 
 /// `[listener.gateway]` with its defaults.

@@ -99,7 +99,7 @@ pub(super) fn client_identities(
     Some((identities?, policy))
 }
 
-fn identity_list(
+pub(super) fn identity_list(
     c: &mut Checker,
     section: &str,
     list: Vec<RawIdentity>,

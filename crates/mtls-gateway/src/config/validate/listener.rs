@@ -110,10 +110,13 @@ pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig
                 );
             }
             let tls = gateway::gateway_tls(c, l.tls);
-            let settings = gateway::settings(c, l.gateway.unwrap_or_default());
+            let mut raw = l.gateway.unwrap_or_default();
+            let identities = gateway::identities(c, raw.identities.take());
+            let settings = gateway::settings(c, raw);
             tls.map(|tls| ListenerMode::Gateway {
                 tls,
                 gateway: settings,
+                identities,
             })
         }
         Some(other) => {

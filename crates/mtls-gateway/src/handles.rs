@@ -1,0 +1,299 @@
+//! Metric handles resolved once, so the per-connection and per-request paths update
+//! Arc-backed counters directly: no label construction, no family lock, no allocation.
+//!
+//! [`ListenerMetrics`] is resolved when a listener's state is built; [`TenantMetrics`] when a
+//! registry view first holds a tenant (and reused with its limiter while the tenant's limits
+//! stay unchanged). Per-tenant series are created lazily, on first use, so the exposition
+//! only shows tenants that actually used the listener.
+
+use std::sync::{Arc, OnceLock};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+use crate::metrics::{
+    DirectionLabel, ListenerLabel, Metrics, Name, ResultLabel, SideLabel, TenantLabel,
+    TenantLimitLabel, TenantRequestLabel,
+};
+
+/// The series of one listener that do not depend on anything but the listener.
+pub(crate) struct ListenerMetrics {
+    pub(crate) name: Name,
+    pub(crate) connections: Counter,
+    pub(crate) active_connections: Gauge,
+    pub(crate) connections_refused: Counter,
+    pub(crate) connection_duration: Histogram,
+    pub(crate) dial_errors: Counter,
+    pub(crate) bytes_client_to_upstream: Counter,
+    pub(crate) bytes_upstream_to_client: Counter,
+    pub(crate) handshake_inbound: Histogram,
+    pub(crate) handshake_upstream: Histogram,
+    pub(crate) acl_allow: Counter,
+    pub(crate) acl_deny: Counter,
+}
+
+// === impl ListenerMetrics ===
+
+impl ListenerMetrics {
+    /// Resolves every per-listener series of `name` (creating them at zero).
+    pub(crate) fn new(metrics: &Metrics, name: &str) -> Self {
+        let name: Name = name.into();
+        let label = ListenerLabel {
+            listener: name.clone(),
+        };
+        let direction = |direction| DirectionLabel {
+            listener: name.clone(),
+            direction,
+        };
+        let side = |side| SideLabel {
+            listener: name.clone(),
+            side,
+        };
+        let acl = |result| ResultLabel {
+            listener: name.clone(),
+            result,
+        };
+        // One statement per series: `get_or_create` returns a read guard that lives until
+        // the end of its statement, and creating a second series of the same family while
+        // it is held would deadlock.
+        let connections = metrics.connections.get_or_create(&label).clone();
+        let active_connections = metrics.active_connections.get_or_create(&label).clone();
+        let connections_refused = metrics.connections_refused.get_or_create(&label).clone();
+        let connection_duration = metrics.connection_duration.get_or_create(&label).clone();
+        let dial_errors = metrics.dial_errors.get_or_create(&label).clone();
+        let bytes_client_to_upstream = metrics
+            .bytes_proxied
+            .get_or_create(&direction("client_to_upstream"))
+            .clone();
+        let bytes_upstream_to_client = metrics
+            .bytes_proxied
+            .get_or_create(&direction("upstream_to_client"))
+            .clone();
+        let handshake_inbound = metrics
+            .handshake_duration
+            .get_or_create(&side("inbound"))
+            .clone();
+        let handshake_upstream = metrics
+            .handshake_duration
+            .get_or_create(&side("upstream"))
+            .clone();
+        let acl_allow = metrics.acl_decisions.get_or_create(&acl("allow")).clone();
+        let acl_deny = metrics.acl_decisions.get_or_create(&acl("deny")).clone();
+        Self {
+            name,
+            connections,
+            active_connections,
+            connections_refused,
+            connection_duration,
+            dial_errors,
+            bytes_client_to_upstream,
+            bytes_upstream_to_client,
+            handshake_inbound,
+            handshake_upstream,
+            acl_allow,
+            acl_deny,
+        }
+    }
+}
+
+/// The protocol of a counted gateway request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http,
+    Connect,
+    Tcp,
+}
+
+// === impl Protocol ===
+
+impl Protocol {
+    const ALL: [Self; 3] = [Self::Http, Self::Connect, Self::Tcp];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Connect => "connect",
+            Self::Tcp => "tcp",
+        }
+    }
+}
+
+/// The `status` label of `mtlsd_tenant_requests_total`: a status class for HTTP and
+/// CONNECT, an outcome for TCP routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Informational,
+    Success,
+    Redirection,
+    ClientError,
+    ServerError,
+    Ok,
+    Error,
+    NoRoute,
+    RateLimited,
+    UpstreamUnreachable,
+}
+
+// === impl Outcome ===
+
+impl Outcome {
+    const COUNT: usize = 10;
+
+    /// The class of an HTTP status code.
+    pub(crate) fn of_status(status: u16) -> Self {
+        match status {
+            100..=199 => Self::Informational,
+            200..=299 => Self::Success,
+            300..=399 => Self::Redirection,
+            400..=499 => Self::ClientError,
+            _ => Self::ServerError,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Informational => "1xx",
+            Self::Success => "2xx",
+            Self::Redirection => "3xx",
+            Self::ClientError => "4xx",
+            Self::ServerError => "5xx",
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::NoRoute => "no_route",
+            Self::RateLimited => "rate_limited",
+            Self::UpstreamUnreachable => "upstream_unreachable",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Which per-tenant limit refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    MaxConnections,
+    RequestsPerSecond,
+}
+
+// === impl Limit ===
+
+impl Limit {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxConnections => "max_connections",
+            Self::RequestsPerSecond => "requests_per_second",
+        }
+    }
+}
+
+/// The series of one tenant on one listener, each created on first use.
+pub(crate) struct TenantMetrics {
+    metrics: Arc<Metrics>,
+    listener: Name,
+    tenant: Name,
+    active: OnceLock<Gauge>,
+    limited: [OnceLock<Counter>; 2],
+    requests: [[OnceLock<Counter>; Outcome::COUNT]; 3],
+}
+
+// === impl TenantMetrics ===
+
+impl TenantMetrics {
+    pub(crate) fn new(metrics: Arc<Metrics>, listener: Name, tenant: Name) -> Self {
+        Self {
+            metrics,
+            listener,
+            tenant,
+            active: OnceLock::new(),
+            limited: Default::default(),
+            requests: Default::default(),
+        }
+    }
+
+    /// `mtlsd_tenant_active_connections{listener, tenant}`.
+    pub(crate) fn active(&self) -> &Gauge {
+        self.active.get_or_init(|| {
+            self.metrics
+                .tenant_active_connections
+                .get_or_create(&TenantLabel {
+                    listener: self.listener.clone(),
+                    tenant: self.tenant.clone(),
+                })
+                .clone()
+        })
+    }
+
+    /// Counts a refusal by `limit`.
+    pub(crate) fn limited(&self, limit: Limit) {
+        self.limited[limit as usize]
+            .get_or_init(|| {
+                self.metrics
+                    .tenant_limited
+                    .get_or_create(&TenantLimitLabel {
+                        listener: self.listener.clone(),
+                        tenant: self.tenant.clone(),
+                        limit: limit.as_str(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+
+    /// Counts one request (or TCP-route connection) of `protocol` that ended in `outcome`.
+    pub(crate) fn request(&self, protocol: Protocol, outcome: Outcome) {
+        let row = Protocol::ALL
+            .iter()
+            .position(|p| *p == protocol)
+            .unwrap_or_default();
+        self.requests[row][outcome.index()]
+            .get_or_init(|| {
+                self.metrics
+                    .tenant_requests
+                    .get_or_create(&TenantRequestLabel {
+                        listener: self.listener.clone(),
+                        tenant: self.tenant.clone(),
+                        protocol: protocol.as_str(),
+                        status: outcome.as_str(),
+                    })
+                    .clone()
+            })
+            .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_update_the_exposed_series() {
+        let metrics = Arc::new(Metrics::new());
+        let listener = ListenerMetrics::new(&metrics, "gw");
+        listener.connections.inc();
+        listener.acl_deny.inc();
+        listener.bytes_upstream_to_client.inc_by(7);
+        let tenant = TenantMetrics::new(metrics.clone(), "gw".into(), "a".into());
+        tenant.request(Protocol::Tcp, Outcome::NoRoute);
+        tenant.request(Protocol::Http, Outcome::of_status(204));
+        tenant.request(Protocol::Http, Outcome::of_status(204));
+        tenant.limited(Limit::RequestsPerSecond);
+        tenant.active().inc();
+        let text = metrics.encode();
+        for line in [
+            "mtlsd_connections_total{listener=\"gw\"} 1",
+            "mtlsd_acl_decisions_total{listener=\"gw\",result=\"deny\"} 1",
+            "mtlsd_bytes_proxied_total{listener=\"gw\",direction=\"upstream_to_client\"} 7",
+            "mtlsd_tenant_requests_total{listener=\"gw\",tenant=\"a\",protocol=\"tcp\",status=\"no_route\"} 1",
+            "mtlsd_tenant_requests_total{listener=\"gw\",tenant=\"a\",protocol=\"http\",status=\"2xx\"} 2",
+            "mtlsd_tenant_limited_total{listener=\"gw\",tenant=\"a\",limit=\"requests_per_second\"} 1",
+            "mtlsd_tenant_active_connections{listener=\"gw\",tenant=\"a\"} 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        // Series of a tenant are created on first use only.
+        assert!(!text.contains("status=\"5xx\""));
+    }
+}
