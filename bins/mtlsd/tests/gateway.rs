@@ -11,29 +11,11 @@ use std::time::{Duration, Instant};
 
 use mtls_identity::RevocationReason;
 use mtls_registry::{Store, TenantLimits, TenantStatus};
-use mtls_router::{ConnectRoute, HttpRoute, RouteSpec, TcpRoute};
-use support::tenants::{Conn, DataDir, actor, curl, get, named_backend, serial_of, tenant};
+use mtls_router::{ConnectRoute, RouteSpec, TcpRoute};
+use support::tenants::{
+    Conn, DataDir, actor, curl, get, http_route, named_backend, serial_of, tenant, within,
+};
 use support::{Mtlsd, echo_backend};
-
-fn http_route(host: &str, upstream: std::net::SocketAddr) -> RouteSpec {
-    HttpRoute::new(
-        host.parse().unwrap(),
-        vec![format!("http://{upstream}").parse().unwrap()],
-    )
-    .into()
-}
-
-/// Polls `f` every 20 ms for at most `limit`; returns how long it took.
-fn within(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return start.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{what} did not happen within {limit:?}");
-}
 
 #[test]
 fn tenants_reach_only_their_routes_and_changes_apply_live() {

@@ -10,29 +10,11 @@ use std::time::{Duration, Instant};
 
 use mtls_identity::RevocationReason;
 use mtls_registry::{Store, TenantLimits};
-use mtls_router::{HttpRoute, RouteSpec};
+
 use support::Mtlsd;
-use support::tenants::{Conn, DataDir, actor, named_backend, serial_of, tenant, upgrade_backend};
-
-fn http_route(host: &str, upstream: std::net::SocketAddr) -> RouteSpec {
-    HttpRoute::new(
-        host.parse().unwrap(),
-        vec![format!("http://{upstream}").parse().unwrap()],
-    )
-    .into()
-}
-
-/// Polls `f` every 20 ms for at most `limit`.
-fn within(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{what} did not happen within {limit:?}");
-}
+use support::tenants::{
+    Conn, DataDir, actor, http_route, named_backend, serial_of, tenant, upgrade_backend, within,
+};
 
 #[test]
 fn max_connections_per_tenant() {

@@ -5,21 +5,13 @@
 mod support;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use mtls_registry::{Store, TenantStatus};
-use mtls_router::{ConnectRoute, HttpRoute, RouteSpec};
+use mtls_router::ConnectRoute;
 use support::Mtlsd;
-use support::tenants::{Conn, DataDir, actor, get, named_backend, tenant};
-
-fn http_route(host: &str, upstream: SocketAddr) -> RouteSpec {
-    HttpRoute::new(
-        host.parse().unwrap(),
-        vec![format!("http://{upstream}").parse().unwrap()],
-    )
-    .into()
-}
+use support::tenants::{Conn, DataDir, actor, get, http_route, named_backend, tenant};
 
 #[test]
 fn a_registry_that_cannot_be_read_keeps_the_previous_snapshot() {

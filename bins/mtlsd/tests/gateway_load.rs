@@ -10,17 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mtls_registry::{Store, TenantStatus};
-use mtls_router::{HttpRoute, RouteSpec};
-use support::Mtlsd;
-use support::tenants::{Conn, DataDir, actor, get, named_backend, tenant};
 
-fn http_route(host: &str, upstream: std::net::SocketAddr) -> RouteSpec {
-    HttpRoute::new(
-        host.parse().unwrap(),
-        vec![format!("http://{upstream}").parse().unwrap()],
-    )
-    .into()
-}
+use support::Mtlsd;
+use support::tenants::{Conn, DataDir, actor, get, http_route, named_backend, tenant};
 
 /// At most this many requests per client loop, and at most this long.
 const MAX_REQUESTS: usize = 400;

@@ -374,3 +374,24 @@ impl Conn {
         }
     }
 }
+
+/// An HTTP route for `host` to one plain-HTTP upstream.
+pub fn http_route(host: &str, upstream: SocketAddr) -> mtls_router::RouteSpec {
+    mtls_router::HttpRoute::new(
+        host.parse().unwrap(),
+        vec![format!("http://{upstream}").parse().unwrap()],
+    )
+    .into()
+}
+
+/// Polls `f` every 20 ms for at most `limit`; returns how long it took, panics past `limit`.
+pub fn within(limit: Duration, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{what} did not happen within {limit:?}");
+}
