@@ -66,13 +66,16 @@ async fn until_refused(
     serial: Serial,
 ) -> Refusal {
     loop {
-        if rx.changed().await.is_err() {
-            // The gateway is going away; the connection ends with the process.
-            return pending().await;
-        }
+        // Check the current view before waiting: a snapshot published between the admission
+        // and this subscription is already "seen" by the new receiver, and would otherwise
+        // not be checked until the next registry change.
         let view = rx.borrow_and_update().clone();
         if let Err(refusal) = view.snapshot.admit(&tenant, &serial) {
             return refusal;
+        }
+        if rx.changed().await.is_err() {
+            // The gateway is going away; the connection ends with the process.
+            return pending().await;
         }
     }
 }
