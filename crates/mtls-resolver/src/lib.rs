@@ -26,14 +26,14 @@
 //! # }
 //! use std::sync::Arc;
 //! use mtls_resolver::{Fallback, Identity, MultiIdentityResolver};
-//! use rustls::{ClientConfig, RootCertStore, crypto::aws_lc_rs};
+//! use rustls::{ClientConfig, RootCertStore};
 //!
 //! let resolver = MultiIdentityResolver::builder()
 //!     .identity(Identity::from_pem_files("acme", dir.join("acme.pem"), dir.join("acme-key.pem"))?)
 //!     .identity(Identity::from_pem_files("globex", dir.join("globex.pem"), dir.join("globex-key.pem"))?)
 //!     .fallback(Fallback::Named("acme".into()))
 //!     .build()?;
-//! let config = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+//! let config = ClientConfig::builder_with_provider(mtls_tls::provider())
 //!     .with_safe_default_protocol_versions()?
 //!     .with_root_certificates(RootCertStore::empty()) // the upstream's trust roots
 //!     .with_client_cert_resolver(Arc::new(resolver.clone()));

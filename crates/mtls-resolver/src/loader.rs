@@ -2,14 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+use mtls_tls::PemError;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::pem;
 
 use crate::identity::validate_name;
 use crate::{Identity, IdentityError};
 
-/// Why [`Identity::from_pem_files`] failed. Every variant names the file at fault.
+/// Why [`Identity::from_pem_files`] failed. Every variant names the identity and the file
+/// at fault (`File` through its source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
@@ -85,6 +86,15 @@ pub enum LoadError {
         /// The key file.
         key_path: PathBuf,
     },
+    /// A file could not be loaded for another reason (the source names the file and why).
+    #[error("identity {name:?}: cannot load its PEM files")]
+    File {
+        /// The identity's name.
+        name: String,
+        /// What the PEM loader said.
+        #[source]
+        source: Box<PemError>,
+    },
     /// The certificates were read but are not usable (malformed, bad name, …).
     #[error("identity {name:?}: the certificates in {} are not usable", path.display())]
     Certificates {
@@ -107,11 +117,27 @@ impl LoadError {
     }
 }
 
+/// The [`LoadError`] of identity `name` for what the PEM loader said.
+fn file_error(name: &str, err: PemError) -> LoadError {
+    let name = name.to_owned();
+    match err {
+        PemError::Read { path, source, .. } => LoadError::Read { name, path, source },
+        PemError::NotPem { path, source, .. } => LoadError::Pem { name, path, source },
+        PemError::NoCertificates { path, .. } => LoadError::NoCertificates { name, path },
+        PemError::NoKey { path } => LoadError::NoKey { name, path },
+        other => LoadError::File {
+            name,
+            source: Box::new(other),
+        },
+    }
+}
+
 // === impl Identity ===
 
 impl Identity {
     /// Loads an identity from a PEM certificate file (leaf first, then intermediates) and a
-    /// PEM private key file (PKCS#8, SEC1 or PKCS#1), using the aws-lc-rs key provider.
+    /// PEM private key file (PKCS#8, SEC1 or PKCS#1), with the key loaded by
+    /// [`mtls_tls::provider`] (aws-lc-rs). The files are read by `mtls_tls`'s PEM loader.
     ///
     /// Expired or not yet valid certificates load: look at [`Identity::warnings`] and log
     /// them. Errors name the file at fault.
@@ -120,12 +146,7 @@ impl Identity {
         cert_path: impl AsRef<Path>,
         key_path: impl AsRef<Path>,
     ) -> Result<Self, LoadError> {
-        Self::from_pem_files_with_provider(
-            name,
-            cert_path,
-            key_path,
-            &rustls::crypto::aws_lc_rs::default_provider(),
-        )
+        Self::from_pem_files_with_provider(name, cert_path, key_path, &mtls_tls::provider())
     }
 
     /// Like [`Identity::from_pem_files`], with the key loaded by `provider`.
@@ -140,41 +161,8 @@ impl Identity {
         if let Err(IdentityError::InvalidName { name, reason }) = validate_name(&name) {
             return Err(LoadError::InvalidName { name, reason });
         }
-        let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| LoadError::Read {
-                name: name.clone(),
-                path: path.to_owned(),
-                source,
-            })
-        };
-        let pem_error = |path: &Path, source: pem::Error| LoadError::Pem {
-            name: name.clone(),
-            path: path.to_owned(),
-            source,
-        };
-
-        let cert_pem = read(cert_path)?;
-        let chain = CertificateDer::pem_slice_iter(&cert_pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| pem_error(cert_path, e))?;
-        if chain.is_empty() {
-            return Err(LoadError::NoCertificates {
-                name,
-                path: cert_path.to_owned(),
-            });
-        }
-
-        let key_pem = read(key_path)?;
-        let key = match PrivateKeyDer::from_pem_slice(&key_pem) {
-            Ok(key) => key,
-            Err(pem::Error::NoItemsFound) => {
-                return Err(LoadError::NoKey {
-                    name,
-                    path: key_path.to_owned(),
-                });
-            }
-            Err(e) => return Err(pem_error(key_path, e)),
-        };
+        let chain = mtls_tls::load_cert_chain(cert_path).map_err(|e| file_error(&name, e))?;
+        let key = mtls_tls::load_private_key(key_path).map_err(|e| file_error(&name, e))?;
 
         Self::from_der(name.clone(), chain, key, provider).map_err(|err| match err {
             IdentityError::KeyMismatch { name } => LoadError::KeyMismatch {
