@@ -27,8 +27,8 @@
 //! own plain listener, bound to loopback by default. SIGTERM/SIGINT stop accepting and drain
 //! open connections up to a deadline.
 //!
-//! rustls configs are built with the aws-lc-rs provider passed explicitly; TLS 1.2 is the
-//! floor (1.3 on request), and each listener has its own session cache.
+//! rustls configs are built by [`mtls_tls`] with its aws-lc-rs provider passed explicitly;
+//! TLS 1.2 is the floor (1.3 on request), and each listener has its own session cache.
 //!
 //! An outbound TLS side (client mode, bridge mode's upstream) may hold several client
 //! identities (`[[listener.tls.identities]]`): a [`mtls_resolver::MultiIdentityResolver`]
@@ -166,7 +166,7 @@ pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
 pub use logging::{LOG_ENV, init_logging};
 pub use tenancy::RegistryStartError;
-pub use tls::{CertInfo, TlsError};
+pub use tls::TlsError;
 
 #[cfg(test)]
 mod tests;

@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use mtls_resolver::{Fallback, Identity, MultiIdentityResolver, SelectionObserver};
+use mtls_tls::CertInfo;
 use rustls::client::ResolvesClientCert;
 
-use crate::tls::{CertInfo, TlsError};
+use crate::tls::TlsError;
 
 /// The client identities HTTP routes of one gateway listener may present.
 pub(crate) struct RouteIdentities {

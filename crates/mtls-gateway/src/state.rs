@@ -10,12 +10,13 @@ use time::OffsetDateTime;
 use crate::config::{ClientAuth, IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
 use crate::route_identities::RouteIdentities;
 use mtls_resolver::{Identity, SelectionObserver};
+use mtls_tls::CertInfo;
 use tracing::warn;
 
 use crate::handles::ListenerMetrics;
 use crate::metrics::{IdentityLabel, Metrics, ResultLabel, SideLabel};
 use crate::observe::SelectionMetrics;
-use crate::tls::{self, CertInfo, TlsError};
+use crate::tls::{self, TlsError};
 
 /// A built TLS config and what it presents: the server certificate of an inbound side, or
 /// every client identity of an outbound side (configuration order; none when the config says
@@ -138,7 +139,7 @@ pub(crate) fn build(
         .transpose()
         .map_err(|e| (TlsSide::Upstream, e))?;
     let routes = route_identities_of(&config.mode)
-        .map(|list| tls::load_identities(list, &tls::provider()))
+        .map(|list| tls::load_identities(list, &mtls_tls::provider()))
         .transpose()
         .map_err(|e| (TlsSide::Upstream, e))?;
     Ok((inbound, upstream, routes))

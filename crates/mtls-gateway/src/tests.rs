@@ -1,9 +1,11 @@
-//! Unit tests for TLS loading, handshake-failure classification and the drain tracker.
+//! Unit tests for the TLS sides (built with mtls-tls), handshake-failure classification and
+//! the drain tracker.
 //! Handshakes run over in-memory duplex pipes; no sockets.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mtls_tls::{BuildError, FileKind, PemError};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -125,58 +127,37 @@ fn loads_material_and_reports_cert_info() {
     assert_eq!(side.certs[0].identity.as_deref(), Some("default"));
 }
 
+/// `mtls_tls`'s errors reach the gateway's callers unchanged, texts included (mtls-tls's
+/// own tests check every variant, mtlsd's tests the texts operators see).
 #[test]
-fn load_errors_name_the_file_and_cause() {
+fn load_errors_keep_their_texts_through_the_gateway() {
     let f = files();
     let mut t = server_tls(&f, required(&f));
     t.key = f.path("client-key.pem");
     let err = tls::server_config(&t).unwrap_err();
-    assert!(matches!(&err, TlsError::KeyMismatch { key, .. } if key == &f.path("client-key.pem")));
-
-    std::fs::write(f.path("empty.pem"), "nothing\n").unwrap();
-    let err = tls::server_config(&server_tls(
-        &f,
-        ClientAuth::Required {
-            ca: f.path("empty.pem"),
-        },
-    ))
-    .unwrap_err();
     assert!(
-        matches!(&err, TlsError::NoCertificates { what: "CA", path } if path == &f.path("empty.pem"))
+        matches!(&err, TlsError::Build(BuildError::Pem(PemError::KeyMismatch { key, .. })) if key == &f.path("client-key.pem")),
+        "{err:?}"
     );
-    assert!(
-        err.to_string()
-            .contains("empty.pem contains no certificates")
+    let chain = crate::ErrorChain(&err).to_string();
+    let expected = format!(
+        "private key {} does not match certificate {} or is unusable: ",
+        f.path("client-key.pem").display(),
+        f.path("server.pem").display()
     );
+    assert!(chain.starts_with(&expected), "{chain}");
 
-    let mut t = server_tls(&f, ClientAuth::None);
-    t.key = f.path("empty.pem");
-    assert!(matches!(
-        tls::server_config(&t),
-        Err(TlsError::NoKey { .. })
-    ));
-    t.cert = f.path("absent.pem");
-    let err = tls::server_config(&t).unwrap_err();
-    assert!(matches!(
-        &err,
-        TlsError::Read {
-            what: "certificate",
-            ..
-        }
-    ));
-    assert!(err.to_string().contains("absent.pem"));
-
-    std::fs::write(
-        f.path("bad.pem"),
-        "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
     let mut t = client_tls(&f, "client");
-    t.ca = f.path("bad.pem");
-    assert!(matches!(
-        tls::client_config(&t, None),
-        Err(TlsError::BadPem { what: "CA", .. })
-    ));
+    t.ca = f.path("absent.pem");
+    let err = tls::client_config(&t, None).unwrap_err();
+    assert!(
+        matches!(&err, TlsError::Pem(PemError::Read { kind: FileKind::Ca, path, .. }) if path == &f.path("absent.pem")),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("cannot read CA file {}", f.path("absent.pem").display())
+    );
 }
 
 /// Runs one handshake in memory; returns the server side's failure reason, if any.
@@ -193,11 +174,9 @@ async fn handshake(server: ServerTlsConfig, client: Client) -> Option<&'static s
     let config = match client {
         Client::Tls(c) => tls::client_config(&c, None).unwrap().config,
         Client::NoCert => {
-            let roots = tls::load_certs("CA", &server_ca(&server)).unwrap();
-            let mut store = rustls::RootCertStore::empty();
-            store.add_parsable_certificates(roots);
+            let store = mtls_tls::load_root_store(&server_ca(&server)).unwrap();
             std::sync::Arc::new(
-                rustls::ClientConfig::builder_with_provider(tls::provider())
+                rustls::ClientConfig::builder_with_provider(mtls_tls::provider())
                     .with_safe_default_protocol_versions()
                     .unwrap()
                     .with_root_certificates(store)
@@ -205,7 +184,7 @@ async fn handshake(server: ServerTlsConfig, client: Client) -> Option<&'static s
             )
         }
         Client::Tls12Only => std::sync::Arc::new(
-            rustls::ClientConfig::builder_with_provider(tls::provider())
+            rustls::ClientConfig::builder_with_provider(mtls_tls::provider())
                 .with_protocol_versions(&[&rustls::version::TLS12])
                 .unwrap()
                 .with_root_certificates(rustls::RootCertStore::empty())

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use mtls_identity::PeerIdentity;
 use mtls_resolver::{MultiIdentityResolver, RequestCapture};
+use mtls_tls::BuildError;
 use rustls::ClientConfig;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
@@ -212,7 +213,7 @@ pub async fn probe(
     outbound: Option<(&str, &ClientTlsConfig)>,
 ) -> Result<ProbeReport, ProbeError> {
     let (host, port) = split_target(&options.target)?;
-    let provider = tls::provider();
+    let provider = mtls_tls::provider();
     let resolver = outbound
         .map(|(_, t)| tls::load_resolver(t, None, &provider))
         .transpose()
@@ -238,7 +239,8 @@ pub async fn probe(
                 .clone()
                 .or_else(|| outbound.map(|(_, t)| t.ca.clone()))
                 .ok_or(ProbeError::NoTrustRoots)?;
-            let roots = tls::load_roots(&ca).map_err(|e| ProbeError::Tls(Box::new(e)))?;
+            let roots =
+                mtls_tls::load_root_store(&ca).map_err(|e| ProbeError::Tls(Box::new(e.into())))?;
             let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|source| ProbeError::Verifier {
@@ -255,8 +257,8 @@ pub async fn probe(
     });
     let min_version = outbound.map_or(TlsVersion::Tls12, |(_, t)| t.min_version);
     let config = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(tls::versions(min_version))
-        .map_err(|e| ProbeError::Tls(Box::new(TlsError::Rustls(e))))?
+        .with_protocol_versions(tls::min_version(min_version).protocol_versions())
+        .map_err(|e| ProbeError::Tls(Box::new(BuildError::Rustls(e).into())))?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
         .with_client_cert_resolver(capture.clone());
