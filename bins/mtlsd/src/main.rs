@@ -21,6 +21,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -98,7 +99,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     // Both rustls providers may be compiled into the workspace; pick aws-lc-rs once, here.
     // Our own configs pass it explicitly; this covers any library that asks for the default.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = Arc::unwrap_or_clone(mtls_tls::provider()).install_default();
 
     let config_path = match (args.command, args.config) {
         (Some(Command::Probe(probe)), _) => return run_probe(probe),

@@ -254,7 +254,7 @@ pub(crate) struct TlsSetup {
 impl TlsSetup {
     fn new(tls: &UpstreamTlsSettings, alpn: &[&[u8]]) -> Result<Self, UpstreamClientError> {
         // The provider is passed explicitly: more than one may be compiled into the binary.
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = mtls_tls::provider();
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(UpstreamClientError::Tls)?
