@@ -45,8 +45,8 @@ fn read(kind: FileKind, path: &Path) -> Result<Vec<u8>, PemError> {
     })
 }
 
-fn not_pem(kind: FileKind, path: &Path) -> impl FnOnce(pem::Error) -> PemError + '_ {
-    move |source| PemError::NotPem {
+fn not_pem(kind: FileKind, path: &Path, source: pem::Error) -> PemError {
+    PemError::NotPem {
         kind,
         path: path.to_owned(),
         source,
@@ -61,7 +61,7 @@ fn load_certificates(
     let bytes = read(kind, path)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(not_pem(kind, path))?;
+        .map_err(|source| not_pem(kind, path, source))?;
     if certs.is_empty() {
         return Err(PemError::NoCertificates {
             kind,
@@ -86,7 +86,7 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, PemError>
         pem::Error::NoItemsFound => PemError::NoKey {
             path: path.to_owned(),
         },
-        source => not_pem(FileKind::PrivateKey, path)(source),
+        source => not_pem(FileKind::PrivateKey, path, source),
     })
 }
 
@@ -140,7 +140,7 @@ pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static
     let bytes = read(FileKind::Crl, path)?;
     let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(not_pem(FileKind::Crl, path))?;
+        .map_err(|source| not_pem(FileKind::Crl, path, source))?;
     if crls.is_empty() {
         return Err(PemError::NoCrl {
             path: path.to_owned(),
