@@ -94,9 +94,9 @@ pub enum PemError {
         cert: PathBuf,
         /// The key file.
         key: PathBuf,
-        /// The rustls error.
+        /// The rustls error (boxed: it is large and rare).
         #[source]
-        source: rustls::Error,
+        source: Box<rustls::Error>,
     },
     /// A CA certificate could not be used as a trust anchor.
     #[error("CA file {} holds a certificate that is not a usable trust anchor", path.display())]
@@ -105,9 +105,9 @@ pub enum PemError {
         path: PathBuf,
         /// The certificate's position in the file, from 1.
         index: usize,
-        /// The rustls error.
+        /// The rustls error (boxed: it is large and rare).
         #[source]
-        source: rustls::Error,
+        source: Box<rustls::Error>,
     },
     /// The leaf certificate could not be parsed.
     #[error("certificate file {} holds an unparseable certificate", path.display())]

@@ -107,7 +107,7 @@ pub fn load_cert_and_key(
         PemError::KeyMismatch {
             cert: cert.to_owned(),
             key: key.to_owned(),
-            source,
+            source: Box::new(source),
         }
     })?;
     Ok(CertAndKey {
@@ -128,7 +128,7 @@ pub fn load_root_store(path: &Path) -> Result<Arc<RootCertStore>, PemError> {
         roots.add(cert).map_err(|source| PemError::NotTrustAnchor {
             path: path.to_owned(),
             index: index + 1,
-            source,
+            source: Box::new(source),
         })?;
     }
     Ok(Arc::new(roots))
