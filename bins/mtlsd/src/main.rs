@@ -14,6 +14,10 @@
 //! `probe` exits 0 when the handshake completed (whether or not an identity matched),
 //! 1 when it could not connect or the handshake failed, 2 for bad arguments or config.
 //!
+//! Environment: `MTLS_CONFIG` (the config file when `--config` is not given), `MTLS_DATA_DIR`
+//! (the data dir when the file names none), `MTLS_LOG` (a `tracing` filter over
+//! `logging.level`); see `env.rs`.
+//!
 //! Once every socket is bound, `mtlsd` prints one line per socket on stdout,
 //! `bound <listener|admin> <name> <address>`, then `ready` (useful with `listen = "...:0"`).
 //! Logs go to stderr.
@@ -23,8 +27,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use mtls_gateway::config::Config;
+use clap::{CommandFactory, Parser, Subcommand};
+use mtls_config::{Config, Defaults};
 use mtls_gateway::probe::{self, ProbeOptions};
 use mtls_gateway::{ErrorChain, Gateway};
 
@@ -38,14 +42,8 @@ use mtls_gateway::{ErrorChain, Gateway};
     subcommand_negates_reqs = true
 )]
 struct Args {
-    /// The TOML config file.
-    #[arg(
-        long,
-        short = 'c',
-        value_name = "FILE",
-        env = "MTLSD_CONFIG",
-        required = true
-    )]
+    /// The TOML config file [env: MTLS_CONFIG].
+    #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
     /// Validate the config and load its certificates and keys, then exit (0 = valid, 2 = not).
     #[arg(long)]
@@ -92,7 +90,14 @@ struct ProbeArgs {
     json: bool,
 }
 
+mod env;
+
 const EXIT_CONFIG: u8 = 2;
+
+/// What fills the config file's gaps from outside it: the data dir from `MTLS_DATA_DIR`.
+fn config_defaults() -> Defaults {
+    Defaults::default().with_data_dir(env::process_var(env::DATA_DIR))
+}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -103,14 +108,24 @@ fn main() -> ExitCode {
     let config_path = match (args.command, args.config) {
         (Some(Command::Probe(probe)), _) => return run_probe(probe),
         (None, Some(path)) => path,
-        // clap requires --config when there is no subcommand.
-        (None, None) => return ExitCode::from(EXIT_CONFIG),
+        (None, None) => match env::process_var(env::CONFIG) {
+            Some(path) => PathBuf::from(path),
+            None => Args::command()
+                .error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "a config file is required: pass --config FILE or set {}",
+                        env::CONFIG
+                    ),
+                )
+                .exit(),
+        },
     };
     let args = RunArgs {
         config: config_path,
         check: args.check,
     };
-    let config = match Config::load(&args.config) {
+    let config = match Config::load_with(&args.config, &config_defaults()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mtlsd: {}", ErrorChain(&e));
@@ -134,7 +149,7 @@ fn main() -> ExitCode {
         };
     }
 
-    mtls_gateway::init_logging(config.logging());
+    mtls_gateway::init_logging(config.logging(), env::process_var(env::LOG).as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -189,7 +204,7 @@ struct RunArgs {
 
 fn run_probe(args: ProbeArgs) -> ExitCode {
     let config = match &args.config {
-        Some(path) => match Config::load(path) {
+        Some(path) => match Config::load_with(path, &config_defaults()) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("mtlsd probe: {}", ErrorChain(&e));

@@ -9,6 +9,7 @@
 mod cli;
 mod commands;
 mod data_dir;
+mod env;
 mod error;
 mod output;
 

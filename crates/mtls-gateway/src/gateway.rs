@@ -10,13 +10,13 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, Routes};
-use crate::config::{Config, ListenerMode};
 use crate::error::StartError;
 use crate::metrics::Metrics;
 use crate::route_identities::RouteIdentities;
 use crate::state::{self, ListenerState};
 use crate::tracker::Tracker;
 use crate::{listener, reload, tenancy};
+use mtls_config::{Config, ListenerMode};
 
 /// A socket the gateway has bound.
 #[derive(Debug, Clone, PartialEq, Eq)]

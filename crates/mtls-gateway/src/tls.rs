@@ -19,7 +19,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 
-use crate::config::{ClientAuth, ClientTlsConfig, IdentityConfig, ServerTlsConfig, TlsVersion};
+use mtls_config::{ClientAuth, ClientTlsConfig, IdentityConfig, ServerTlsConfig, TlsVersion};
 
 /// Why TLS material could not be loaded or a TLS config could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -16,10 +16,10 @@ use tracing::{info, warn};
 
 use super::limiter::{ConnectionSlot, TenantLimiter};
 use super::{Tenancy, View, http, tcp};
-use crate::config::GatewayProtocol;
 use crate::handles::Limit;
 use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
+use mtls_config::GatewayProtocol;
 
 pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
 

@@ -28,9 +28,9 @@ use mtls_registry::{RegistryError, SqliteStore, Store};
 use mtls_splice::proxy::TargetOptions;
 use tokio::sync::watch;
 
-use crate::config::{GatewaySettings, ListenerConfig};
 use crate::metrics::{ListenerLabel, Metrics, Name};
 use crate::route_identities::RouteIdentities;
+use mtls_config::{GatewaySettings, ListenerConfig};
 
 pub(crate) use conn::handle;
 pub(crate) use view::View;

@@ -9,8 +9,8 @@ use mtls_registry::{
 use mtls_router::{HttpRoute, RouteSpec, UpstreamTls};
 
 use super::{Tenancy, watcher};
-use crate::config::Config;
 use crate::metrics::{Metrics, ResultLabel};
+use mtls_config::Config;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -39,7 +39,7 @@ fn fixture() -> Fixture {
     );
     let config = Config::from_toml(&text, dir.path().join("m.toml")).unwrap();
     let listener = &config.listeners()[0];
-    let crate::config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
+    let mtls_config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
         panic!("not a gateway")
     };
     let tenancy = Tenancy::open(listener, *gateway, db, Arc::new(Metrics::new()), None).unwrap();

@@ -62,7 +62,7 @@ impl Config {
         &self.reload
     }
 
-    /// The data directory managed by `tenantctl` (`data_dir`, else `MTLS_DATA_DIR`, else
+    /// The data directory managed by `tenantctl` (`data_dir`, else [`Defaults::data_dir`](crate::Defaults), else
     /// `./mtlsd-data`, relative paths resolved against the config file's folder). Gateway
     /// listeners read `registry.db`, `ca.pem` and `server/` from it.
     pub fn data_dir(&self) -> &std::path::Path {
@@ -102,7 +102,7 @@ pub struct ListenerConfig {
 
 /// What a listener does, with the TLS settings that mode needs.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
+// Exhaustive on purpose: the runtime must handle every mode, so a new one has to break its build.
 pub enum ListenerMode {
     /// mTLS in, plain TCP to the target.
     Server {
@@ -225,7 +225,7 @@ pub struct ServerTlsConfig {
 
 /// Client certificate policy of an inbound TLS side.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
+// Exhaustive on purpose: a TLS builder that missed a new policy would be a security bug.
 pub enum ClientAuth {
     /// A certificate chaining to `ca` is required (the default).
     Required {

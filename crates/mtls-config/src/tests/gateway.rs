@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{load, problems};
-use crate::config::{ClientAuth, GatewayProtocol, ListenerMode};
+use crate::{ClientAuth, Config, Defaults, GatewayProtocol, ListenerMode};
 
 const GATEWAY: &str = r#"
 data_dir = "data"
@@ -64,13 +64,23 @@ fn explicit_tls_and_gateway_settings_win() {
 }
 
 #[test]
-fn data_dir_defaults_to_the_env_or_mtlsd_data_next_to_the_config() {
+fn data_dir_defaults_to_the_callers_default_or_mtlsd_data_next_to_the_config() {
     let text = GATEWAY.replace("data_dir = \"data\"", "");
     let config = load(&text).unwrap();
-    match std::env::var_os("MTLS_DATA_DIR").filter(|v| !v.is_empty()) {
-        None => assert_eq!(config.data_dir(), Path::new("/etc/mtlsd/mtlsd-data")),
-        Some(dir) => assert_eq!(config.data_dir(), Path::new("/etc/mtlsd").join(dir)),
-    }
+    assert_eq!(config.data_dir(), Path::new("/etc/mtlsd/mtlsd-data"));
+
+    let from = |dir: &str| {
+        let defaults = Defaults::default().with_data_dir(Some(dir));
+        Config::from_toml_with(&text, "/etc/mtlsd/mtlsd.toml", &defaults).unwrap()
+    };
+    assert_eq!(from("/srv/mtls").data_dir(), Path::new("/srv/mtls"));
+    assert_eq!(from("rel").data_dir(), Path::new("/etc/mtlsd/rel"));
+    // An empty value counts as unset.
+    assert_eq!(from("").data_dir(), Path::new("/etc/mtlsd/mtlsd-data"));
+    // The file wins over the caller's default.
+    let defaults = Defaults::default().with_data_dir(Some("/srv/mtls"));
+    let config = Config::from_toml_with(GATEWAY, "/etc/mtlsd/mtlsd.toml", &defaults).unwrap();
+    assert_eq!(config.data_dir(), Path::new("/etc/mtlsd/data"));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod gateway;
 mod identities;
 mod listener;
+mod tls;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use super::raw::{self, RawConfig};
 use super::types::*;
-use super::{ConfigError, Problem};
+use super::{ConfigError, Defaults, Problem};
 
 const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,8 +23,6 @@ const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
 const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:9000";
 const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9001";
 const DEFAULT_DATA_DIR: &str = "mtlsd-data";
-/// The environment variable naming the data dir when the config file does not.
-pub(crate) const DATA_DIR_ENV: &str = "MTLS_DATA_DIR";
 
 /// Collects problems; `listener` is the context for the next ones.
 struct Checker {
@@ -106,12 +105,18 @@ impl Checker {
     }
 }
 
-pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+pub(super) fn validate(
+    raw: RawConfig,
+    path: &Path,
+    base: &Path,
+    defaults: &Defaults,
+) -> Result<Config, ConfigError> {
     let data_dir = match raw.data_dir.as_ref() {
         Some(d) => d.clone(),
-        None => std::env::var_os(DATA_DIR_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+        None => defaults
+            .data_dir
+            .clone()
+            .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
     };
     let mut c = Checker {

@@ -6,7 +6,7 @@ use super::super::raw::{RawGateway, RawIdentity, RawTls};
 use super::super::types::{GatewayProtocol, GatewaySettings, IdentityConfig, ServerTlsConfig};
 use super::Checker;
 use super::identities::identity_list;
-use super::listener::server_tls;
+use super::tls::server_tls;
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{load, problems};
-use crate::config::*;
+use crate::*;
 
 /// A client-mode listener `out` with `tls` as the body of `[listener.tls]` and `after`
 /// appended (for `[[listener.tls.*]]` tables).
