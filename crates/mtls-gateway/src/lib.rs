@@ -1,6 +1,6 @@
 //! The data-plane runtime of multi-mtls-proxy: the body of `mtlsd`.
 //!
-//! It reads one TOML [config] file and runs its listeners in one tokio runtime:
+//! It reads one TOML config file ([`mtls_config::Config`]) and runs its listeners in one tokio runtime:
 //!
 //! - **server** mode: mTLS in, plain TCP to the target;
 //! - **client** mode: plain TCP in, mTLS to the target;
