@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use mtls_http_proxy::{ForwardContext, ForwardedClientCert};
 use mtls_identity::{PeerIdentity, Serial, TenantId};
 use mtls_registry::Refusal;
-use mtls_splice::proxy::{ForwardContext, ForwardedClientCert};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};

@@ -10,9 +10,11 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use mtls_egress::{EgressPolicy, connect_target};
+use mtls_http_proxy::{
+    ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward, serve_connect,
+};
 use mtls_splice::SpliceConfig;
-use mtls_splice::connect::{ConnectPolicy, connect_target, serve_connect};
-use mtls_splice::proxy::{ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -194,7 +196,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         let target = match connect_target(&req) {
             Ok(t) => t,
             Err(e) => {
-                let response = refusal(e.kind(), &e.to_string(), None);
+                let response = refusal(ProxyErrorKind::from(&e), &e.to_string(), None);
                 return finish(line, response);
             }
         };
@@ -217,7 +219,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         drop(view);
         line.route = route.to_string();
         line.upstream = target.to_string();
-        let policy = ConnectPolicy {
+        let policy = EgressPolicy {
             allow_private,
             egress_bind,
             dial_timeout: session.dial_timeout,
@@ -231,7 +233,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         )
         .await;
         if let Some(e) = &served.error {
-            line.error = e.kind().as_str();
+            line.error = ProxyErrorKind::from(e).as_str();
             warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
         }
         if let Some(tunnel) = served.tunnel {

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use mtls_http_proxy::TargetOptions;
 use mtls_registry::{RegistryError, SqliteStore, Store};
-use mtls_splice::proxy::TargetOptions;
 use tokio::sync::watch;
 
 use crate::metrics::{ListenerLabel, Metrics, Name};

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use mtls_http_proxy::{RouteTarget, TargetOptions};
 use mtls_registry::{RouteId, Snapshot};
 use mtls_router::{HttpRoute, RouteSpec, RouteTable};
-use mtls_splice::proxy::{RouteTarget, TargetOptions};
 use tracing::error;
 
 use super::limiter::{self, Limiters};

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::proxy::xfcc::ForwardedClientCert;
+use crate::xfcc::ForwardedClientCert;
 
 /// `x-forwarded-client-cert`: the client certificate, in Envoy's format.
 pub const X_FORWARDED_CLIENT_CERT: HeaderName = HeaderName::from_static("x-forwarded-client-cert");

@@ -1,4 +1,4 @@
-//! The connector under [`HttpUpstreamClient`](super::HttpUpstreamClient): plain TCP through
+//! The connector under [`HttpUpstreamClient`](crate::HttpUpstreamClient): plain TCP through
 //! hyper-util's `HttpConnector`, then TLS for `https` URIs, reporting h2 when ALPN picked it.
 
 use std::future::Future;
@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::proxy::body::BoxError;
-use crate::proxy::upstream::{TlsSetup, parse_server_name};
+use crate::body::BoxError;
+use crate::upstream::tls::{TlsSetup, parse_server_name};
 
 /// Dials plain TCP (through hyper-util's `HttpConnector`: DNS, egress bind, connect
 /// timeout), then TLS for `https` URIs.
@@ -28,7 +28,7 @@ pub(crate) struct Connector {
 
 /// Why dialling an upstream failed (the source of hyper-util's connect error).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DialError {
+pub(crate) enum UpstreamDialError {
     #[error("TCP connect to {authority} failed")]
     Tcp {
         authority: String,
@@ -56,11 +56,11 @@ pub(crate) enum DialError {
 
 impl tower::Service<Uri> for Connector {
     type Response = TokioIo<UpstreamStream>;
-    type Error = DialError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, DialError>> + Send>>;
+    type Error = UpstreamDialError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, UpstreamDialError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DialError>> {
-        tower::Service::<Uri>::poll_ready(&mut self.http, cx).map_err(|e| DialError::Tcp {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), UpstreamDialError>> {
+        tower::Service::<Uri>::poll_ready(&mut self.http, cx).map_err(|e| UpstreamDialError::Tcp {
             authority: String::new(),
             source: e.into(),
         })
@@ -76,7 +76,7 @@ impl tower::Service<Uri> for Connector {
         Box::pin(async move {
             let tcp = tcp
                 .await
-                .map_err(|e| DialError::Tcp {
+                .map_err(|e| UpstreamDialError::Tcp {
                     authority: authority.clone(),
                     source: e.into(),
                 })?
@@ -84,20 +84,22 @@ impl tower::Service<Uri> for Connector {
             if !https {
                 return Ok(TokioIo::new(UpstreamStream::Plain(tcp)));
             }
-            let tls = tls.ok_or_else(|| DialError::NoTls {
+            let tls = tls.ok_or_else(|| UpstreamDialError::NoTls {
                 authority: authority.clone(),
             })?;
             let server_name = match tls.server_name {
                 Some(name) => name,
-                None => parse_server_name(&host).map_err(|_| DialError::ServerName { host })?,
+                None => {
+                    parse_server_name(&host).map_err(|_| UpstreamDialError::ServerName { host })?
+                }
             };
             let stream = tokio::time::timeout(timeout, tls.connector.connect(server_name, tcp))
                 .await
-                .map_err(|_| DialError::HandshakeTimeout {
+                .map_err(|_| UpstreamDialError::HandshakeTimeout {
                     authority: authority.clone(),
                     timeout,
                 })?
-                .map_err(|source| DialError::Handshake { authority, source })?;
+                .map_err(|source| UpstreamDialError::Handshake { authority, source })?;
             Ok(TokioIo::new(UpstreamStream::Tls(Box::new(stream))))
         })
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use mtls_splice::proxy::headers::{ClientFacts, rewrite_request_headers};
-use mtls_splice::proxy::{ForwardedClientCert, HeaderRewrite, UpstreamPool};
+use mtls_http_proxy::headers::{ClientFacts, rewrite_request_headers};
+use mtls_http_proxy::{ForwardedClientCert, HeaderRewrite, UpstreamPool};
 
 fn request_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();

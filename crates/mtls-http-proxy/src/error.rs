@@ -4,7 +4,9 @@ use std::fmt;
 
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::proxy::body::{ProxyBody, full_body};
+use mtls_egress::{ConnectTargetError, DialError};
+
+use crate::body::{ProxyBody, full_body};
 
 /// Why the proxy answered a request itself instead of relaying the upstream's response.
 ///
@@ -68,6 +70,29 @@ impl fmt::Display for ProxyErrorKind {
     }
 }
 
+impl From<&DialError> for ProxyErrorKind {
+    /// How a CONNECT client is answered when dialing failed: `forbidden` for a destination
+    /// the policy refuses ([`DialError::is_forbidden`]), `upstream_timeout` when resolving
+    /// or connecting ran out of time ([`DialError::is_timeout`]), `upstream_unreachable`
+    /// for the rest.
+    fn from(error: &DialError) -> Self {
+        if error.is_forbidden() {
+            Self::Forbidden
+        } else if error.is_timeout() {
+            Self::UpstreamTimeout
+        } else {
+            Self::UpstreamUnreachable
+        }
+    }
+}
+
+impl From<&ConnectTargetError> for ProxyErrorKind {
+    /// A request that names no CONNECT destination is malformed: `bad_request`.
+    fn from(_: &ConnectTargetError) -> Self {
+        Self::BadRequest
+    }
+}
+
 /// Builds the proxy's error response: `kind`'s status, `content-type: application/json`,
 /// `cache-control: no-store` and a body like
 /// `{"error":"upstream_unreachable","message":"...","route":"api"}` (`route` is left out
@@ -112,4 +137,57 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn dial_errors_map_to_forbidden_timeout_or_unreachable() {
+        let host = || "db.example.com".to_owned();
+        let forbidden = DialError::NonPublic {
+            host: host(),
+            addr: "10.0.0.5".parse().unwrap(),
+            range: "private",
+        };
+        assert_eq!(ProxyErrorKind::from(&forbidden), ProxyErrorKind::Forbidden);
+        let timeouts = [
+            DialError::ResolveTimeout {
+                host: host(),
+                timeout: Duration::from_secs(5),
+            },
+            DialError::ConnectTimeout {
+                host: host(),
+                port: 443,
+                timeout: Duration::from_secs(5),
+            },
+        ];
+        for error in &timeouts {
+            assert_eq!(ProxyErrorKind::from(error), ProxyErrorKind::UpstreamTimeout);
+        }
+        let unreachable = [
+            DialError::NoAddress { host: host() },
+            DialError::EgressFamily {
+                host: host(),
+                egress: "::1".parse().unwrap(),
+            },
+        ];
+        for error in &unreachable {
+            assert_eq!(
+                ProxyErrorKind::from(error),
+                ProxyErrorKind::UpstreamUnreachable
+            );
+        }
+    }
+
+    #[test]
+    fn bad_connect_targets_are_bad_requests() {
+        let request = http::Request::get("/").body(()).unwrap();
+        let error = mtls_egress::connect_target(&request).unwrap_err();
+        assert_eq!(ProxyErrorKind::from(&error), ProxyErrorKind::BadRequest);
+        assert_eq!(ProxyErrorKind::BadRequest.status(), StatusCode::BAD_REQUEST);
+    }
 }

@@ -1,6 +1,6 @@
 //! `x-forwarded-client-cert` checked against the real `openssl` CLI's RFC 2253 subject.
 
-use mtls_splice::proxy::ForwardedClientCert;
+use mtls_http_proxy::ForwardedClientCert;
 use mtls_test_support::Openssl;
 use rcgen::{CertificateParams, DnType, KeyPair};
 

@@ -1,5 +1,6 @@
 //! Test servers and clients for the HTTP proxy tests: upstreams, a front server calling
-//! `forward`, raw HTTP/1.1 exchanges and streaming bodies.
+//! `forward`, raw HTTP/1.1 exchanges and streaming bodies. (Plain TCP peers, like a closed
+//! port, are in `mtls_test_support::net`.)
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -17,7 +18,7 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use mtls_splice::proxy::{ForwardContext, ForwardedClientCert, ProxyBody, RouteTarget, forward};
+use mtls_http_proxy::{ForwardContext, ForwardedClientCert, ProxyBody, RouteTarget, forward};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -214,12 +215,6 @@ pub async fn resetting_upstream() -> SocketAddr {
         }
     });
     addr
-}
-
-/// A port nothing listens on.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
 }
 
 /// A forward context for tenant `acme` from 127.0.0.1 with a fresh self-signed cert.

@@ -10,13 +10,14 @@ use hyper_util::rt::TokioIo;
 use mtls_router::UpstreamUrl;
 use tokio::sync::oneshot;
 
-use crate::proxy::body::{BoxError, LimitedBody, ProxyBody, empty_body};
-use crate::proxy::error::{ProxyErrorKind, error_chain, error_response};
-use crate::proxy::headers::{
+use mtls_splice::{SpliceConfig, splice};
+
+use crate::body::{BoxError, LimitedBody, ProxyBody, empty_body};
+use crate::error::{ProxyErrorKind, error_chain, error_response};
+use crate::headers::{
     ClientFacts, rewrite_request_headers, rewrite_response_headers, upgrade_protocol,
 };
-use crate::proxy::target::{ForwardContext, RouteTarget};
-use crate::{SpliceConfig, splice};
+use crate::target::{ForwardContext, RouteTarget};
 
 /// What happened to a forwarded request, attached to the response's extensions for access
 /// logs (`response.extensions().get::<ForwardInfo>()`).
@@ -34,7 +35,7 @@ pub struct ForwardInfo {
 ///
 /// - The upstream URI is the upstream's scheme and authority, its base path joined with the
 ///   request's path, and the request's query.
-/// - Headers are rewritten as the [`headers`](crate::proxy::headers) module describes.
+/// - Headers are rewritten as the [`headers`](crate::headers) module describes.
 /// - Bodies stream both ways; nothing is buffered beyond a frame.
 /// - A request whose `Content-Length` exceeds the route's body limit is refused up front
 ///   with 413; one that grows past it while streaming is cut off, and the client gets 413

@@ -36,7 +36,7 @@ pub enum ClientCertError {
 /// Build it once per connection (it parses the certificate); cloning is cheap.
 ///
 /// ```
-/// # use mtls_splice::proxy::ForwardedClientCert;
+/// # use mtls_http_proxy::ForwardedClientCert;
 /// # let key = rcgen::KeyPair::generate().unwrap();
 /// # let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
 /// # params.distinguished_name.push(rcgen::DnType::CommonName, "acme");

@@ -10,13 +10,15 @@ use mtls_router::HttpRoute;
 use rustls::RootCertStore;
 use rustls::client::ResolvesClientCert;
 
-use crate::proxy::headers::{ForwardedFor, HeaderRewrite};
-use crate::proxy::pool::{DEFAULT_FAILURE_COOLDOWN, UpstreamPool};
-use crate::proxy::upstream::{
-    DEFAULT_DIAL_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, HttpUpstreamClient, UpstreamClientError,
-    UpstreamClientSettings, UpstreamTlsSettings, load_ca_file, parse_server_name, system_roots,
+use crate::headers::{ForwardedFor, HeaderRewrite};
+use crate::upstream::client::{
+    DEFAULT_DIAL_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, HttpUpstreamClient, UpstreamClientSettings,
 };
-use crate::proxy::xfcc::ForwardedClientCert;
+use crate::upstream::pool::{DEFAULT_FAILURE_COOLDOWN, UpstreamPool};
+use crate::upstream::tls::{
+    UpstreamClientError, UpstreamTlsSettings, load_ca_file, parse_server_name, system_roots,
+};
+use crate::xfcc::ForwardedClientCert;
 
 /// The default per-route timeout for the upstream's response head: 30 seconds.
 pub const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(30);
