@@ -132,11 +132,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Running it (inside a tokio runtime):
+//! Running it (inside a tokio runtime). Gateway listeners read the tenant registry through a
+//! [`SnapshotSource`](mtls_registry::SnapshotSource) the caller provides; `mtlsd` gives the
+//! SQLite file of the data dir:
 //!
 //! ```no_run
 //! # async fn run(config: mtls_gateway::config::Config) -> Result<(), mtls_gateway::StartError> {
-//! let gateway = mtls_gateway::Gateway::bind(config).await?;
+//! use std::sync::Arc;
+//! use mtls_registry::SnapshotSource;
+//! use mtls_registry_sqlite::SqliteSnapshotSource;
+//!
+//! let registry: Arc<dyn SnapshotSource> = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+//! let gateway = mtls_gateway::Gateway::bind(config, Some(registry)).await?;
 //! for bound in gateway.local_addrs() {
 //!     println!("{} {} {}", bound.kind, bound.name, bound.addr);
 //! }

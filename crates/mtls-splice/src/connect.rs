@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use mtls_router::{HostPort, RouteSpecError, non_public_range};
+use mtls_route_spec::{HostPort, RouteSpecError, non_public_range};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;

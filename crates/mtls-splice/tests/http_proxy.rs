@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use mtls_router::HttpRoute;
+use mtls_route_spec::HttpRoute;
 use mtls_splice::proxy::{ProxyErrorKind, RouteTarget, TargetOptions, error_response};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use mtls_router::{HttpRoute, UpstreamTls};
+use mtls_route_spec::{HttpRoute, UpstreamTls};
 use mtls_splice::proxy::{RouteTarget, RouteTargetError, TargetOptions};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use mtls_identity::PeerIdentity;
 use mtls_registry::{RouteId, Snapshot, Store};
-use mtls_router::{NoRoute, RouteTable, UpstreamTls, non_public_range};
+use mtls_route_spec::{UpstreamTls, non_public_range};
+use mtls_router::{NoRoute, RouteTable};
 use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mtls_registry::{RouteId, Snapshot};
-use mtls_router::{HttpRoute, RouteSpec, RouteTable};
+use mtls_route_spec::{HttpRoute, RouteSpec};
+use mtls_router::RouteTable;
 use mtls_splice::proxy::{RouteTarget, TargetOptions};
 use tracing::error;
 
