@@ -8,7 +8,8 @@ use crate::{RegistryError, Snapshot, Store};
 /// Every [`Store`] is one (the version and snapshot of [`Store::version`] and
 /// [`Store::snapshot`]), and so is a source that reopens its database when the file was
 /// replaced (`mtls_registry_sqlite::SqliteSnapshotSource`). The gateway holds an
-/// `Arc<dyn SnapshotSource>` and never names a backend.
+/// `Arc<dyn SnapshotSource>` and never names a backend. (With both traits in scope, a
+/// store's `version()` is ambiguous: write `Store::version(&store)`.)
 ///
 /// Both methods are **blocking** (they read the database): call them off the async runtime's
 /// worker threads (`tokio::task::spawn_blocking`), never on the handshake or request path.

@@ -42,7 +42,7 @@ pub(crate) use view::View;
 pub enum RegistryStartError {
     /// The gateway was started without a registry source, which gateway listeners need.
     #[error(
-        "gateway mode needs a tenant registry, and none was given to the gateway (Gateway::bind's registry)"
+        "gateway mode needs a tenant registry, and none was given (the `registry` argument of Gateway::bind and check)"
     )]
     Missing,
     /// The registry database could not be opened (missing: run `tenantctl init`); the
