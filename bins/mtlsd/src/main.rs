@@ -25,12 +25,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use mtls_config::{Config, Defaults};
+use mtls_config::{Config, Defaults, ListenerMode};
 use mtls_gateway::probe::{self, ProbeOptions};
 use mtls_gateway::{ErrorChain, Gateway};
+use mtls_registry::SnapshotSource;
+use mtls_registry_sqlite::SqliteSnapshotSource;
 
 /// The multi-mtls-proxy daemon: server, client and bridge mTLS tunnels, and the multi-tenant
 /// gateway (mode = "gateway") serving the tenant registry.
@@ -132,8 +135,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let registry = registry(&config);
     if args.check {
-        return match mtls_gateway::check(&config) {
+        return match mtls_gateway::check(&config, registry) {
             Ok(()) => {
                 println!(
                     "mtlsd: {} is valid ({} listener(s))",
@@ -161,7 +165,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let gateway = match Gateway::bind(config).await {
+        let gateway = match Gateway::bind(config, registry).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %ErrorChain(&e), "cannot start");
@@ -193,6 +197,19 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         }
+    })
+}
+
+/// The tenant registry of the data dir, when a listener is in gateway mode. Opened on first
+/// use, so that a missing or corrupt registry is reported where the gateway first reads it
+/// (after the listeners' TLS material), and opened again whenever the file is replaced.
+fn registry(config: &Config) -> Option<Arc<dyn SnapshotSource>> {
+    let gateway = config
+        .listeners()
+        .iter()
+        .any(|l| matches!(l.mode, ListenerMode::Gateway { .. }));
+    gateway.then(|| {
+        Arc::new(SqliteSnapshotSource::new(config.registry_path())) as Arc<dyn SnapshotSource>
     })
 }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 
-use crate::destination::DestinationPolicy;
 use crate::error::DialError;
+use mtls_route_spec::DestinationPolicy;
 
 /// How a destination may be reached: which addresses are acceptable, from which source
 /// address, within which time.

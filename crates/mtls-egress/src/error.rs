@@ -37,14 +37,14 @@ pub enum DialError {
     },
     /// An address of the destination is in a non-public range and the policy does not
     /// allow private destinations (the decision of
-    /// [`DestinationPolicy::check`](crate::DestinationPolicy::check)).
+    /// [`DestinationPolicy::check`](mtls_route_spec::DestinationPolicy::check)).
     #[error("{host} resolves to {addr} ({range}); private destinations are not allowed")]
     NonPublic {
         /// The host as requested.
         host: String,
         /// The offending address.
         addr: IpAddr,
-        /// The kind of range, from [`mtls_router::non_public_range`].
+        /// The kind of range, from [`mtls_route_spec::non_public_range`].
         range: &'static str,
     },
     /// No address of the destination is of the egress bind address's family.

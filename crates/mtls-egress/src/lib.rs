@@ -32,11 +32,10 @@
 //! What it owns:
 //!
 //! - [`connect_target`]: the `host:port` an HTTP CONNECT request names.
-//! - [`DestinationPolicy`]: **the one place** that decides whether an address may be dialed
-//!   (public addresses always; non-public ranges only with `allow_private`). Every caller
-//!   that needs that answer asks [`DestinationPolicy::check`].
 //! - [`dial`]: resolves the name **once**, refuses the destination if any address is
-//!   refused by the policy, binds the egress address ([`EgressPolicy::egress_bind`]) and
+//!   refused by [`DestinationPolicy::check`](mtls_route_spec::DestinationPolicy::check) (the
+//!   one rule, shared with route validation and the gateway's decision: public addresses
+//!   always, non-public ranges only with `allow_private`), binds the egress address ([`EgressPolicy::egress_bind`]) and
 //!   connects within [`EgressPolicy::dial_timeout`], only to the addresses it checked (no
 //!   DNS rebinding window). [`DialError`] says why not, and classifies itself
 //!   ([`DialError::is_forbidden`], [`DialError::is_timeout`]) for callers that answer a
@@ -44,15 +43,14 @@
 //!
 //! What it does not own: HTTP. Answering a CONNECT request (status codes, JSON error
 //! bodies, the upgrade) is `mtls-http-proxy`'s job, and moving the bytes afterwards is
-//! `mtls-splice`'s. The table of non-public ranges is [`mtls_router::non_public_range`];
-//! this crate only applies it.
+//! `mtls-splice`'s. The table of non-public ranges and the rule over it live in
+//! `mtls-route-spec` ([`mtls_route_spec::non_public_range`]); this crate applies them at dial
+//! time, to every resolved address.
 
-mod destination;
 mod dial;
 mod error;
 mod target;
 
-pub use destination::{DestinationPolicy, PrivateDestination};
 pub use dial::{EgressPolicy, dial};
 pub use error::DialError;
 pub use target::{ConnectTargetError, connect_target};

@@ -1,7 +1,7 @@
 //! [`connect_target`]: the `host:port` an HTTP CONNECT request asks for.
 
 use http::{Method, Request};
-use mtls_router::{HostPort, RouteSpecError};
+use mtls_route_spec::{HostPort, RouteSpecError};
 
 /// Why a request does not name a CONNECT destination.
 #[derive(Debug, thiserror::Error)]

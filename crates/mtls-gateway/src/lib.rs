@@ -43,11 +43,19 @@
 //!
 //! # Example
 //!
-//! The config comes from `mtls-config` (validated without a runtime); running it:
+//! The config comes from `mtls-config` (validated without a runtime). Running it (inside a
+//! tokio runtime): gateway listeners read the tenant registry through a
+//! [`SnapshotSource`](mtls_registry::SnapshotSource) the caller provides; `mtlsd` gives the
+//! SQLite file of the data dir:
 //!
 //! ```no_run
 //! # async fn run(config: mtls_config::Config) -> Result<(), mtls_gateway::StartError> {
-//! let gateway = mtls_gateway::Gateway::bind(config).await?;
+//! use std::sync::Arc;
+//! use mtls_registry::SnapshotSource;
+//! use mtls_registry_sqlite::SqliteSnapshotSource;
+//!
+//! let registry: Arc<dyn SnapshotSource> = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+//! let gateway = mtls_gateway::Gateway::bind(config, Some(registry)).await?;
 //! for bound in gateway.local_addrs() {
 //!     println!("{} {} {}", bound.kind, bound.name, bound.addr);
 //! }

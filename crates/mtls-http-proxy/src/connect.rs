@@ -8,7 +8,7 @@
 use http::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use mtls_egress::{DialError, EgressPolicy, dial};
-use mtls_router::HostPort;
+use mtls_route_spec::HostPort;
 use mtls_splice::{SpliceConfig, SpliceSummary, splice};
 use tokio::task::JoinHandle;
 

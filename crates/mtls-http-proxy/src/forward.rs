@@ -7,7 +7,7 @@ use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Incoming};
 use hyper_util::rt::TokioIo;
-use mtls_router::UpstreamUrl;
+use mtls_route_spec::UpstreamUrl;
 use tokio::sync::oneshot;
 
 use mtls_splice::{SpliceConfig, splice};
@@ -275,7 +275,7 @@ fn relay(
 /// the request's query.
 fn upstream_uri(upstream: &UpstreamUrl, path_and_query: &str) -> Result<Uri, String> {
     let scheme = match upstream.scheme() {
-        mtls_router::Scheme::Https => Scheme::HTTPS,
+        mtls_route_spec::Scheme::Https => Scheme::HTTPS,
         _ => Scheme::HTTP,
     };
     let host = upstream.host();

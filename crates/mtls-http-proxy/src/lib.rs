@@ -11,7 +11,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // An upstream port nobody listens on.
 //! let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-//! let route = mtls_router::HttpRoute::new(
+//! let route = mtls_route_spec::HttpRoute::new(
 //!     "api.acme.test".parse()?,
 //!     vec![format!("http://127.0.0.1:{port}").parse()?],
 //! );

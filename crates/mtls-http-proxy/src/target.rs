@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use mtls_identity::TenantId;
-use mtls_router::HttpRoute;
+use mtls_route_spec::HttpRoute;
 use rustls::RootCertStore;
 use rustls::client::ResolvesClientCert;
 

@@ -12,7 +12,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mtls_http_proxy::{ProxyErrorKind, RouteTarget, TargetOptions, error_response};
-use mtls_router::HttpRoute;
+use mtls_route_spec::HttpRoute;
 use mtls_test_support::net::closed_port;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -11,7 +11,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use mtls_http_proxy::{RouteTarget, RouteTargetError, TargetOptions};
-use mtls_router::{HttpRoute, UpstreamTls};
+use mtls_route_spec::{HttpRoute, UpstreamTls};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;

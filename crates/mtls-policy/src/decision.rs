@@ -2,7 +2,8 @@
 //! route (with the candidates it beat), the destination verdict and the upstream identity.
 
 use mtls_registry::RouteId;
-use mtls_router::{HttpExplanation, NoRoute, TcpMatch, UpstreamTls};
+use mtls_route_spec::UpstreamTls;
+use mtls_router::{HttpExplanation, NoRoute, TcpMatch};
 use time::OffsetDateTime;
 
 use crate::admission::{Admitted, Refused, admit};

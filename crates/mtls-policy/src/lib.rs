@@ -43,3 +43,6 @@ mod routes;
 pub use admission::{AdmissionRefusal, Admitted, Refused, admit, readmit};
 pub use decision::{Decision, Request, RouteDecision, UpstreamIdentity};
 pub use routes::{ConnectDecision, DestinationVerdict, Policy};
+
+#[cfg(test)]
+mod tests;

@@ -5,9 +5,8 @@ use std::net::IpAddr;
 
 use mtls_identity::TenantId;
 use mtls_registry::{RouteId, Snapshot};
-use mtls_router::{
-    ConnectMatch, HttpExplanation, HttpMatch, NoRoute, RouteTable, TcpMatch, non_public_range,
-};
+use mtls_route_spec::DestinationPolicy;
+use mtls_router::{ConnectMatch, HttpExplanation, HttpMatch, NoRoute, RouteTable, TcpMatch};
 
 /// One registry snapshot and the route table compiled from it: what every decision reads.
 /// Immutable; build one per snapshot and share it (the gateway publishes it in its view).
@@ -136,12 +135,23 @@ pub enum DestinationVerdict {
 // === impl DestinationVerdict ===
 
 impl DestinationVerdict {
-    /// The verdict on one address under a route's `allow_private`.
+    /// The verdict on one address under a route's `allow_private`: the rule the dialer
+    /// applies to every resolved address ([`DestinationPolicy::check`]), with the range named
+    /// also when it is allowed.
     pub fn of_address(ip: IpAddr, allow_private: bool) -> Self {
-        match non_public_range(ip) {
-            None => Self::Public(ip),
-            Some(range) if allow_private => Self::PrivateAllowed { ip, range },
-            Some(range) => Self::PrivateRefused { ip, range },
+        let public_only = DestinationPolicy {
+            allow_private: false,
+        };
+        match public_only.check(ip) {
+            Ok(()) => Self::Public(ip),
+            Err(private) if allow_private => Self::PrivateAllowed {
+                ip,
+                range: private.range,
+            },
+            Err(private) => Self::PrivateRefused {
+                ip,
+                range: private.range,
+            },
         }
     }
 

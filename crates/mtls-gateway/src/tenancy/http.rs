@@ -200,10 +200,15 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
                 return finish(line, response);
             }
         };
+        // The destination verdict is applied by the dialer to every address the host
+        // resolves to (an IP literal included), with the same rule the decision reports.
         let found = view
-            .table
-            .match_connect(tenant, target.host(), target.port())
-            .map(|m| (m.key.clone(), m.allow_private(), m.egress_bind()));
+            .policy
+            .route_connect(tenant, target.host(), target.port())
+            .map(|d| {
+                let m = d.matched;
+                (m.key.clone(), m.allow_private(), m.egress_bind())
+            });
         let (route, allow_private, egress_bind) = match found {
             Ok(found) => found,
             Err(miss) => {
@@ -249,8 +254,8 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
 
     let path_and_query = req.uri().path().to_owned();
     let matched = view
-        .table
-        .match_http(tenant, &line.host, &path_and_query)
+        .policy
+        .route_http(tenant, &line.host, &path_and_query)
         .map(|m| m.key.clone());
     let route = match matched {
         Ok(route) => route,

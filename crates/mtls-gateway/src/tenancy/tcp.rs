@@ -28,7 +28,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         warn!(listener, %peer, %tenant, "TCP connection refused: no server name (SNI) to route by");
         return;
     };
-    let (route, upstream, egress_bind) = match view.table.match_tcp(tenant, sni) {
+    let (route, upstream, egress_bind) = match view.policy.route_tcp(tenant, sni) {
         Ok(m) => {
             let index = view.next_tcp_upstream(m.key, m.route.upstreams.len());
             (

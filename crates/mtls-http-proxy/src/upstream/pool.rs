@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mtls_router::UpstreamUrl;
+use mtls_route_spec::UpstreamUrl;
 use tokio::time::Instant;
 
 /// The default time a failed upstream is skipped: 10 seconds.
