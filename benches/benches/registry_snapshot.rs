@@ -16,10 +16,9 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mtls_identity::{Fingerprint, RevocationReason, Serial, TenantId, TrustDomain};
-use mtls_registry::{
-    Actor, CertificateKind, NewCertificate, Refusal, SqliteStore, Store, TenantLimits,
-};
-use mtls_router::{HostPattern, HttpRoute, RouteSpec, UpstreamUrl};
+use mtls_registry::{Actor, CertificateKind, NewCertificate, Refusal, Store, TenantLimits};
+use mtls_registry_sqlite::SqliteStore;
+use mtls_route_spec::{HostPattern, HttpRoute, RouteSpec, UpstreamUrl};
 
 const TENANTS: usize = 10_000;
 

@@ -16,7 +16,8 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mtls_identity::TenantId;
-use mtls_router::{ConnectRoute, HttpRoute, NoRoute, RouteSpec, RouteTable};
+use mtls_route_spec::{ConnectRoute, HttpRoute, RouteSpec};
+use mtls_router::{NoRoute, RouteTable};
 
 const TENANTS: usize = 10_000;
 

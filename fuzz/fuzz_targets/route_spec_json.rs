@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mtls_router::RouteSpec;
+use mtls_route_spec::RouteSpec;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(spec) = serde_json::from_slice::<RouteSpec>(data) else {

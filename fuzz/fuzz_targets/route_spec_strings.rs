@@ -1,4 +1,4 @@
-//! Every `FromStr` type of mtls-router on arbitrary UTF-8: no panics, and whatever parses
+//! Every `FromStr` type of mtls-route-spec on arbitrary UTF-8: no panics, and whatever parses
 //! displays in a canonical form that parses back to the same value.
 #![no_main]
 
@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
-use mtls_router::{
+use mtls_route_spec::{
     ConnectPattern, HeaderSpec, HostPattern, HostPort, PathPrefix, PortRange, RouteKind,
     UpstreamUrl,
 };

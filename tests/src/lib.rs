@@ -3,6 +3,9 @@
 //! - [`Openssl`]: runs the real `openssl` CLI, the independent judge of every certificate,
 //!   CRL and PKCS#12 file we write.
 //! - [`CliRunner`]: runs one of our binaries as a process against a throwaway data dir.
+//! - [`net`]: loopback TCP peers for socket tests (an echo listener, a closed port).
+
+pub mod net;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

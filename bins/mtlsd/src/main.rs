@@ -14,6 +14,10 @@
 //! `probe` exits 0 when the handshake completed (whether or not an identity matched),
 //! 1 when it could not connect or the handshake failed, 2 for bad arguments or config.
 //!
+//! Environment: `MTLS_CONFIG` (the config file when `--config` is not given), `MTLS_DATA_DIR`
+//! (the data dir when the file names none), `MTLS_LOG` (a `tracing` filter over
+//! `logging.level`); see `env.rs`.
+//!
 //! Once every socket is bound, `mtlsd` prints one line per socket on stdout,
 //! `bound <listener|admin> <name> <address>`, then `ready` (useful with `listen = "...:0"`).
 //! Logs go to stderr.
@@ -24,10 +28,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use mtls_gateway::config::Config;
+use clap::{CommandFactory, Parser, Subcommand};
+use mtls_config::{Config, Defaults, ListenerMode};
 use mtls_gateway::probe::{self, ProbeOptions};
 use mtls_gateway::{ErrorChain, Gateway};
+use mtls_registry::SnapshotSource;
+use mtls_registry_sqlite::SqliteSnapshotSource;
 
 /// The multi-mtls-proxy daemon: server, client and bridge mTLS tunnels, and the multi-tenant
 /// gateway (mode = "gateway") serving the tenant registry.
@@ -39,14 +45,8 @@ use mtls_gateway::{ErrorChain, Gateway};
     subcommand_negates_reqs = true
 )]
 struct Args {
-    /// The TOML config file.
-    #[arg(
-        long,
-        short = 'c',
-        value_name = "FILE",
-        env = "MTLSD_CONFIG",
-        required = true
-    )]
+    /// The TOML config file [env: MTLS_CONFIG].
+    #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
     /// Validate the config and load its certificates and keys, then exit (0 = valid, 2 = not).
     #[arg(long)]
@@ -93,7 +93,14 @@ struct ProbeArgs {
     json: bool,
 }
 
+mod env;
+
 const EXIT_CONFIG: u8 = 2;
+
+/// What fills the config file's gaps from outside it: the data dir from `MTLS_DATA_DIR`.
+fn config_defaults() -> Defaults {
+    Defaults::default().with_data_dir(env::process_var(env::DATA_DIR))
+}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -104,22 +111,33 @@ fn main() -> ExitCode {
     let config_path = match (args.command, args.config) {
         (Some(Command::Probe(probe)), _) => return run_probe(probe),
         (None, Some(path)) => path,
-        // clap requires --config when there is no subcommand.
-        (None, None) => return ExitCode::from(EXIT_CONFIG),
+        (None, None) => match env::process_var(env::CONFIG) {
+            Some(path) => PathBuf::from(path),
+            None => Args::command()
+                .error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    format!(
+                        "a config file is required: pass --config FILE or set {}",
+                        env::CONFIG
+                    ),
+                )
+                .exit(),
+        },
     };
     let args = RunArgs {
         config: config_path,
         check: args.check,
     };
-    let config = match Config::load(&args.config) {
+    let config = match Config::load_with(&args.config, &config_defaults()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mtlsd: {}", ErrorChain(&e));
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let registry = registry(&config);
     if args.check {
-        return match mtls_gateway::check(&config) {
+        return match mtls_gateway::check(&config, registry) {
             Ok(()) => {
                 println!(
                     "mtlsd: {} is valid ({} listener(s))",
@@ -135,7 +153,7 @@ fn main() -> ExitCode {
         };
     }
 
-    mtls_gateway::init_logging(config.logging());
+    mtls_gateway::init_logging(config.logging(), env::process_var(env::LOG).as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -147,7 +165,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let gateway = match Gateway::bind(config).await {
+        let gateway = match Gateway::bind(config, registry).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %ErrorChain(&e), "cannot start");
@@ -182,6 +200,19 @@ fn main() -> ExitCode {
     })
 }
 
+/// The tenant registry of the data dir, when a listener is in gateway mode. Opened on first
+/// use, so that a missing or corrupt registry is reported where the gateway first reads it
+/// (after the listeners' TLS material), and opened again whenever the file is replaced.
+fn registry(config: &Config) -> Option<Arc<dyn SnapshotSource>> {
+    let gateway = config
+        .listeners()
+        .iter()
+        .any(|l| matches!(l.mode, ListenerMode::Gateway { .. }));
+    gateway.then(|| {
+        Arc::new(SqliteSnapshotSource::new(config.registry_path())) as Arc<dyn SnapshotSource>
+    })
+}
+
 /// What the daemon path needs once the subcommand is ruled out.
 struct RunArgs {
     config: PathBuf,
@@ -190,7 +221,7 @@ struct RunArgs {
 
 fn run_probe(args: ProbeArgs) -> ExitCode {
     let config = match &args.config {
-        Some(path) => match Config::load(path) {
+        Some(path) => match Config::load_with(path, &config_defaults()) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("mtlsd probe: {}", ErrorChain(&e));

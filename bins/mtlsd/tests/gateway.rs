@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mtls_identity::RevocationReason;
 use mtls_registry::{Store, TenantLimits, TenantStatus};
-use mtls_router::{ConnectRoute, RouteSpec, TcpRoute};
+use mtls_route_spec::{ConnectRoute, RouteSpec, TcpRoute};
 use support::tenants::{
     Conn, DataDir, actor, curl, get, http_route, named_backend, serial_of, tenant, within,
 };

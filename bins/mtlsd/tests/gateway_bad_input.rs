@@ -11,7 +11,7 @@ use mtls_ca::{
 };
 use mtls_identity::{TenantId, TrustDomain};
 use mtls_registry::Store;
-use mtls_router::RouteSpec;
+use mtls_route_spec::RouteSpec;
 use support::Mtlsd;
 use support::tenants::{Bundle, DataDir, actor, curl, get, http_route, named_backend, tenant};
 

@@ -5,7 +5,7 @@
 mod support;
 
 use mtls_registry::Store;
-use mtls_router::{HttpRoute, RouteSpec, UpstreamTls};
+use mtls_route_spec::{HttpRoute, RouteSpec, UpstreamTls};
 use support::tenants::{DataDir, actor, get, tenant};
 use support::{Leaf, Mtlsd, Pki, SServer};
 

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use mtls_registry::{Store, TenantStatus};
-use mtls_router::ConnectRoute;
+use mtls_route_spec::ConnectRoute;
 use support::Mtlsd;
 use support::tenants::{Conn, DataDir, actor, get, http_route, named_backend, tenant};
 

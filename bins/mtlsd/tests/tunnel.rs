@@ -232,3 +232,45 @@ fn port_in_use_exits_2_naming_the_address() {
         "{err}"
     );
 }
+
+#[test]
+fn the_config_file_comes_from_mtls_config_and_the_old_name_still_works_with_a_warning() {
+    let pki = Pki::new();
+    let path = pki.write("env.toml", &server_config(&pki, echo_backend(), ""));
+    let run = |vars: &[(&str, &std::path::Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtlsd"));
+        cmd.arg("--check")
+            .env_remove("MTLS_CONFIG")
+            .env_remove("MTLSD_CONFIG");
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, out, err) = run(&[("MTLS_CONFIG", &path)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("env.toml is valid"), "{out}");
+    assert!(!err.contains("deprecated"), "{err}");
+
+    let (code, out, err) = run(&[("MTLSD_CONFIG", &path)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("env.toml is valid"), "{out}");
+    assert!(
+        err.contains("MTLSD_CONFIG is deprecated; set MTLS_CONFIG instead"),
+        "{err}"
+    );
+
+    // Neither: a usage error (exit 2) that names both ways to give the file.
+    let (code, _, err) = run(&[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--config FILE") && err.contains("MTLS_CONFIG"),
+        "{err}"
+    );
+}

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::env;
+
 /// Admin CLI for multi-mtls-proxy: certificate authority, tenants, certificates, routes,
 /// enrollment tokens and the audit log, all kept in one data directory.
 #[derive(Debug, Parser)]
@@ -14,7 +16,7 @@ pub(crate) struct Cli {
     #[arg(
         long,
         global = true,
-        env = "MTLS_DATA_DIR",
+        env = env::DATA_DIR,
         default_value = "./mtlsd-data"
     )]
     pub(crate) data_dir: PathBuf,
@@ -24,7 +26,7 @@ pub(crate) struct Cli {
     pub(crate) json: bool,
 
     /// Who is making the change, as recorded in the audit log (default: cli:$USER).
-    #[arg(long, global = true, env = "MTLS_ACTOR")]
+    #[arg(long, global = true, env = env::ACTOR)]
     pub(crate) actor: Option<String>,
 
     #[command(subcommand)]
@@ -236,7 +238,7 @@ pub(crate) struct EnrollArgs {
     /// to other users in the process list).
     #[arg(
         long,
-        env = "MTLS_ENROLL_TOKEN",
+        env = env::ENROLL_TOKEN,
         hide_env_values = true,
         conflicts_with = "token_file"
     )]

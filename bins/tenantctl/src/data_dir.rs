@@ -12,7 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mtls_ca::CertificateAuthority;
-use mtls_registry::SqliteStore;
+use mtls_registry_sqlite::SqliteStore;
 
 use crate::error::CliError;
 

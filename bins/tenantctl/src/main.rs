@@ -6,9 +6,14 @@
 //!
 //! Exit codes: 0 success, 1 the operation failed (the message says why), 2 bad usage.
 
+// The doc comments of `cli.rs` are clap's `--help` text, printed as written: placeholders like
+// `spiffe://<domain>/tenant/<id>` are meant literally there, not as HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 mod cli;
 mod commands;
 mod data_dir;
+mod env;
 mod error;
 mod output;
 

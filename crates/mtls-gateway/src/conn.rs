@@ -13,10 +13,10 @@ use tokio::time::{Instant, timeout};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{debug, info, warn};
 
-use crate::config::ListenerMode;
 use crate::error::ErrorChain;
 use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
+use mtls_config::ListenerMode;
 
 /// Names a failed handshake for `mtlsd_tls_handshake_failures_total{reason}`.
 pub(crate) fn classify(err: &io::Error) -> &'static str {

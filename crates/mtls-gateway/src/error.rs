@@ -5,8 +5,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use crate::config::ConfigError;
 use crate::tls::TlsError;
+use mtls_config::ConfigError;
 
 /// Why the gateway could not start. Every variant is a configuration or environment problem
 /// the operator must fix (`mtlsd` exits with status 2).

@@ -4,19 +4,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use mtls_registry::SnapshotSource;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, Routes};
-use crate::config::{Config, ListenerMode};
 use crate::error::StartError;
 use crate::metrics::Metrics;
 use crate::route_identities::RouteIdentities;
 use crate::state::{self, ListenerState};
 use crate::tracker::Tracker;
 use crate::{listener, reload, tenancy};
+use mtls_config::{Config, ListenerMode};
 
 /// A socket the gateway has bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +45,10 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
 }
 
-/// Loads every listener's TLS material, as [`Gateway::bind`] would, without binding.
-/// This is what `mtlsd --check` runs after parsing the config.
-pub fn check(config: &Config) -> Result<(), StartError> {
+/// Loads every listener's TLS material and reads the registry through `registry` for gateway
+/// listeners, as [`Gateway::bind`] would, without binding. This is what `mtlsd --check` runs
+/// after parsing the config.
+pub fn check(config: &Config, registry: Option<Arc<dyn SnapshotSource>>) -> Result<(), StartError> {
     for l in config.listeners() {
         let (_, _, routes) = state::build(l, None).map_err(|(side, source)| StartError::Tls {
             listener: l.name.clone(),
@@ -67,6 +69,7 @@ pub fn check(config: &Config) -> Result<(), StartError> {
                 l,
                 *gateway,
                 config.registry_path(),
+                registry.clone(),
                 Arc::new(Metrics::new()),
                 identities,
             )
@@ -88,8 +91,14 @@ async fn bind(what: String, addr: SocketAddr) -> Result<TcpListener, StartError>
 // === impl Gateway ===
 
 impl Gateway {
-    /// Loads TLS material and binds every listener and admin socket.
-    pub async fn bind(config: Config) -> Result<Self, StartError> {
+    /// Loads TLS material and binds every listener and admin socket. Gateway listeners read
+    /// the tenant registry through `registry` (blocking calls, made at start here and then on
+    /// the blocking pool); without one, a gateway listener is a [`StartError::Registry`].
+    /// Other modes need none.
+    pub async fn bind(
+        config: Config,
+        registry: Option<Arc<dyn SnapshotSource>>,
+    ) -> Result<Self, StartError> {
         let metrics = Arc::new(Metrics::new());
         let mut listeners = Vec::new();
         for l in config.listeners() {
@@ -110,11 +119,11 @@ impl Gateway {
             let mut state = ListenerState::new(l.clone(), built, metrics.clone());
             let tenancy = match &l.mode {
                 ListenerMode::Gateway { gateway, .. } => {
-                    let registry = config.registry_path();
                     let open = tenancy::Tenancy::open(
                         l,
                         *gateway,
-                        registry,
+                        config.registry_path(),
+                        registry.clone(),
                         metrics.clone(),
                         state.route_identities.clone(),
                     )
@@ -130,9 +139,9 @@ impl Gateway {
                 info!(
                     listener = %l.name,
                     registry = %t.registry_path.display(),
-                    version = t.current().snapshot.version(),
-                    tenants = t.current().snapshot.tenant_count(),
-                    routes = t.current().table.len(),
+                    version = t.current().snapshot().version(),
+                    tenants = t.current().snapshot().tenant_count(),
+                    routes = t.current().policy.table().len(),
                     "gateway listener serving the tenant registry"
                 );
             }

@@ -1,6 +1,6 @@
 //! The data-plane runtime of multi-mtls-proxy: the body of `mtlsd`.
 //!
-//! It reads one TOML [config] file and runs its listeners in one tokio runtime:
+//! It reads one TOML config file ([`mtls_config::Config`]) and runs its listeners in one tokio runtime:
 //!
 //! - **server** mode: mTLS in, plain TCP to the target;
 //! - **client** mode: plain TCP in, mTLS to the target;
@@ -43,100 +43,19 @@
 //!
 //! # Example
 //!
-//! Validating a config, as `mtlsd --check` does (the TLS files are only read by [`check`]
-//! and [`Gateway::bind`]):
-//!
-//! ```
-//! use mtls_gateway::config::{Config, ListenerMode};
-//!
-//! let text = r#"
-//! [[listener]]
-//! name = "api"
-//! mode = "server"
-//! listen = "127.0.0.1:8443"
-//! target = "127.0.0.1:8080"
-//!
-//! [listener.tls]
-//! cert = "server.pem"
-//! key = "server-key.pem"
-//! ca = "ca.pem"
-//!
-//! [listener.acl]
-//! allow_uri = ["spiffe://example.test/tenant/*"]
-//! "#;
-//! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
-//! let api = &config.listeners()[0];
-//! assert!(matches!(api.mode, ListenerMode::Server { .. }));
-//! assert_eq!(api.limits.idle_timeout.as_secs(), 90);
-//!
-//! // Every problem is reported, with the listener and the field.
-//! let err = Config::from_toml(&text.replace("8080", "x").replace("server\"", "sideways\""), "m.toml")
-//!     .unwrap_err();
-//! assert_eq!(err.problems().len(), 2);
-//! assert!(err.to_string().contains("listener \"api\": `target`"));
-//!
-//! // A client-mode listener with two identities, chosen by the CA names the upstream sends.
-//! let text = r#"
-//! [[listener]]
-//! name = "partners"
-//! mode = "client"
-//! listen = "127.0.0.1:9080"
-//! target = "api.acme.test:443"
-//!
-//! [listener.tls]
-//! ca = "upstream-ca.pem"
-//! fallback = "none"
-//!
-//! [[listener.tls.identities]]
-//! name = "acme"
-//! cert = "acme.pem"
-//! key = "acme-key.pem"
-//!
-//! [[listener.tls.identities]]
-//! name = "globex"
-//! cert = "globex.pem"
-//! key = "globex-key.pem"
-//! "#;
-//! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
-//! let ListenerMode::Client { tls } = &config.listeners()[0].mode else { unreachable!() };
-//! assert_eq!(tls.identities[1].name, "globex");
-//! assert_eq!(tls.identities[1].cert.to_str(), Some("/etc/mtlsd/globex.pem"));
-//!
-//! // A gateway: TLS material and the registry come from the data dir.
-//! let text = r#"
-//! data_dir = "/var/lib/mtls"
-//!
-//! [[listener]]
-//! name = "tenants"
-//! mode = "gateway"
-//! listen = "0.0.0.0:8443"
-//!
-//! [listener.gateway]
-//! poll_interval = "200ms"
-//! protocol = "auto"
-//!
-//! ## Routes with `upstream_tls.identity = "partner"` present this certificate upstream.
-//! [[listener.gateway.identities]]
-//! name = "partner"
-//! cert = "partner.pem"
-//! key = "partner-key.pem"
-//! "#;
-//! let config = Config::from_toml(text, "/etc/mtlsd/mtlsd.toml")?;
-//! assert_eq!(config.registry_path().to_str(), Some("/var/lib/mtls/registry.db"));
-//! let ListenerMode::Gateway { tls, gateway, identities } = &config.listeners()[0].mode else {
-//!     unreachable!()
-//! };
-//! assert_eq!(tls.cert.to_str(), Some("/var/lib/mtls/server/cert.pem"));
-//! assert_eq!(gateway.poll_interval.as_millis(), 200);
-//! assert_eq!(identities[0].name, "partner");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! Running it (inside a tokio runtime):
+//! The config comes from `mtls-config` (validated without a runtime). Running it (inside a
+//! tokio runtime): gateway listeners read the tenant registry through a
+//! [`SnapshotSource`](mtls_registry::SnapshotSource) the caller provides; `mtlsd` gives the
+//! SQLite file of the data dir:
 //!
 //! ```no_run
-//! # async fn run(config: mtls_gateway::config::Config) -> Result<(), mtls_gateway::StartError> {
-//! let gateway = mtls_gateway::Gateway::bind(config).await?;
+//! # async fn run(config: mtls_config::Config) -> Result<(), mtls_gateway::StartError> {
+//! use std::sync::Arc;
+//! use mtls_registry::SnapshotSource;
+//! use mtls_registry_sqlite::SqliteSnapshotSource;
+//!
+//! let registry: Arc<dyn SnapshotSource> = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+//! let gateway = mtls_gateway::Gateway::bind(config, Some(registry)).await?;
 //! for bound in gateway.local_addrs() {
 //!     println!("{} {} {}", bound.kind, bound.name, bound.addr);
 //! }
@@ -145,7 +64,6 @@
 //! ```
 
 mod admin;
-pub mod config;
 mod conn;
 mod error;
 mod gateway;
@@ -164,7 +82,7 @@ mod tracker;
 
 pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
-pub use logging::{LOG_ENV, init_logging};
+pub use logging::init_logging;
 pub use tenancy::RegistryStartError;
 pub use tls::TlsError;
 

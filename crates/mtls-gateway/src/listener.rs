@@ -7,11 +7,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tracing::{error, warn};
 
-use crate::config::OnLimit;
 use crate::conn;
 use crate::error::ErrorChain;
 use crate::state::ListenerState;
 use crate::tracker::Tracker;
+use mtls_config::OnLimit;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);

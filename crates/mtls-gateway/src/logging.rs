@@ -4,19 +4,15 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, LoggingConfig};
-
-/// The environment variable that, when set, overrides `logging.level` with a full
-/// `tracing` filter (e.g. `mtls_gateway=debug,info`).
-pub const LOG_ENV: &str = "MTLSD_LOG";
+use mtls_config::{LogFormat, LoggingConfig};
 
 /// Installs the global subscriber: lines on stderr, text or JSON, at the configured level.
 ///
-/// Precedence: `MTLSD_LOG` (a `tracing` filter) over `logging.level`. Returns `false` if a
-/// global subscriber was already installed (the existing one is kept).
-pub fn init_logging(config: &LoggingConfig) -> bool {
-    let filter = std::env::var(LOG_ENV)
-        .ok()
+/// Precedence: `filter` (a full `tracing` filter such as `mtls_gateway=debug,info`; `mtlsd`
+/// passes `MTLS_LOG`) over `logging.level`; a filter that does not parse is ignored. Returns
+/// `false` if a global subscriber was already installed (the existing one is kept).
+pub fn init_logging(config: &LoggingConfig, filter: Option<&str>) -> bool {
+    let filter = filter
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(config.level.as_str()));
     let builder = tracing_subscriber::fmt()

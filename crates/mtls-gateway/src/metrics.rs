@@ -232,13 +232,15 @@ impl Metrics {
         registry.register(
             "tenant_refusals",
             "Gateway connections refused after the handshake, by reason (no_tenant, \
-             unknown_tenant, tenant_suspended, unknown_certificate, \
-             certificate_of_other_tenant, certificate_revoked, max_connections)",
+             certificate_expired, certificate_not_yet_valid, unknown_tenant, tenant_suspended, \
+             unknown_certificate, certificate_of_other_tenant, certificate_revoked, \
+             max_connections)",
             m.tenant_refusals.clone(),
         );
         registry.register(
             "tenant_connections_closed",
-            "Open gateway connections closed because a new registry snapshot refuses them, by reason",
+            "Open gateway connections closed because a new registry snapshot refuses them (or their \
+             certificate expired meanwhile), by reason",
             m.tenant_connections_closed.clone(),
         );
         registry.register(

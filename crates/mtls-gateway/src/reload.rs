@@ -18,9 +18,9 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{Notify, watch};
 use tracing::{debug, error, info};
 
-use crate::config::ReloadConfig;
 use crate::error::{ErrorChain, StartError};
 use crate::state::ListenerState;
+use mtls_config::ReloadConfig;
 
 /// Longest a stream of file events may postpone a reload, in debounce periods.
 const MAX_DEBOUNCE_ROUNDS: u32 = 20;

@@ -7,8 +7,8 @@ use arc_swap::ArcSwap;
 use rustls::{ClientConfig, ServerConfig};
 use time::OffsetDateTime;
 
-use crate::config::{ClientAuth, IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
 use crate::route_identities::RouteIdentities;
+use mtls_config::{ClientAuth, IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
 use mtls_resolver::{Identity, SelectionObserver};
 use mtls_tls::CertInfo;
 use tracing::warn;
@@ -82,7 +82,7 @@ fn inbound_of(mode: &ListenerMode) -> Option<&ServerTlsConfig> {
     }
 }
 
-pub(crate) fn upstream_of(mode: &ListenerMode) -> Option<&crate::config::ClientTlsConfig> {
+pub(crate) fn upstream_of(mode: &ListenerMode) -> Option<&mtls_config::ClientTlsConfig> {
     match mode {
         ListenerMode::Client { tls } => Some(tls),
         ListenerMode::Bridge { upstream_tls, .. } => Some(upstream_tls),

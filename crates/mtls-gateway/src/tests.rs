@@ -13,10 +13,10 @@ use rcgen::{
 use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 
-use crate::config::{
+use crate::tls::{self, TlsError};
+use mtls_config::{
     ClientAuth, ClientTlsConfig, IdentityConfig, SelectionPolicy, ServerTlsConfig, TlsVersion,
 };
-use crate::tls::{self, TlsError};
 
 struct Files {
     dir: tempfile::TempDir,

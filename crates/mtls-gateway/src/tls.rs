@@ -14,7 +14,7 @@ use mtls_tls::{BuildError, CertInfo, ClientTlsParams, PemError, ServerTlsParams}
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ServerConfig};
 
-use crate::config::{ClientAuth, ClientTlsConfig, IdentityConfig, ServerTlsConfig, TlsVersion};
+use mtls_config::{ClientAuth, ClientTlsConfig, IdentityConfig, ServerTlsConfig, TlsVersion};
 
 /// Why TLS material could not be loaded or a TLS config could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -143,7 +143,10 @@ impl AclDecision {
     }
 }
 
-/// An allow list over certificate fields, OR-ed. See the [module docs](self).
+/// An allow list over certificate fields, OR-ed: patterns for subject CN, O and OU, and DNS
+/// and URI subject alternative names, each an exact string or a prefix ending in one `*`
+/// (`spiffe://example.test/tenant/*`). A peer is allowed if any pattern matches any value of
+/// its field; an empty rule set allows every peer (whose certificate the TLS layer verified).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AclRules {
     rules: Vec<(AclField, AclPattern)>,

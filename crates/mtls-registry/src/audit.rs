@@ -86,8 +86,11 @@ pub struct AuditReport {
     pub head_hash: String,
 }
 
-/// The hash of an event, given its fields and its predecessor's hash.
-pub(crate) fn chain_hash(
+/// The hash of an event, given its fields and its predecessor's hash (the rule in the
+/// [`AuditEvent`] docs). A backend computes it when it appends an event, with `at` already
+/// at the stored precision ([`stored_time`](crate::backend::stored_time)), and stores it
+/// with the event; [`ChainVerifier`] recomputes it.
+pub fn chain_hash(
     prev_hash: &str,
     seq: u64,
     at: OffsetDateTime,
@@ -100,7 +103,7 @@ pub(crate) fn chain_hash(
     canonical.push('[');
     canonical.push_str(&seq.to_string());
     for field in [
-        util::rfc3339(at).as_str(),
+        util::audit_time(at).as_str(),
         actor,
         action,
         tenant.map(TenantId::as_str).unwrap_or(""),
@@ -119,8 +122,9 @@ pub(crate) fn chain_hash(
     util::sha256_hex(&input)
 }
 
-/// JSON without whitespace, object keys sorted at every depth.
-pub(crate) fn canonical_json(value: &Value) -> String {
+/// JSON without whitespace, object keys sorted at every depth: the form `details` take in
+/// the hash, and the form a backend should store them in.
+pub fn canonical_json(value: &Value) -> String {
     let mut out = String::new();
     write_canonical(value, &mut out);
     out
@@ -159,25 +163,60 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// Walks events in `seq` order and reports the first problem.
+/// Checks an audit log event by event, as [`Store::verify_audit`](crate::Store::verify_audit)
+/// promises: feed it every stored event in `seq` order with [`check`](Self::check), then the
+/// head the store recorded with [`finish`](Self::finish). The first problem is
+/// [`RegistryError::AuditChainBroken`] naming its `seq`.
+///
+/// ```
+/// use mtls_registry::backend::{ChainVerifier, chain_hash};
+/// use mtls_registry::{AuditEvent, GENESIS_HASH};
+///
+/// let at = time::macros::datetime!(2026-11-02 10:00:00 UTC);
+/// let details = serde_json::json!({"trust_domain": "proxy.example.com"});
+/// let hash = chain_hash(GENESIS_HASH, 1, at, "cli:alice", "registry.init", None, &details);
+/// let event = AuditEvent {
+///     seq: 1,
+///     at,
+///     actor: "cli:alice".into(),
+///     action: "registry.init".into(),
+///     tenant: None,
+///     details,
+///     prev_hash: GENESIS_HASH.into(),
+///     hash: hash.clone(),
+/// };
+/// let mut verifier = ChainVerifier::new();
+/// verifier.check(&event)?;
+/// let report = verifier.finish(1, &hash)?;
+/// assert_eq!((report.events, report.head_hash), (1, hash));
+/// # Ok::<(), mtls_registry::RegistryError>(())
+/// ```
 #[derive(Debug)]
-pub(crate) struct ChainVerifier {
+pub struct ChainVerifier {
     expected_seq: u64,
     prev_hash: String,
 }
 
 // === impl ChainVerifier ===
 
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ChainVerifier {
-    pub(crate) fn new() -> Self {
+    /// A verifier expecting event 1, linked to [`GENESIS_HASH`].
+    pub fn new() -> Self {
         Self {
             expected_seq: 1,
             prev_hash: GENESIS_HASH.to_owned(),
         }
     }
 
-    /// Checks the next event read from storage.
-    pub(crate) fn check(&mut self, event: &AuditEvent) -> Result<(), RegistryError> {
+    /// Checks the next event read from storage: its `seq` follows the previous one, its
+    /// `prev_hash` is the previous event's hash, and its `hash` recomputes.
+    pub fn check(&mut self, event: &AuditEvent) -> Result<(), RegistryError> {
         let broken = |seq, problem: String| RegistryError::AuditChainBroken { seq, problem };
         if event.seq != self.expected_seq {
             return Err(broken(
@@ -212,12 +251,9 @@ impl ChainVerifier {
         Ok(())
     }
 
-    /// Checks the head recorded in the meta table against the last event seen.
-    pub(crate) fn finish(
-        self,
-        head_seq: u64,
-        head_hash: &str,
-    ) -> Result<AuditReport, RegistryError> {
+    /// Checks the head the store recorded (last `seq` and `hash`, kept next to the version)
+    /// against the last event seen, so deleted or appended events show too.
+    pub fn finish(self, head_seq: u64, head_hash: &str) -> Result<AuditReport, RegistryError> {
         let last_seq = self.expected_seq - 1;
         if head_seq > last_seq {
             return Err(RegistryError::AuditChainBroken {

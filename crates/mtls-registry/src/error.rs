@@ -4,26 +4,31 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mtls_identity::{Serial, TenantId};
-use mtls_router::RouteSpecError;
+use mtls_route_spec::RouteSpecError;
 use time::OffsetDateTime;
 
-use crate::{BoxError, RouteId, TenantStatus};
+use crate::{BoxError, RouteId, SnapshotError, TenantStatus};
 
 /// Everything a registry operation can fail with.
 ///
 /// Variants name the failing thing (path, tenant id, serial, route id, field). Causes are
 /// in [`std::error::Error::source`], not in the message. Callers test for kinds with the
 /// `is_*` helpers or by matching.
+///
+/// The storage kinds ([`Corrupt`](Self::Corrupt), [`Busy`](Self::Busy),
+/// [`Database`](Self::Database), ...) are the same for every backend; what the backend's
+/// own library reported (an SQLite error, say) is their boxed `source`, so this crate
+/// depends on no database library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    /// [`SqliteStore::create`](crate::SqliteStore::create) found a file already there.
+    /// Creating a registry found a database already there.
     #[error("registry database {path} already exists; open it instead of creating it")]
     DatabaseExists {
         /// The database path.
         path: PathBuf,
     },
-    /// [`SqliteStore::open`](crate::SqliteStore::open) found no registry at the path.
+    /// Opening a registry found none at the path.
     #[error("no registry database at {path}: {reason}; create one first")]
     NotInitialised {
         /// The database path.
@@ -31,16 +36,16 @@ pub enum RegistryError {
         /// What is missing (the file, or the registry tables in it).
         reason: &'static str,
     },
-    /// The file is not an SQLite database, or it is damaged.
+    /// The file is not a database of the backend's kind, or it is damaged.
     #[error("registry database {path} is corrupt: {detail}")]
     Corrupt {
         /// The database path.
         path: PathBuf,
-        /// What SQLite reported (e.g. the first `PRAGMA quick_check` line).
+        /// What the backend reported (for SQLite, e.g. the first `PRAGMA quick_check` line).
         detail: String,
-        /// The SQLite error, when there was one.
+        /// The backend's error, when there was one.
         #[source]
-        source: Option<rusqlite::Error>,
+        source: Option<BoxError>,
     },
     /// The database was written by a newer version of this code.
     #[error(
@@ -65,23 +70,24 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
-    /// Another writer held the database for longer than the busy timeout (5 s). Safe to retry.
+    /// Another writer held the database for longer than the backend's busy timeout (5 s for
+    /// SQLite). Safe to retry.
     #[error("registry database is busy (while trying to {operation}); retry later")]
     Busy {
         /// What was being done.
         operation: &'static str,
-        /// The SQLite error.
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: BoxError,
     },
-    /// Any other SQLite failure.
+    /// Any other failure of the backend's database.
     #[error("registry database error while trying to {operation}")]
     Database {
         /// What was being done.
         operation: &'static str,
-        /// The SQLite error.
+        /// The backend's error.
         #[source]
-        source: rusqlite::Error,
+        source: BoxError,
     },
     /// A value read back from the database does not parse (the file was edited by hand or
     /// by a different program).
@@ -94,6 +100,13 @@ pub enum RegistryError {
         /// Why it does not parse.
         #[source]
         source: BoxError,
+    },
+    /// The stored rows do not make a consistent snapshot (see [`SnapshotBuilder`](crate::SnapshotBuilder)).
+    #[error("registry database does not make a consistent snapshot")]
+    InconsistentSnapshot {
+        /// What is inconsistent.
+        #[from]
+        source: SnapshotError,
     },
     /// A value could not be encoded as JSON for storage.
     #[error("cannot encode the {what} as JSON")]
@@ -281,34 +294,7 @@ impl RegistryError {
                 | Self::Busy { .. }
                 | Self::Database { .. }
                 | Self::InvalidStoredValue { .. }
+                | Self::InconsistentSnapshot { .. }
         )
-    }
-}
-
-/// Maps a rusqlite error raised while doing `operation`, telling "busy" apart.
-pub(crate) fn db(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> RegistryError {
-    move |source| {
-        let busy = matches!(
-            source.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        );
-        if busy {
-            RegistryError::Busy { operation, source }
-        } else {
-            RegistryError::Database { operation, source }
-        }
-    }
-}
-
-/// An [`RegistryError::InvalidStoredValue`] for `column`.
-pub(crate) fn stored(
-    column: &'static str,
-    value: impl Into<String>,
-) -> impl FnOnce(BoxError) -> RegistryError {
-    let value = value.into();
-    move |source| RegistryError::InvalidStoredValue {
-        column,
-        value,
-        source,
     }
 }

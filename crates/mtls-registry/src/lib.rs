@@ -2,11 +2,16 @@
 //! enrollment tokens, and a hash-chained, append-only audit log.
 //!
 //! - [`Store`] is the storage-independent interface (object safe, `Send + Sync`); the
-//!   control plane (`tenantctl`, later an admin API) changes the registry through it.
-//! - [`SqliteStore`] is the embedded backend: one SQLite file in WAL mode, safe to share
-//!   between threads and processes.
+//!   control plane (`tenantctl`, later an admin API) changes the registry through it. The
+//!   backends live in their own crates: `mtls-registry-sqlite` is the embedded default
+//!   (one SQLite file in WAL mode).
 //! - [`Snapshot`] is the immutable, versioned view the data plane reads after every
-//!   handshake ([`Snapshot::admit`]); rebuild it when [`Store::version`] changes.
+//!   handshake ([`Snapshot::admit`]); rebuild it when [`Store::version`] changes. Backends
+//!   assemble it with a [`SnapshotBuilder`], which keeps it consistent.
+//! - [`SnapshotSource`] is the read side the data plane holds: every [`Store`] is one, and
+//!   a backend may offer sources of its own (SQLite: one that reopens a replaced file).
+//! - The audit chain's rules ([`AuditEvent`]) and the pieces a backend needs to follow
+//!   them are in [`backend`].
 //!
 //! Every change is one transaction holding the change, the version bump and its audit
 //! event: nothing is half-written on any error. Certificates are signed by a callback that
@@ -14,8 +19,8 @@
 //! nothing. If the commit itself fails after a successful signature, the certificate exists
 //! but the registry does not know it, and [`Snapshot::admit`] refuses it.
 //!
-//! The crate is sync (no tokio). Enrollment secrets are stored only as their SHA-256 and
-//! never logged or `Debug`-printed.
+//! The crate is sync (no tokio) and depends on no database library. Enrollment secrets are
+//! stored only as their SHA-256 and never logged or `Debug`-printed.
 //!
 //! # Audit actions
 //!
@@ -26,50 +31,41 @@
 //!
 //! # Example
 //!
+//! The data plane's side: a snapshot (built by hand here; a [`Store`] or [`SnapshotSource`]
+//! hands out the real ones) admits a tenant's certificate and lists its routes.
+//!
 //! ```
-//! use mtls_identity::{Fingerprint, RevocationReason, Serial, TenantId, TrustDomain};
+//! use mtls_identity::{Serial, TenantId, TrustDomain};
 //! use mtls_registry::{
-//!     Actor, CertificateKind, NewCertificate, Refusal, SqliteStore, Store, TenantLimits,
+//!     Refusal, RouteId, RouteRecord, SnapshotBuilder, SnapshotTenant, TenantLimits,
+//!     TenantStatus,
 //! };
 //!
-//! let dir = tempfile::tempdir()?;
 //! let domain: TrustDomain = "proxy.example.com".parse()?;
-//! let alice = Actor::new("cli:alice")?;
-//! let store = SqliteStore::create(dir.path().join("registry.db"), &domain, &alice)?;
-//!
 //! let acme: TenantId = "acme".parse()?;
-//! store.create_tenant(&alice, &acme, "ACME Corp", TenantLimits::default())?;
-//! let route = serde_json::from_str(
-//!     r#"{"kind":"tcp","sni":"db.acme.test","upstreams":["10.0.0.7:5432"]}"#,
-//! )?;
-//! store.add_route(&alice, &acme, route)?;
+//! let (good, revoked) = (Serial::random(), Serial::random());
 //!
-//! // The callback signs the certificate (here: pretends to) inside the transaction.
-//! let cert = store.record_certificate(&alice, &acme, &mut |tenant| {
-//!     assert_eq!(tenant.id.as_str(), "acme");
-//!     let now = time::OffsetDateTime::now_utc();
-//!     Ok(NewCertificate {
-//!         serial: Serial::random(),
-//!         fingerprint: Fingerprint::of_der(b"the certificate's DER"),
-//!         not_before: now,
-//!         not_after: now + time::Duration::days(90),
-//!         kind: CertificateKind::Client,
-//!     })
+//! let mut builder = SnapshotBuilder::new(5, domain);
+//! builder.tenant(acme.clone(), SnapshotTenant {
+//!     display_name: "ACME Corp".into(),
+//!     status: TenantStatus::Active,
+//!     limits: TenantLimits::default(),
 //! })?;
+//! builder.route(RouteRecord {
+//!     id: RouteId::random(),
+//!     tenant: acme.clone(),
+//!     spec: serde_json::from_str(
+//!         r#"{"kind":"tcp","sni":"db.acme.test","upstreams":["10.0.0.7:5432"]}"#,
+//!     )?,
+//!     created_at: time::OffsetDateTime::now_utc(),
+//! })?;
+//! builder.certificate(good.clone(), acme.clone(), false)?;
+//! builder.certificate(revoked.clone(), acme.clone(), true)?;
+//! let snapshot = builder.build();
 //!
-//! // The data plane's view.
-//! let snapshot = store.snapshot()?;
-//! assert!(snapshot.admit(&acme, &cert.serial).is_ok());
+//! assert!(snapshot.admit(&acme, &good).is_ok());
+//! assert_eq!(snapshot.admit(&acme, &revoked).unwrap_err(), Refusal::CertificateRevoked);
 //! assert_eq!(snapshot.routes(&acme).len(), 1);
-//!
-//! // Revocation shows up in the next snapshot.
-//! store.revoke_certificate(&alice, &cert.serial, RevocationReason::KeyCompromise)?;
-//! assert!(store.version()? > snapshot.version());
-//! let snapshot = store.snapshot()?;
-//! assert_eq!(snapshot.admit(&acme, &cert.serial).unwrap_err(), Refusal::CertificateRevoked);
-//!
-//! // Every change is in the audit log, and the chain verifies.
-//! assert_eq!(store.verify_audit()?.events, 5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -79,7 +75,7 @@ mod clock;
 mod error;
 mod route;
 mod snapshot;
-mod sqlite;
+mod source;
 mod store;
 mod tenant;
 mod token;
@@ -90,13 +86,21 @@ pub use cert::{CertificateKind, CertificateRecord, NewCertificate, UnknownCertif
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use route::{RouteId, RouteIdError, RouteRecord};
-pub use snapshot::{Refusal, Snapshot, SnapshotTenant};
-pub use sqlite::{BUSY_TIMEOUT, SCHEMA_VERSION, SqliteStore};
+pub use snapshot::{Refusal, Snapshot, SnapshotBuilder, SnapshotError, SnapshotTenant};
+pub use source::SnapshotSource;
 pub use store::{BoxError, IssueFn, Store};
 pub use tenant::{
     Actor, DeletedTenant, InvalidActor, MAX_DISPLAY_NAME_CHARS, TenantLimits, TenantRecord,
-    TenantStatus, UnknownTenantStatus,
+    TenantStatus, UnknownTenantStatus, validate_display_name,
 };
 pub use token::{
     ENROLLMENT_SECRET_PREFIX, EnrollmentSecret, MAX_TOKEN_TTL, MIN_TOKEN_TTL, TokenRecord,
 };
+
+/// What a [`Store`] backend needs to keep the registry's rules, beyond the domain types: the
+/// audit chain's hash and verifier, and the time precision the registry keeps. Users of a
+/// store need none of it.
+pub mod backend {
+    pub use crate::audit::{ChainVerifier, canonical_json, chain_hash};
+    pub use crate::util::{audit_time, stored_time};
+}

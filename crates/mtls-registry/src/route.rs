@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use mtls_identity::TenantId;
-use mtls_router::RouteSpec;
+use mtls_route_spec::RouteSpec;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

@@ -1,40 +1,110 @@
 //! The immutable, versioned view of the registry that the data plane reads.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, hash_map};
 use std::fmt;
 
 use mtls_identity::{Serial, TenantId, TrustDomain};
 
-use crate::{RouteRecord, TenantLimits, TenantStatus};
+use crate::{RouteId, RouteRecord, TenantLimits, TenantStatus};
 
 /// An immutable, consistent view of the registry at one [`version`](Self::version).
 ///
-/// Built by [`Store::snapshot`](crate::Store::snapshot) from one read transaction. Share it
-/// in an `Arc` (e.g. behind an `ArcSwap`); lookups never touch the database.
+/// Built by [`Store::snapshot`](crate::Store::snapshot) from one read transaction (a backend
+/// assembles it with a [`SnapshotBuilder`]). Share it in an `Arc` (e.g. behind an
+/// `ArcSwap`); lookups never touch the database.
 ///
 /// It contains every tenant (suspended ones too), every route, and every certificate the
 /// registry ever recorded with its tenant and revocation state. [`admit`](Self::admit) is
 /// two hash lookups and allocates nothing (≈ 95 ns with 10,000 tenants on a 2-core VM).
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub(crate) version: u64,
-    pub(crate) trust_domain: TrustDomain,
-    pub(crate) tenants: HashMap<TenantId, TenantEntry>,
-    pub(crate) certificates: HashMap<Serial, CertEntry>,
+    version: u64,
+    trust_domain: TrustDomain,
+    tenants: HashMap<TenantId, TenantEntry>,
+    certificates: HashMap<Serial, CertEntry>,
 }
 
 /// A tenant and its routes, as the snapshot holds them.
 #[derive(Debug, Clone)]
-pub(crate) struct TenantEntry {
-    pub(crate) tenant: SnapshotTenant,
-    pub(crate) routes: Vec<RouteRecord>,
+struct TenantEntry {
+    tenant: SnapshotTenant,
+    routes: Vec<RouteRecord>,
 }
 
 /// What the snapshot knows about a certificate.
 #[derive(Debug, Clone)]
-pub(crate) struct CertEntry {
-    pub(crate) tenant: TenantId,
-    pub(crate) revoked: bool,
+struct CertEntry {
+    tenant: TenantId,
+    revoked: bool,
+}
+
+/// Assembles a [`Snapshot`], refusing whatever would make it inconsistent: the same tenant,
+/// route id or certificate serial twice, or a route of a tenant that was not added first.
+///
+/// For [`Store`](crate::Store) backends, which read their rows in one read transaction and
+/// add them here: every tenant first, then the routes in creation order (each tenant's routes
+/// keep the order they are added in), and every certificate the registry recorded.
+/// Certificates may name a tenant the snapshot does not hold: their rows outlive the tenant,
+/// and [`Snapshot::admit`] refuses them for it.
+///
+/// ```
+/// use mtls_identity::{Serial, TrustDomain};
+/// use mtls_registry::{Refusal, SnapshotBuilder, SnapshotTenant, TenantLimits, TenantStatus};
+///
+/// let domain: TrustDomain = "proxy.example.com".parse()?;
+/// let acme = "acme".parse()?;
+/// let serial = Serial::random();
+/// let mut builder = SnapshotBuilder::new(7, domain);
+/// builder.tenant(acme, SnapshotTenant {
+///     display_name: "ACME Corp".into(),
+///     status: TenantStatus::Active,
+///     limits: TenantLimits::default(),
+/// })?;
+/// builder.certificate(serial.clone(), "acme".parse()?, false)?;
+/// // The same serial again would make the snapshot ambiguous.
+/// assert!(builder.certificate(serial.clone(), "acme".parse()?, true).is_err());
+/// let snapshot = builder.build();
+/// assert_eq!(snapshot.version(), 7);
+/// assert!(snapshot.admit(&"acme".parse()?, &serial).is_ok());
+/// assert_eq!(snapshot.admit(&"other".parse()?, &serial).unwrap_err(), Refusal::UnknownTenant);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    snapshot: Snapshot,
+    route_ids: HashSet<RouteId>,
+}
+
+/// Why a [`SnapshotBuilder`] refused a row: the rows a backend read are inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The tenant was added before.
+    #[error("tenant {id} appears twice")]
+    DuplicateTenant {
+        /// The tenant id.
+        id: TenantId,
+    },
+    /// The route's tenant was not added (before the route).
+    #[error("route {route} belongs to tenant {tenant}, which is not in the snapshot")]
+    RouteOfUnknownTenant {
+        /// The route id.
+        route: RouteId,
+        /// The tenant it names.
+        tenant: TenantId,
+    },
+    /// A route with this id was added before.
+    #[error("route {id} appears twice")]
+    DuplicateRoute {
+        /// The route id.
+        id: RouteId,
+    },
+    /// A certificate with this serial was added before.
+    #[error("certificate serial {serial} appears twice")]
+    DuplicateSerial {
+        /// The serial.
+        serial: Serial,
+    },
 }
 
 /// A tenant as the data plane sees it.
@@ -156,3 +226,82 @@ impl Snapshot {
         Ok(&entry.tenant)
     }
 }
+
+// === impl SnapshotBuilder ===
+
+impl SnapshotBuilder {
+    /// An empty snapshot of the registry of `trust_domain` at `version`.
+    pub fn new(version: u64, trust_domain: TrustDomain) -> Self {
+        Self {
+            snapshot: Snapshot {
+                version,
+                trust_domain,
+                tenants: HashMap::new(),
+                certificates: HashMap::new(),
+            },
+            route_ids: HashSet::new(),
+        }
+    }
+
+    /// Adds a tenant (active or suspended), with no routes yet.
+    pub fn tenant(
+        &mut self,
+        id: TenantId,
+        tenant: SnapshotTenant,
+    ) -> Result<&mut Self, SnapshotError> {
+        match self.snapshot.tenants.entry(id) {
+            hash_map::Entry::Occupied(e) => Err(SnapshotError::DuplicateTenant {
+                id: e.key().clone(),
+            }),
+            hash_map::Entry::Vacant(e) => {
+                e.insert(TenantEntry {
+                    tenant,
+                    routes: Vec::new(),
+                });
+                Ok(self)
+            }
+        }
+    }
+
+    /// Appends a route to its tenant's routes, which must have been added.
+    pub fn route(&mut self, route: RouteRecord) -> Result<&mut Self, SnapshotError> {
+        let Some(entry) = self.snapshot.tenants.get_mut(&route.tenant) else {
+            return Err(SnapshotError::RouteOfUnknownTenant {
+                route: route.id,
+                tenant: route.tenant,
+            });
+        };
+        if !self.route_ids.insert(route.id.clone()) {
+            return Err(SnapshotError::DuplicateRoute { id: route.id });
+        }
+        entry.routes.push(route);
+        Ok(self)
+    }
+
+    /// Records a certificate the registry knows: the tenant it was issued to (which need not
+    /// be in the snapshot) and whether it was revoked.
+    pub fn certificate(
+        &mut self,
+        serial: Serial,
+        tenant: TenantId,
+        revoked: bool,
+    ) -> Result<&mut Self, SnapshotError> {
+        match self.snapshot.certificates.entry(serial) {
+            hash_map::Entry::Occupied(e) => Err(SnapshotError::DuplicateSerial {
+                serial: e.key().clone(),
+            }),
+            hash_map::Entry::Vacant(e) => {
+                e.insert(CertEntry { tenant, revoked });
+                Ok(self)
+            }
+        }
+    }
+
+    /// The snapshot.
+    pub fn build(self) -> Snapshot {
+        self.snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mtls_identity::{RevocationReason, Serial, TenantId, TrustDomain};
-use mtls_router::RouteSpec;
+use mtls_route_spec::RouteSpec;
 
 use crate::{
     Actor, AuditEvent, AuditFilter, AuditReport, CertificateRecord, DeletedTenant,

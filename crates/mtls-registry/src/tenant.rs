@@ -108,6 +108,15 @@ impl TenantStatus {
             Self::Suspended => "suspended",
         }
     }
+
+    /// The audit action recording a change to this status: `tenant.resume` (to active) or
+    /// `tenant.suspend`.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Self::Active => "tenant.resume",
+            Self::Suspended => "tenant.suspend",
+        }
+    }
 }
 
 impl FromStr for TenantStatus {
@@ -193,8 +202,10 @@ pub struct DeletedTenant {
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
-/// Checks a display name: 1..=64 characters, no control characters.
-pub(crate) fn validate_display_name(name: &str) -> Result<(), RegistryError> {
+/// Checks a display name: 1..=64 characters, no control characters, else
+/// [`InvalidDisplayName`](RegistryError::InvalidDisplayName). Backends check it in
+/// `create_tenant`, before writing anything.
+pub fn validate_display_name(name: &str) -> Result<(), RegistryError> {
     let reason = if name.is_empty() {
         Some("it is empty")
     } else if name.chars().count() > MAX_DISPLAY_NAME_CHARS {

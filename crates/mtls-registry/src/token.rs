@@ -29,8 +29,9 @@ pub struct EnrollmentSecret(Zeroizing<String>);
 // === impl EnrollmentSecret ===
 
 impl EnrollmentSecret {
-    /// A fresh random secret.
-    pub(crate) fn generate() -> Self {
+    /// A fresh random secret (a backend's `create_enrollment_token` makes one and keeps only
+    /// its [`stored_hash`](Self::stored_hash)).
+    pub fn generate() -> Self {
         let bytes = Zeroizing::new(util::random_bytes::<32>());
         let mut s = Zeroizing::new(String::with_capacity(ENROLLMENT_SECRET_PREFIX.len() + 43));
         s.push_str(ENROLLMENT_SECRET_PREFIX);
@@ -42,17 +43,19 @@ impl EnrollmentSecret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The form a store keeps of a secret: the hex SHA-256 of its text. Redeeming looks the
+    /// token up by the stored hash of the secret presented, so the secret itself is never
+    /// stored or compared.
+    pub fn stored_hash(secret: &str) -> String {
+        util::sha256_hex(secret.as_bytes())
+    }
 }
 
 impl fmt::Debug for EnrollmentSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EnrollmentSecret(<redacted>)")
     }
-}
-
-/// The stored form of a secret: hex SHA-256 of its text.
-pub(crate) fn secret_hash(secret: &str) -> String {
-    util::sha256_hex(secret.as_bytes())
 }
 
 /// An enrollment token as stored (without its secret).
@@ -76,6 +79,11 @@ pub struct TokenRecord {
 // === impl TokenRecord ===
 
 impl TokenRecord {
+    /// A fresh random token id: `t-` followed by 16 lowercase hex characters.
+    pub fn random_id() -> String {
+        util::random_id("t-")
+    }
+
     /// True if the token was redeemed.
     pub fn is_used(&self) -> bool {
         self.used_at.is_some()

@@ -4,9 +4,6 @@ use std::fmt::Write;
 
 use time::OffsetDateTime;
 
-use crate::RegistryError;
-use crate::error::stored;
-
 /// Fills `N` bytes from the system CSPRNG (aws-lc-rs).
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
@@ -34,26 +31,18 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
 }
 
-/// The time as stored: UTC, whole seconds.
-pub(crate) fn truncate(t: OffsetDateTime) -> OffsetDateTime {
+/// A time at the precision the registry keeps: UTC, whole seconds (as in X.509). A backend
+/// truncates the clock's time and the certificate validity it records with it, so that what
+/// it reads back equals what it returned, and audit hashes recompute.
+pub fn stored_time(t: OffsetDateTime) -> OffsetDateTime {
     t.to_offset(time::UtcOffset::UTC)
         .replace_nanosecond(0)
         .unwrap_or(t)
 }
 
-/// Unix seconds, the storage form of every time in the database.
-pub(crate) fn to_unix(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-/// Reads a stored unix time back.
-pub(crate) fn from_unix(column: &'static str, secs: i64) -> Result<OffsetDateTime, RegistryError> {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|e| stored(column, secs.to_string())(e.into()))
-}
-
-/// RFC 3339 in UTC, e.g. `2026-11-02T10:00:00Z`, as used in audit hashes and details.
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+/// RFC 3339 in UTC, e.g. `2026-11-02T10:00:00Z`: how audit hashes write an event's time,
+/// and how a backend writes times into audit details.
+pub fn audit_time(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         // Formatting fails only for years outside 0..=9999, which unix seconds from our clock

@@ -12,12 +12,7 @@ use std::collections::HashMap;
 
 use mtls_identity::TenantId;
 
-use crate::connect::PortRange;
-use crate::connect_route::ConnectRoute;
-use crate::host::MAX_NAME_LEN;
-use crate::http_route::HttpRoute;
-use crate::spec::RouteSpec;
-use crate::tcp_route::TcpRoute;
+use mtls_route_spec::{ConnectRoute, HttpRoute, MAX_HOST_NAME_LEN, PortRange, RouteSpec, TcpRoute};
 
 mod explain;
 mod host;
@@ -107,6 +102,9 @@ impl<K: Ord> RouteTable<K> {
                 RouteSpec::Http(route) => table.http.push(Slot { key, route }),
                 RouteSpec::Tcp(route) => table.tcp.push(Slot { key, route }),
                 RouteSpec::Connect(route) => table.connect.push(Slot { key, route }),
+                // `RouteSpec` is non-exhaustive: a kind this matcher does not know yet claims
+                // no traffic (fails closed) until the matcher learns it.
+                _ => {}
             }
         }
         for table in grouped.values_mut() {
@@ -149,7 +147,7 @@ impl<K> RouteTable<K> {
         path: &str,
     ) -> Result<HttpMatch<'_, K>, NoRoute> {
         let table = self.tenant(tenant)?;
-        let mut buf: NameBuf = [0; MAX_NAME_LEN];
+        let mut buf: NameBuf = [0; MAX_HOST_NAME_LEN];
         let host = strip_port(host)
             .and_then(|host| normalize(host, &mut buf))
             .ok_or(NoRoute::NoHostMatch)?;
@@ -176,7 +174,7 @@ impl<K> RouteTable<K> {
     /// The TCP route of `tenant` for the TLS server name `sni` (no port). Does not allocate.
     pub fn match_tcp(&self, tenant: &TenantId, sni: &str) -> Result<TcpMatch<'_, K>, NoRoute> {
         let table = self.tenant(tenant)?;
-        let mut buf: NameBuf = [0; MAX_NAME_LEN];
+        let mut buf: NameBuf = [0; MAX_HOST_NAME_LEN];
         let host = normalize(sni, &mut buf).ok_or(NoRoute::NoHostMatch)?;
         let (specificity, position) = table
             .tcp_index
@@ -202,7 +200,7 @@ impl<K> RouteTable<K> {
         port: u16,
     ) -> Result<ConnectMatch<'_, K>, NoRoute> {
         let table = self.tenant(tenant)?;
-        let mut buf: NameBuf = [0; MAX_NAME_LEN];
+        let mut buf: NameBuf = [0; MAX_HOST_NAME_LEN];
         let host = normalize(host, &mut buf).ok_or(NoRoute::NotAllowed)?;
         let entry = table
             .connect_index
@@ -230,7 +228,7 @@ impl<K> RouteTable<K> {
         match self.tenants.get(tenant) {
             None => HttpExplanation::unknown_tenant(),
             Some(table) => {
-                let mut buf: NameBuf = [0; MAX_NAME_LEN];
+                let mut buf: NameBuf = [0; MAX_HOST_NAME_LEN];
                 let host = strip_port(host).and_then(|host| normalize(host, &mut buf));
                 let slots = table.http.iter().map(|slot| (&slot.key, &slot.route));
                 HttpExplanation::scan(slots, host, strip_query(path))

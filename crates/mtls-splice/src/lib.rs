@@ -1,4 +1,4 @@
-//! Async byte pumping for multi-mtls-proxy.
+//! The byte pump of multi-mtls-proxy.
 //!
 //! [`splice`] copies bytes both ways between a *client* stream (what connected to us) and an
 //! *upstream* stream (what we connected to), until both directions are finished, the
@@ -15,18 +15,9 @@
 //! - **A summary** ([`SpliceSummary`]): bytes each way and how it ended, errors included, so
 //!   the caller can count bytes even for connections that failed.
 //!
-//! Next to the byte pump, the crate holds the two HTTP-aware data paths of the gateway:
-//!
-//! - [`proxy`]: HTTP reverse proxying on hyper 1. A route is compiled once into a
-//!   [`proxy::RouteTarget`] (round-robin [`proxy::UpstreamPool`] that skips failing
-//!   upstreams, a pooled [`proxy::HttpUpstreamClient`] over plain TCP or TLS with optional
-//!   client identity, header rewrite, timeout, body limit); [`proxy::forward`] streams one
-//!   request and its response, handles upgrades, and answers failures with the JSON
-//!   [`proxy::error_response`].
-//! - [`connect`]: CONNECT egress. [`connect::dial_connect_target`] refuses destinations that
-//!   resolve to non-public addresses (one lookup, no rebinding window) and binds the egress
-//!   address; [`connect::serve_connect`] answers a hyper CONNECT request and splices the
-//!   tunnel.
+//! What it does not own: HTTP (reverse proxying, upgrades, CONNECT answers) lives in
+//! `mtls-http-proxy`, and choosing, checking and dialing a destination lives in
+//! `mtls-egress`. This crate only moves bytes between two streams it is handed.
 //!
 //! Measured on a 2-core build box: the pump alone moves about 1.08 GiB/s one way over
 //! in-memory pipes (`cargo bench -p mtls-splice`, 8 MiB per iteration); end to end, 50 MiB
@@ -62,49 +53,7 @@
 //! assert!(matches!(summary.end, SpliceEnd::Closed));
 //! # }
 //! ```
-//!
-//! # Example: forwarding a request
-//!
-//! ```
-//! use std::sync::Arc;
-//! use http_body_util::{BodyExt, Empty};
-//! use hyper::body::Bytes;
-//! use mtls_splice::proxy::{forward, ForwardContext, ForwardInfo, ForwardedClientCert, RouteTarget, TargetOptions};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // An upstream port nobody listens on.
-//! let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-//! let route = mtls_router::HttpRoute::new(
-//!     "api.acme.test".parse()?,
-//!     vec![format!("http://127.0.0.1:{port}").parse()?],
-//! );
-//! // Once per route change:
-//! let target = Arc::new(RouteTarget::from_route("api", &route, &TargetOptions::default(), None)?);
-//!
-//! // Once per client connection (the DER is the verified client certificate):
-//! # let key = rcgen::KeyPair::generate()?;
-//! # let der = rcgen::CertificateParams::new(Vec::<String>::new())?.self_signed(&key)?.der().to_vec();
-//! let ctx = ForwardContext {
-//!     tenant: "acme".parse()?,
-//!     client_ip: "192.0.2.7".parse()?,
-//!     client_cert: ForwardedClientCert::from_der(&der, Some("spiffe://proxy.test/tenant/acme"))?,
-//! };
-//!
-//! // Per request (in the gateway's hyper service):
-//! let request = http::Request::get("/v1/items").body(Empty::<Bytes>::new())?;
-//! let response = forward(request, &ctx, &target).await;
-//! assert_eq!(response.status(), 502);
-//! let info = response.extensions().get::<ForwardInfo>().unwrap().clone();
-//! assert_eq!(info.error.unwrap().as_str(), "upstream_unreachable");
-//! let body = response.into_body().collect().await.unwrap().to_bytes();
-//! assert!(body.starts_with(br#"{"error":"upstream_unreachable","message":"upstream http://127.0.0.1:"#));
-//! # Ok(())
-//! # }
-//! ```
 
-pub mod connect;
-pub mod proxy;
 mod pump;
 
 use std::fmt;

@@ -35,7 +35,7 @@ impl Mtlsd {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mtlsd"))
             .arg("--config")
             .arg(&path)
-            .env("MTLSD_LOG", "debug")
+            .env("MTLS_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

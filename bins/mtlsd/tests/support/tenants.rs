@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtls_identity::{Serial, TenantId};
-use mtls_registry::{Actor, SqliteStore};
+use mtls_registry::Actor;
+use mtls_registry_sqlite::SqliteStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -376,8 +377,8 @@ impl Conn {
 }
 
 /// An HTTP route for `host` to one plain-HTTP upstream.
-pub fn http_route(host: &str, upstream: SocketAddr) -> mtls_router::RouteSpec {
-    mtls_router::HttpRoute::new(
+pub fn http_route(host: &str, upstream: SocketAddr) -> mtls_route_spec::RouteSpec {
+    mtls_route_spec::HttpRoute::new(
         host.parse().unwrap(),
         vec![format!("http://{upstream}").parse().unwrap()],
     )

@@ -1,12 +1,16 @@
-//! `tenantctl explain`: the gateway's decision for one request, step by step, computed from
-//! the same registry snapshot and route matcher the gateway uses.
+//! `tenantctl explain`: the gateway's decision for one request, step by step. The decision
+//! itself comes from `mtls-policy`, the same functions the gateway calls; this file only
+//! adds the handshake's chain check (there is no handshake here) and prints.
 
-use std::net::IpAddr;
 use std::path::Path;
 
 use mtls_identity::PeerIdentity;
-use mtls_registry::{RouteId, Snapshot, Store};
-use mtls_router::{NoRoute, RouteTable, UpstreamTls, non_public_range};
+use mtls_policy::{
+    AdmissionRefusal, ConnectDecision, DestinationVerdict, Policy, Request, RouteDecision,
+    UpstreamIdentity,
+};
+use mtls_registry::{RouteId, Store};
+use mtls_router::{HttpExplanation, NoRoute};
 use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -18,17 +22,18 @@ use crate::output::{Output, timestamp};
 pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> {
     let store = ctx.data.open_registry()?;
     let ca = ctx.data.load_ca()?;
-    let snapshot = store.snapshot()?;
+    let policy = Policy::new(store.snapshot()?);
     let der = first_certificate(&args.cert)?;
+    let now = time::OffsetDateTime::now_utc();
 
     let mut human = String::new();
     let mut value = json!({ "cert": args.cert });
 
     // 1. Would the TLS handshake accept the certificate at all?
-    let identity = PeerIdentity::from_der(&der, Some(snapshot.trust_domain())).map_err(
+    let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain())).map_err(
         CliError::invalid("--cert", &args.cert.display().to_string()),
     )?;
-    let chain_problem = chain_problem(&der, ca.issuer_der(), &identity);
+    let chain_problem = chain_problem(&der, ca.issuer_der(), &identity, now);
     human.push_str(&format!(
         "Certificate  serial {} subject \"{}\"\n             issued by \"{}\", valid until {}\n",
         identity.serial,
@@ -46,83 +51,90 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
     }
     human.push_str("Handshake    accepted: issued by this CA and within its validity\n");
 
-    // 2. Which tenant, and is it admitted right now?
-    let Some(tenant) = identity.tenant.clone() else {
-        let problem = format!(
-            "no URI SAN names a tenant under spiffe://{}/tenant/",
-            snapshot.trust_domain()
-        );
-        human.push_str(&format!("Tenant       REFUSED: {problem}\n"));
-        value["admitted"] = json!(false);
-        value["refusal"] = json!("no_tenant");
-        return Ok(Output::new(human, value));
+    // 2. Which tenant, and is it admitted right now? 3. Which of its routes wins?
+    let request = match (&args.host, &args.connect) {
+        (Some(host), _) => Request::Http {
+            host,
+            path: &args.path,
+        },
+        (None, Some(target)) => {
+            let (host, port) = split_host_port(target)?;
+            Request::Connect { host, port }
+        }
+        // clap requires one of them.
+        (None, None) => Request::Http {
+            host: "",
+            path: &args.path,
+        },
     };
+    let decision = policy.decide(Some(&der), now, request);
+    let admitted = match &decision.admission {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            value["admitted"] = json!(false);
+            value["refusal"] = json!(refused.reason.as_str());
+            match (refused.reason, refused.tenant()) {
+                (AdmissionRefusal::Registry(refusal), Some(tenant)) => {
+                    value["tenant"] = json!(tenant.as_str());
+                    human.push_str(&format!("Tenant       {tenant}: REFUSED ({refusal})\n"));
+                }
+                _ => human.push_str(&format!("Tenant       REFUSED: {}\n", refused.detail)),
+            }
+            return Ok(Output::new(human, value));
+        }
+    };
+    let tenant = &admitted.tenant;
     value["tenant"] = json!(tenant.as_str());
-    if let Err(refusal) = snapshot.admit(&tenant, &identity.serial) {
-        human.push_str(&format!("Tenant       {tenant}: REFUSED ({refusal})\n"));
-        value["admitted"] = json!(false);
-        value["refusal"] = json!(refusal.as_str());
-        return Ok(Output::new(human, value));
-    }
     human.push_str(&format!(
         "Tenant       {tenant}: admitted (registry version {})\n",
-        snapshot.version()
+        policy.snapshot().version()
     ));
     value["admitted"] = json!(true);
-
-    // 3. Which of the tenant's routes wins?
-    let table = tenant_table(&snapshot, &tenant);
-    if let Some(host) = &args.host {
-        explain_http(&table, &tenant, host, &args.path, &mut human, &mut value);
-    } else if let Some(target) = &args.connect {
-        explain_connect(&table, &tenant, target, &mut human, &mut value)?;
+    match decision.route {
+        Some(RouteDecision::Http {
+            explanation,
+            upstream_identity,
+        }) => {
+            let host = args.host.as_deref().unwrap_or_default();
+            explain_http(
+                &explanation,
+                upstream_identity,
+                host,
+                &args.path,
+                &mut human,
+                &mut value,
+            );
+        }
+        Some(RouteDecision::Connect(outcome)) => {
+            let target = args.connect.as_deref().unwrap_or_default();
+            explain_connect(outcome, target, &mut human, &mut value);
+        }
+        _ => {}
     }
     Ok(Output::new(human, value))
 }
 
-/// Only the tenant's own routes: lookups never see another tenant's table anyway.
-fn tenant_table(snapshot: &Snapshot, tenant: &mtls_identity::TenantId) -> RouteTable<RouteId> {
-    RouteTable::build(
-        snapshot
-            .routes(tenant)
-            .iter()
-            .map(|r| (r.tenant.clone(), r.id.clone(), r.spec.clone())),
-    )
-}
-
 fn explain_http(
-    table: &RouteTable<RouteId>,
-    tenant: &mtls_identity::TenantId,
+    explanation: &HttpExplanation<'_, RouteId>,
+    upstream_identity: Option<UpstreamIdentity<'_>>,
     host: &str,
     path: &str,
     human: &mut String,
     value: &mut Value,
 ) {
-    let explanation = table.explain_http(tenant, host, path);
     match &explanation.outcome {
         Ok(winner) => {
             let route = winner.route;
+            let upstreams: Vec<String> = route.upstreams.iter().map(ToString::to_string).collect();
             human.push_str(&format!(
                 "Route        {} wins for {host}{path}\n             upstreams: {}\n             upstream identity: {}\n",
                 winner.key,
-                route
-                    .upstreams
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                upstream_identity(route.upstream_tls.as_ref(), route.upstreams.iter().any(|u| u.is_https())),
+                upstreams.join(", "),
+                upstream_identity.map_or_else(String::new, upstream_identity_text),
             ));
             value["route"] = json!(winner.key.to_string());
-            value["upstreams"] = json!(
-                route
-                    .upstreams
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-            );
-            value["upstream_identity"] =
-                json!(route.upstream_tls.as_ref().and_then(|t| t.identity.clone()));
+            value["upstreams"] = json!(upstreams);
+            value["upstream_identity"] = json!(upstream_identity.and_then(|i| i.name()));
         }
         Err(no_route) => {
             human.push_str(&format!(
@@ -155,15 +167,16 @@ fn explain_http(
 }
 
 fn explain_connect(
-    table: &RouteTable<RouteId>,
-    tenant: &mtls_identity::TenantId,
+    outcome: Result<ConnectDecision<'_>, NoRoute>,
     target: &str,
     human: &mut String,
     value: &mut Value,
-) -> Result<(), CliError> {
-    let (host, port) = split_host_port(target)?;
-    match table.match_connect(tenant, host, port) {
-        Ok(m) => {
+) {
+    match outcome {
+        Ok(ConnectDecision {
+            matched: m,
+            destination,
+        }) => {
             human.push_str(&format!(
                 "Route        {} allows CONNECT {target} (pattern {}){}\n",
                 m.key,
@@ -172,19 +185,19 @@ fn explain_connect(
                     .map(|ip| format!(", egress from {ip}"))
                     .unwrap_or_default()
             ));
-            let address_note = match host.trim_matches(['[', ']']).parse::<IpAddr>() {
-                Ok(ip) => match non_public_range(ip) {
-                    Some(range) if !m.allow_private() => {
-                        value["refusal"] = json!("private_destination");
-                        format!("REFUSED: {ip} is in the {range} range and the route does not allow private destinations")
-                    }
-                    Some(range) => format!("{ip} is in the {range} range, allowed by --allow-private"),
-                    None => format!("{ip} is a public address"),
-                },
-                Err(_) if m.allow_private() => {
+            let address_note = match destination {
+                DestinationVerdict::PrivateRefused { ip, range } => {
+                    value["refusal"] = json!("private_destination");
+                    format!("REFUSED: {ip} is in the {range} range and the route does not allow private destinations")
+                }
+                DestinationVerdict::PrivateAllowed { ip, range } => {
+                    format!("{ip} is in the {range} range, allowed by --allow-private")
+                }
+                DestinationVerdict::Public(ip) => format!("{ip} is a public address"),
+                DestinationVerdict::ResolvedAtDial { allow_private: true } => {
                     "resolved at connect time; private destinations allowed".to_owned()
                 }
-                Err(_) => "resolved at connect time; refused if any address is loopback, private, link-local or metadata".to_owned(),
+                _ => "resolved at connect time; refused if any address is loopback, private, link-local or metadata".to_owned(),
             };
             human.push_str(&format!("Destination  {address_note}\n"));
             value["route"] = json!(m.key.to_string());
@@ -200,7 +213,6 @@ fn explain_connect(
             value["no_route"] = json!(no_route.as_str());
         }
     }
-    Ok(())
 }
 
 fn no_route_text(no_route: NoRoute) -> &'static str {
@@ -213,13 +225,11 @@ fn no_route_text(no_route: NoRoute) -> &'static str {
     }
 }
 
-fn upstream_identity(tls: Option<&UpstreamTls>, https: bool) -> String {
-    match (https, tls.and_then(|t| t.identity.as_deref())) {
-        (false, _) => "none (plain HTTP upstream)".to_owned(),
-        (true, Some(name)) => format!("client identity \"{name}\""),
-        (true, None) => {
-            "no client certificate unless the upstream asks for one the gateway holds".to_owned()
-        }
+fn upstream_identity_text(identity: UpstreamIdentity<'_>) -> String {
+    match identity {
+        UpstreamIdentity::PlainHttp => "none (plain HTTP upstream)".to_owned(),
+        UpstreamIdentity::Named(name) => format!("client identity \"{name}\""),
+        _ => "no client certificate unless the upstream asks for one the gateway holds".to_owned(),
     }
 }
 
@@ -238,7 +248,12 @@ fn split_host_port(target: &str) -> Result<(&str, u16), CliError> {
 }
 
 /// Why the handshake would refuse this certificate, if it would.
-fn chain_problem(der: &[u8], issuer_der: &[u8], identity: &PeerIdentity) -> Option<String> {
+fn chain_problem(
+    der: &[u8],
+    issuer_der: &[u8],
+    identity: &PeerIdentity,
+    now: time::OffsetDateTime,
+) -> Option<String> {
     let (Ok((_, leaf)), Ok((_, issuer))) = (
         X509Certificate::from_der(der),
         X509Certificate::from_der(issuer_der),
@@ -253,7 +268,6 @@ fn chain_problem(der: &[u8], issuer_der: &[u8], identity: &PeerIdentity) -> Opti
             identity.issuer
         ));
     }
-    let now = time::OffsetDateTime::now_utc();
     if !identity.is_valid_at(now) {
         return Some(format!(
             "outside its validity ({} to {})",

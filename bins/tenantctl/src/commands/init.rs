@@ -6,7 +6,8 @@ use mtls_ca::{
     CaConfig, CertificateAuthority, Overwrite, ServerCertRequest, write_bundle, write_public_file,
 };
 use mtls_identity::TrustDomain;
-use mtls_registry::{SqliteStore, Store};
+use mtls_registry::Store;
+use mtls_registry_sqlite::SqliteStore;
 use serde_json::json;
 
 use super::{Context, key_algorithm};

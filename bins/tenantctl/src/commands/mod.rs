@@ -28,7 +28,7 @@ pub(crate) struct Context {
 }
 
 pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
-    let actor_name = cli.actor.clone().unwrap_or_else(default_actor);
+    let actor_name = cli.actor.clone().unwrap_or_else(crate::env::default_actor);
     let actor =
         Actor::new(actor_name.clone()).map_err(CliError::invalid("--actor", &actor_name))?;
     let ctx = Context {
@@ -46,14 +46,6 @@ pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
         Command::Audit(args) => audit::run(&ctx, args),
         Command::Explain(args) => explain::run(&ctx, args),
     }
-}
-
-/// `cli:<login name>`, from $USER or $LOGNAME.
-fn default_actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned());
-    format!("cli:{user}")
 }
 
 pub(crate) fn parse_tenant(value: &str) -> Result<TenantId, CliError> {

@@ -1,7 +1,7 @@
-//! `tenantctl route ...`: routes are validated by `mtls-router` and stored per tenant.
+//! `tenantctl route ...`: routes are validated by `mtls-route-spec` and stored per tenant.
 
 use mtls_registry::{RouteId, RouteRecord, Store};
-use mtls_router::{ConnectRoute, HttpRoute, RouteSpec, TcpRoute, UpstreamTls};
+use mtls_route_spec::{ConnectRoute, HttpRoute, RouteSpec, TcpRoute, UpstreamTls};
 use serde_json::{Value, json};
 
 use super::{Context, parse_tenant};

@@ -34,8 +34,8 @@ use tokio_rustls::TlsConnector;
 pub use report::{ProbeReport, ServerCertificate, Verification};
 
 use crate::ErrorChain;
-use crate::config::{ClientTlsConfig, Config, TlsVersion};
 use crate::tls::{self, TlsError};
+use mtls_config::{ClientTlsConfig, Config, TlsVersion};
 use verify::{Recording, SkipVerification};
 
 /// Default bound on connecting plus handshaking.

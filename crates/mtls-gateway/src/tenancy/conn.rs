@@ -7,19 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mtls_identity::{PeerIdentity, Serial, TenantId};
-use mtls_registry::Refusal;
-use mtls_splice::proxy::{ForwardContext, ForwardedClientCert};
+use mtls_http_proxy::{ForwardContext, ForwardedClientCert};
+use mtls_identity::{PeerIdentity, TenantId};
+use mtls_policy::{AdmissionRefusal, admit, readmit};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::limiter::{ConnectionSlot, TenantLimiter};
 use super::{Tenancy, View, http, tcp};
-use crate::config::GatewayProtocol;
 use crate::handles::Limit;
 use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
+use mtls_config::GatewayProtocol;
 
 pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
 
@@ -30,7 +31,8 @@ pub(super) struct Session {
     /// The tenant's limiter when the connection was admitted (metric handles; the request
     /// rate is checked against the current view's limiter, see [`Session::limiter`]).
     pub(super) admitted: Arc<TenantLimiter>,
-    pub(super) serial: Serial,
+    /// The client certificate (its serial and validity are re-checked on registry changes).
+    pub(super) identity: Arc<PeerIdentity>,
     pub(super) peer: SocketAddr,
     pub(super) idle_timeout: Duration,
     pub(super) dial_timeout: Duration,
@@ -50,12 +52,13 @@ impl Session {
         view.limiters.get(&self.tenant).unwrap_or(&self.admitted)
     }
 
-    /// Resolves when a newer registry snapshot refuses this connection's tenant or serial.
-    pub(super) fn until_refused(&self) -> impl Future<Output = Refusal> + Send + 'static {
+    /// Resolves when a newer registry snapshot refuses this connection's tenant or
+    /// certificate ([`readmit`]).
+    pub(super) fn until_refused(&self) -> impl Future<Output = AdmissionRefusal> + Send + 'static {
         until_refused(
             self.tenancy.view.subscribe(),
             self.tenant.clone(),
-            self.serial.clone(),
+            self.identity.clone(),
         )
     }
 }
@@ -63,14 +66,19 @@ impl Session {
 async fn until_refused(
     mut rx: watch::Receiver<Arc<View>>,
     tenant: TenantId,
-    serial: Serial,
-) -> Refusal {
+    identity: Arc<PeerIdentity>,
+) -> AdmissionRefusal {
     loop {
         // Check the current view before waiting: a snapshot published between the admission
         // and this subscription is already "seen" by the new receiver, and would otherwise
         // not be checked until the next registry change.
         let view = rx.borrow_and_update().clone();
-        if let Err(refusal) = view.snapshot.admit(&tenant, &serial) {
+        if let Err(refusal) = readmit(
+            view.snapshot(),
+            &tenant,
+            &identity,
+            OffsetDateTime::now_utc(),
+        ) {
             return refusal;
         }
         if rx.changed().await.is_err() {
@@ -98,65 +106,50 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
                 reason,
             })
             .inc();
-        warn!(listener = %tenancy.listener, %peer, tenant, serial, reason, detail, registry_version = view.snapshot.version(), "connection refused");
+        warn!(listener = %tenancy.listener, %peer, tenant, serial, reason, detail, registry_version = view.snapshot().version(), "connection refused");
     };
 
-    let Some(der) = tls
+    let der = tls
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|c| c.first())
-        .cloned()
-    else {
-        refuse("no_tenant", "", "", "no client certificate");
-        return;
-    };
-    let identity = match PeerIdentity::from_der(&der, Some(view.snapshot.trust_domain())) {
-        Ok(id) => id,
-        Err(e) => {
-            refuse("no_tenant", "", "", &e.to_string());
+        .cloned();
+    // The decision `tenantctl explain` prints: certificate, validity now (a resumed session
+    // skips the handshake's check), tenant, registry admission.
+    let (tenant, identity) = match admit(view.snapshot(), der.as_deref(), OffsetDateTime::now_utc())
+    {
+        Ok(admitted) => (admitted.tenant, admitted.identity),
+        Err(refused) => {
+            let serial = refused
+                .identity
+                .as_ref()
+                .map(|i| i.serial.to_string())
+                .unwrap_or_default();
+            let tenant = refused.tenant().map(TenantId::as_str).unwrap_or_default();
+            refuse(refused.reason.as_str(), tenant, &serial, &refused.detail);
             return;
         }
     };
-    let Some(tenant) = identity.tenant.clone() else {
-        let detail = format!(
-            "no URI SAN spiffe://{}/tenant/<id> in the certificate (URIs: {:?})",
-            view.snapshot.trust_domain(),
-            identity.uris
-        );
-        refuse("no_tenant", "", &identity.serial.to_string(), &detail);
-        return;
-    };
-    let serial = identity.serial.clone();
+    let serial = identity.serial.to_string();
     // Every tenant of the snapshot has a limiter in the view.
-    let admitted = view.snapshot.admit(&tenant, &serial).and_then(|_| {
-        view.limiters
-            .get(&tenant)
-            .cloned()
-            .ok_or(Refusal::UnknownTenant)
-    });
-    let limiter = match admitted {
-        Ok(limiter) => limiter,
-        Err(refusal) => {
-            refuse(
-                refusal.as_str(),
-                tenant.as_str(),
-                &serial.to_string(),
-                &refusal.to_string(),
-            );
-            return;
-        }
+    let Some(limiter) = view.limiters.get(&tenant).cloned() else {
+        let refusal = AdmissionRefusal::Registry(mtls_registry::Refusal::UnknownTenant);
+        refuse(
+            refusal.as_str(),
+            tenant.as_str(),
+            &serial,
+            "the tenant has no limiter",
+        );
+        return;
     };
+    // Admitted, so there is a certificate.
+    let der: &[u8] = der.as_deref().unwrap_or_default();
     let uri = identity.uris.first().map(String::as_str);
-    let client_cert = match ForwardedClientCert::from_der(&der, uri) {
+    let client_cert = match ForwardedClientCert::from_der(der, uri) {
         Ok(c) => c,
         Err(e) => {
-            refuse(
-                "no_tenant",
-                tenant.as_str(),
-                &serial.to_string(),
-                &e.to_string(),
-            );
+            refuse("no_tenant", tenant.as_str(), &serial, &e.to_string());
             return;
         }
     };
@@ -169,7 +162,7 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
         },
         tenant,
         admitted: limiter,
-        serial,
+        identity: Arc::new(identity),
         peer,
         idle_timeout: state.config.limits.idle_timeout,
         dial_timeout: state.config.limits.dial_timeout,
@@ -181,7 +174,7 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
             refuse(
                 "max_connections",
                 session.tenant.as_str(),
-                &session.serial.to_string(),
+                &serial,
                 &format!(
                     "the tenant already has {open} of at most {} connections open",
                     session
@@ -209,11 +202,11 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
             !alpn_http
                 && sni
                     .as_deref()
-                    .is_some_and(|s| view.table.match_tcp(&session.tenant, s).is_ok())
+                    .is_some_and(|s| view.policy.route_tcp(&session.tenant, s).is_ok())
         }
     };
     info!(
-        listener = %tenancy.listener, %peer, tenant = %session.tenant, serial = %session.serial,
+        listener = %tenancy.listener, %peer, tenant = %session.tenant, serial = %session.identity.serial,
         sni = sni.as_deref().unwrap_or(""), protocol = if use_tcp { "tcp" } else { "http" },
         "tenant connection admitted"
     );
@@ -256,7 +249,7 @@ impl Live {
 
     /// Counts and logs the closing of the connection because the registry refuses it now
     /// (once, whoever notices first).
-    pub(super) fn closed(&self, refusal: Refusal) {
+    pub(super) fn closed(&self, refusal: AdmissionRefusal) {
         if self.reported.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -272,7 +265,7 @@ impl Live {
             .inc();
         warn!(
             listener = %tenancy.listener, peer = %session.peer, tenant = %session.tenant,
-            serial = %session.serial, reason = refusal.as_str(),
+            serial = %session.identity.serial, reason = refusal.as_str(),
             duration_ms = self.started.elapsed().as_millis() as u64,
             "closing live connection: the registry no longer admits it"
         );

@@ -10,9 +10,11 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use mtls_egress::{EgressPolicy, connect_target};
+use mtls_http_proxy::{
+    ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward, serve_connect,
+};
 use mtls_splice::SpliceConfig;
-use mtls_splice::connect::{ConnectPolicy, connect_target, serve_connect};
-use mtls_splice::proxy::{ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -194,14 +196,19 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         let target = match connect_target(&req) {
             Ok(t) => t,
             Err(e) => {
-                let response = refusal(e.kind(), &e.to_string(), None);
+                let response = refusal(ProxyErrorKind::from(&e), &e.to_string(), None);
                 return finish(line, response);
             }
         };
+        // The destination verdict is applied by the dialer to every address the host
+        // resolves to (an IP literal included), with the same rule the decision reports.
         let found = view
-            .table
-            .match_connect(tenant, target.host(), target.port())
-            .map(|m| (m.key.clone(), m.allow_private(), m.egress_bind()));
+            .policy
+            .route_connect(tenant, target.host(), target.port())
+            .map(|d| {
+                let m = d.matched;
+                (m.key.clone(), m.allow_private(), m.egress_bind())
+            });
         let (route, allow_private, egress_bind) = match found {
             Ok(found) => found,
             Err(miss) => {
@@ -217,7 +224,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         drop(view);
         line.route = route.to_string();
         line.upstream = target.to_string();
-        let policy = ConnectPolicy {
+        let policy = EgressPolicy {
             allow_private,
             egress_bind,
             dial_timeout: session.dial_timeout,
@@ -231,7 +238,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         )
         .await;
         if let Some(e) = &served.error {
-            line.error = e.kind().as_str();
+            line.error = ProxyErrorKind::from(e).as_str();
             warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
         }
         if let Some(tunnel) = served.tunnel {
@@ -247,8 +254,8 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
 
     let path_and_query = req.uri().path().to_owned();
     let matched = view
-        .table
-        .match_http(tenant, &line.host, &path_and_query)
+        .policy
+        .route_http(tenant, &line.host, &path_and_query)
         .map(|m| m.key.clone());
     let route = match matched {
         Ok(route) => route,

@@ -1,6 +1,8 @@
 //! Gateway mode: tenant identity in, per-tenant routes out, live from the registry.
 //!
-//! One [`Tenancy`] per gateway listener holds the registry store, the current [`View`]
+//! One [`Tenancy`] per gateway listener holds the registry's [`SnapshotSource`] (given by the
+//! caller of [`Gateway::bind`](crate::Gateway::bind); `mtlsd` opens the SQLite registry of the
+//! data dir, which reopens the file when it is replaced), the current [`View`]
 //! (snapshot + compiled route table + HTTP route targets + per-tenant limiters and metric
 //! handles, published in one `watch` channel) and the listener's settings. The registry
 //! watcher ([`watcher::run`]) polls the registry version off the runtime threads and publishes a new
@@ -19,18 +21,17 @@ mod tcp;
 mod view;
 pub(crate) mod watcher;
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use arc_swap::ArcSwap;
-use mtls_registry::{RegistryError, SqliteStore, Store};
-use mtls_splice::proxy::TargetOptions;
+use mtls_http_proxy::TargetOptions;
+use mtls_registry::{RegistryError, SnapshotSource};
 use tokio::sync::watch;
 
-use crate::config::{GatewaySettings, ListenerConfig};
 use crate::metrics::{ListenerLabel, Metrics, Name};
 use crate::route_identities::RouteIdentities;
+use mtls_config::{GatewaySettings, ListenerConfig};
 
 pub(crate) use conn::handle;
 pub(crate) use view::View;
@@ -39,7 +40,13 @@ pub(crate) use view::View;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryStartError {
-    /// The registry database could not be opened (missing: run `tenantctl init`).
+    /// The gateway was started without a registry source, which gateway listeners need.
+    #[error(
+        "gateway mode needs a tenant registry, and none was given (the `registry` argument of Gateway::bind and check)"
+    )]
+    Missing,
+    /// The registry database could not be opened (missing: run `tenantctl init`); the
+    /// source's first [`version`](SnapshotSource::version) failed.
     #[error("cannot open the registry {}", path.display())]
     Open {
         /// The database file.
@@ -59,45 +66,15 @@ pub enum RegistryStartError {
     },
 }
 
-/// Identifies a file across renames: (device, inode).
-type FileId = (u64, u64);
-
-fn file_id(path: &Path) -> Option<FileId> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-/// An open registry and the file it was opened from.
-pub(crate) struct OpenStore {
-    pub(crate) store: SqliteStore,
-    file: Option<FileId>,
-}
-
-// === impl OpenStore ===
-
-impl OpenStore {
-    /// Opens the registry at `path` (blocking).
-    pub(crate) fn open(path: &Path) -> Result<Self, RegistryError> {
-        let file = file_id(path);
-        Ok(Self {
-            store: SqliteStore::open(path)?,
-            file,
-        })
-    }
-
-    /// Whether the file at `path` is no longer the one this store has open (it was
-    /// replaced, by a rename for example, or removed): an open SQLite connection keeps
-    /// reading the old file, so the registry must be opened again.
-    pub(crate) fn is_stale(&self, path: &Path) -> bool {
-        file_id(path) != self.file
-    }
-}
-
 /// The registry side of one gateway listener.
 pub(crate) struct Tenancy {
     pub(crate) listener: Name,
+    /// The registry's path, for logs.
     pub(crate) registry_path: PathBuf,
-    /// The open registry; replaced when the file at `registry_path` is (a restore, say).
-    pub(crate) store: ArcSwap<OpenStore>,
+    /// Where snapshots come from (blocking: only touched on the blocking pool or at start).
+    pub(crate) source: Arc<dyn SnapshotSource>,
+    /// The source's [`generation`](SnapshotSource::generation) the current view was read at.
+    pub(crate) generation: AtomicU64,
     pub(crate) view: watch::Sender<Arc<View>>,
     pub(crate) settings: GatewaySettings,
     pub(crate) options: TargetOptions,
@@ -109,20 +86,27 @@ pub(crate) struct Tenancy {
 // === impl Tenancy ===
 
 impl Tenancy {
-    /// Opens the registry and builds the first view (blocking: call at start only).
+    /// Reaches the registry through `source` and builds the first view (blocking: call at
+    /// start only). `registry_path` only names the registry in errors and logs.
     pub(crate) fn open(
         config: &ListenerConfig,
         settings: GatewaySettings,
         registry_path: PathBuf,
+        source: Option<Arc<dyn SnapshotSource>>,
         metrics: Arc<Metrics>,
         identities: Option<Arc<RouteIdentities>>,
     ) -> Result<Self, RegistryStartError> {
-        let store = OpenStore::open(&registry_path).map_err(|source| RegistryStartError::Open {
-            path: registry_path.clone(),
-            source: Box::new(source),
-        })?;
-        let snapshot = store
-            .store
+        let source = source.ok_or(RegistryStartError::Missing)?;
+        // The first call opens the registry (the SQLite source opens lazily): its errors
+        // are the "cannot open" ones.
+        source
+            .version()
+            .map_err(|source| RegistryStartError::Open {
+                path: registry_path.clone(),
+                source: Box::new(source),
+            })?;
+        let generation = source.generation();
+        let snapshot = source
             .snapshot()
             .map_err(|source| RegistryStartError::Snapshot {
                 path: registry_path.clone(),
@@ -146,7 +130,8 @@ impl Tenancy {
         let tenancy = Self {
             listener,
             registry_path,
-            store: ArcSwap::from_pointee(store),
+            source,
+            generation: AtomicU64::new(generation),
             view: watch::Sender::new(Arc::new(view)),
             settings,
             options,
@@ -168,7 +153,7 @@ impl Tenancy {
     pub(crate) fn recompile(&self) {
         let current = self.current();
         let view = View::build(
-            current.snapshot.clone(),
+            current.snapshot().clone(),
             Some(&current),
             &self.options,
             &self.metrics,
@@ -179,7 +164,7 @@ impl Tenancy {
     }
 
     fn record_version(&self) {
-        let version = self.current().snapshot.version();
+        let version = self.current().snapshot().version();
         self.metrics
             .registry_version
             .get_or_create(&ListenerLabel {

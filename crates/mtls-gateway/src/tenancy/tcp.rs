@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mtls_splice::connect::{ConnectPolicy, dial_connect_target};
+use mtls_egress::{EgressPolicy, dial};
 use mtls_splice::{SpliceConfig, SpliceEnd, splice};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -28,7 +28,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         warn!(listener, %peer, %tenant, "TCP connection refused: no server name (SNI) to route by");
         return;
     };
-    let (route, upstream, egress_bind) = match view.table.match_tcp(tenant, sni) {
+    let (route, upstream, egress_bind) = match view.policy.route_tcp(tenant, sni) {
         Ok(m) => {
             let index = view.next_tcp_upstream(m.key, m.route.upstreams.len());
             (
@@ -52,12 +52,12 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         return;
     }
     // Routes are set by the operator, so private upstreams are allowed.
-    let policy = ConnectPolicy {
+    let policy = EgressPolicy {
         allow_private: true,
         egress_bind,
         dial_timeout: session.dial_timeout,
     };
-    let up = match dial_connect_target(upstream.host(), upstream.port(), &policy).await {
+    let up = match dial(upstream.host(), upstream.port(), &policy).await {
         Ok(up) => up,
         Err(e) => {
             count(session, Outcome::UpstreamUnreachable);

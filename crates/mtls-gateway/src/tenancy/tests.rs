@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use mtls_identity::{Fingerprint, Serial, TenantId, TrustDomain};
 use mtls_registry::{
-    Actor, CertificateKind, NewCertificate, Refusal, SqliteStore, Store, TenantLimits, TenantStatus,
+    Actor, CertificateKind, NewCertificate, Refusal, RegistryError, SnapshotSource, Store,
+    TenantLimits, TenantStatus,
 };
-use mtls_router::{HttpRoute, RouteSpec, UpstreamTls};
+use mtls_registry_sqlite::{SqliteSnapshotSource, SqliteStore};
+use mtls_route_spec::{HttpRoute, RouteSpec, UpstreamTls};
 
-use super::{Tenancy, watcher};
-use crate::config::Config;
+use super::{RegistryStartError, Tenancy, watcher};
 use crate::metrics::{Metrics, ResultLabel};
+use mtls_config::Config;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -27,28 +29,50 @@ fn http(host: &str) -> RouteSpec {
     .into()
 }
 
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("registry.db");
-    let domain: TrustDomain = "gw.test".parse().unwrap();
-    let actor = Actor::new("cli:test").unwrap();
-    let store = SqliteStore::create(&db, &domain, &actor).unwrap();
+/// A config with one gateway listener, `gw`, whose data dir is `dir`.
+fn config(dir: &std::path::Path) -> Config {
     let text = format!(
         "data_dir = \"{}\"\n[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:0\"\n",
-        dir.path().display()
+        dir.display()
     );
-    let config = Config::from_toml(&text, dir.path().join("m.toml")).unwrap();
+    Config::from_toml(&text, dir.join("m.toml")).unwrap()
+}
+
+fn open(
+    config: &Config,
+    source: Option<Arc<dyn SnapshotSource>>,
+) -> Result<Tenancy, RegistryStartError> {
     let listener = &config.listeners()[0];
-    let crate::config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
+    let mtls_config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
         panic!("not a gateway")
     };
-    let tenancy = Tenancy::open(listener, *gateway, db, Arc::new(Metrics::new()), None).unwrap();
+    Tenancy::open(
+        listener,
+        *gateway,
+        config.registry_path(),
+        source,
+        Arc::new(Metrics::new()),
+        None,
+    )
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let actor = Actor::new("cli:test").unwrap();
+    let store = SqliteStore::create(config.registry_path(), &domain(), &actor).unwrap();
+    let source = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+    let tenancy = open(&config, Some(source)).unwrap();
     Fixture {
         _dir: dir,
         store,
         tenancy: Arc::new(tenancy),
         actor,
     }
+}
+
+fn domain() -> TrustDomain {
+    "gw.test".parse().unwrap()
 }
 
 fn issue(store: &SqliteStore, actor: &Actor, tenant: &TenantId) -> Serial {
@@ -91,9 +115,9 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
     assert!(watcher::poll_once(&f.tenancy).await);
     assert!(changes.has_changed().unwrap());
     let v1 = f.tenancy.current();
-    assert!(v1.snapshot.admit(&a, &serial).is_ok());
+    assert!(v1.snapshot().admit(&a, &serial).is_ok());
     assert_eq!(
-        *v1.table.match_http(&a, "a.test", "/").unwrap().key,
+        *v1.policy.route_http(&a, "a.test", "/").unwrap().key,
         first.id
     );
     let target_v1 = v1.http[&first.id].target.as_ref().unwrap().clone();
@@ -107,7 +131,7 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
     let second = f.store.add_route(&f.actor, &a, http("b.test")).unwrap();
     assert!(watcher::poll_once(&f.tenancy).await);
     let v2 = f.tenancy.current();
-    assert!(v2.table.match_http(&a, "b.test", "/x").is_ok());
+    assert!(v2.policy.route_http(&a, "b.test", "/x").is_ok());
     let target_v2 = v2.http[&first.id].target.as_ref().unwrap();
     assert!(Arc::ptr_eq(&target_v1, target_v2));
     assert!(v2.http.contains_key(&second.id));
@@ -119,7 +143,7 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
     assert!(watcher::poll_once(&f.tenancy).await);
     let v3 = f.tenancy.current();
     assert_eq!(
-        v3.snapshot.admit(&a, &serial).unwrap_err(),
+        v3.snapshot().admit(&a, &serial).unwrap_err(),
         Refusal::TenantSuspended
     );
     let gauge = f
@@ -128,7 +152,7 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
         .registry_version
         .get_or_create(&crate::metrics::listener("gw"))
         .get();
-    assert_eq!(gauge as u64, v3.snapshot.version());
+    assert_eq!(gauge as u64, v3.snapshot().version());
     assert_eq!(reloads(&f.tenancy, "success"), 3);
 }
 
@@ -164,7 +188,7 @@ async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
     let err = view.http[&bad.id].target.as_ref().unwrap_err();
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     // The table still routes to them (requests get a 502 naming the problem).
-    assert!(view.table.match_http(&a, "ca.test", "/").is_ok());
+    assert!(view.policy.route_http(&a, "ca.test", "/").is_ok());
 }
 
 #[tokio::test]
@@ -213,4 +237,64 @@ async fn limiters_survive_unrelated_changes_and_keep_counts_across_limit_changes
     f.store.delete_tenant(&f.actor, &a).unwrap();
     assert!(watcher::poll_once(&f.tenancy).await);
     assert!(!f.tenancy.current().limiters.contains_key(&a));
+}
+
+#[tokio::test]
+async fn a_replaced_registry_is_read_again_even_at_the_same_version() {
+    let f = fixture();
+    let (a, b): (TenantId, TenantId) = ("a".parse().unwrap(), "b".parse().unwrap());
+    f.store
+        .create_tenant(&f.actor, &a, "A", TenantLimits::default())
+        .unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let before = f.tenancy.current();
+    assert!(before.snapshot().tenant(&a).is_some());
+
+    // Another registry with as many changes, renamed over the file (a restore, say). The
+    // old file's WAL and index go with it: SQLite pairs them with the file by name, so left
+    // in place they would be read as the new file's.
+    let other = f._dir.path().join("other.db");
+    let restored = SqliteStore::create(&other, &domain(), &f.actor).unwrap();
+    restored
+        .create_tenant(&f.actor, &b, "B", TenantLimits::default())
+        .unwrap();
+    drop(restored);
+    let db = &f.tenancy.registry_path;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = db.clone().into_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+    std::fs::rename(&other, db).unwrap();
+
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let after = f.tenancy.current();
+    assert_eq!(after.snapshot().version(), before.snapshot().version());
+    assert!(after.snapshot().tenant(&b).is_some());
+    assert!(after.snapshot().tenant(&a).is_none());
+    assert_eq!(reloads(&f.tenancy, "success"), 2);
+    // Read once: the next poll finds nothing new.
+    assert!(watcher::poll_once(&f.tenancy).await);
+    assert!(Arc::ptr_eq(&after, &f.tenancy.current()));
+}
+
+#[test]
+fn a_gateway_listener_needs_a_registry_it_can_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let err = open(&config, None).err().unwrap();
+    assert!(matches!(err, RegistryStartError::Missing), "{err:?}");
+    assert!(err.to_string().contains("needs a tenant registry"), "{err}");
+
+    // No registry file: "cannot open", naming the path, with the registry's reason.
+    let source = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+    let err = open(&config, Some(source)).err().unwrap();
+    let RegistryStartError::Open { path, source } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*path, config.registry_path());
+    assert!(
+        matches!(**source, RegistryError::NotInitialised { .. }),
+        "{source:?}"
+    );
 }

@@ -1,12 +1,14 @@
-//! One published state of the registry: snapshot, route table, compiled HTTP targets.
+//! One published state of the registry: the decision policy (snapshot + route table, from
+//! `mtls-policy`), compiled HTTP targets, per-tenant limiters.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use mtls_http_proxy::{RouteTarget, TargetOptions};
+use mtls_policy::Policy;
 use mtls_registry::{RouteId, Snapshot};
-use mtls_router::{HttpRoute, RouteSpec, RouteTable};
-use mtls_splice::proxy::{RouteTarget, TargetOptions};
+use mtls_route_spec::{HttpRoute, RouteSpec};
 use tracing::error;
 
 use super::limiter::{self, Limiters};
@@ -25,8 +27,9 @@ pub(crate) struct CompiledRoute {
 
 /// Everything a request needs from the registry, immutable once published.
 pub(crate) struct View {
-    pub(crate) snapshot: Snapshot,
-    pub(crate) table: RouteTable<RouteId>,
+    /// The snapshot and its route table: admission and route lookups go through it, the
+    /// same functions `tenantctl explain` prints.
+    pub(crate) policy: Policy,
     pub(crate) http: HashMap<RouteId, CompiledRoute>,
     /// Per-tenant limiters and metric handles (reused across views while unchanged).
     pub(crate) limiters: Limiters,
@@ -48,7 +51,6 @@ impl View {
         listener: &Name,
         identities: Option<&RouteIdentities>,
     ) -> Self {
-        let mut routes = Vec::new();
         let mut http = HashMap::new();
         let mut tcp_cursor = HashMap::new();
         for (tenant, _) in snapshot.tenants() {
@@ -84,17 +86,20 @@ impl View {
                     }
                     _ => {}
                 }
-                routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
             }
         }
         let limiters = limiter::build(&snapshot, previous.map(|p| &p.limiters), metrics, listener);
         Self {
-            table: RouteTable::build(routes),
+            policy: Policy::new(snapshot),
             limiters,
-            snapshot,
             http,
             tcp_cursor,
         }
+    }
+
+    /// The registry snapshot this view was compiled from.
+    pub(crate) fn snapshot(&self) -> &Snapshot {
+        self.policy.snapshot()
     }
 
     /// The next upstream index of a TCP route with `len` upstreams (round-robin).

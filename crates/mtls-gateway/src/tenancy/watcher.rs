@@ -1,12 +1,12 @@
 //! The registry watcher: polls the version, publishes a new view on change.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use mtls_registry::Store;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::{OpenStore, Tenancy, View};
+use super::{Tenancy, View};
 use crate::error::ErrorChain;
 use crate::metrics::ResultLabel;
 
@@ -32,32 +32,30 @@ pub(crate) async fn run(tenancy: Arc<Tenancy>, mut shutdown: watch::Receiver<boo
 /// One poll. Returns false when the registry could not be read.
 pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
     let current = tenancy.current();
-    let known = current.snapshot.version();
+    let known = current.snapshot().version();
+    let known_generation = tenancy.generation.load(Ordering::Relaxed);
     let t = tenancy.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let mut open = t.store.load_full();
-        let mut reopened = false;
-        if open.is_stale(&t.registry_path) {
-            // A failure leaves the old store in place; the next poll tries again.
-            let fresh = Arc::new(OpenStore::open(&t.registry_path)?);
-            t.store.store(fresh.clone());
-            open = fresh;
-            reopened = true;
-            info!(listener = %t.listener, registry = %t.registry_path.display(), "registry file replaced; opened it again");
-        }
-        let version = open.store.version()?;
-        if version == known && !reopened {
+        let version = t.source.version()?;
+        // After `version`, where the source notices that it switched to another copy of the
+        // registry (the file replaced): then rebuild even if the version is the same.
+        let generation = t.source.generation();
+        if version == known && generation == known_generation {
             return Ok(None);
         }
-        let snapshot = open.store.snapshot()?;
-        Ok(Some(View::build(
+        if generation != known_generation {
+            info!(listener = %t.listener, registry = %t.registry_path.display(), "registry file replaced; opened it again");
+        }
+        let snapshot = t.source.snapshot()?;
+        let view = View::build(
             snapshot,
             Some(&current),
             &t.options,
             &t.metrics,
             &t.listener,
             t.identities.as_deref(),
-        )))
+        );
+        Ok(Some((view, generation)))
     })
     .await;
     let label = |result| ResultLabel {
@@ -66,9 +64,10 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
     };
     match result {
         Ok(Ok(None)) => true,
-        Ok(Ok(Some(view))) => {
-            let version = view.snapshot.version();
+        Ok(Ok(Some((view, generation)))) => {
+            let version = view.snapshot().version();
             tenancy.view.send_replace(Arc::new(view));
+            tenancy.generation.store(generation, Ordering::Relaxed);
             tenancy.record_version();
             tenancy
                 .metrics

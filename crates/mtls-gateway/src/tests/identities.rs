@@ -7,10 +7,10 @@ use mtls_identity::PeerIdentity;
 use mtls_resolver::{Fallback, SelectionObserver, ServerNamePattern};
 
 use super::{Files, ca, files, leaf, server_tls};
-use crate::config::{ClientAuth, ClientTlsConfig, IdentityConfig, SelectionPolicy};
 use crate::metrics::Metrics;
 use crate::observe::SelectionMetrics;
 use crate::tls::{self, TlsError};
+use mtls_config::{ClientAuth, ClientTlsConfig, IdentityConfig, SelectionPolicy};
 
 /// `files()` plus ca1.pem/one.pem and ca2.pem/two.pem (one identity per CA) and
 /// both-cas.pem.

@@ -4,7 +4,8 @@
 use std::cmp::Reverse;
 use std::fmt;
 
-use crate::http_route::HttpRoute;
+use mtls_route_spec::HttpRoute;
+
 use crate::table::host::{HostKey, HostSpecificity, specificity};
 use crate::table::outcome::{HttpMatch, HttpRank, NoRoute};
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::host::{HostPattern, MAX_NAME_LEN};
+use mtls_route_spec::{HostPattern, MAX_HOST_NAME_LEN};
 
 /// How specifically a host pattern claimed a request's host. Greater is more specific: any
 /// exact name or IP address beats every wildcard, and a wildcard with more labels
@@ -45,7 +45,7 @@ pub(crate) enum HostKey<'a> {
 }
 
 /// Scratch space for lowercasing a host on the stack.
-pub(crate) type NameBuf = [u8; MAX_NAME_LEN];
+pub(crate) type NameBuf = [u8; MAX_HOST_NAME_LEN];
 
 /// Splits the port off a `Host` header value: `api.x:8443` → `api.x`, `[::1]:8443` →
 /// `[::1]`. An unbracketed value with several colons is a bare IPv6 address and kept whole.
@@ -78,7 +78,7 @@ pub(crate) fn normalize<'a>(host: &'a str, buf: &'a mut NameBuf) -> Option<HostK
     if let Some(ip) = ip_literal(host) {
         return Some(HostKey::Ip(ip));
     }
-    if host.is_empty() || host.len() > MAX_NAME_LEN || host.split('.').any(str::is_empty) {
+    if host.is_empty() || host.len() > MAX_HOST_NAME_LEN || host.split('.').any(str::is_empty) {
         return None;
     }
     if !host.bytes().any(|b| b.is_ascii_uppercase()) {

@@ -5,11 +5,9 @@ use std::net::IpAddr;
 
 use mtls_identity::TenantId;
 
-use crate::connect::ConnectPattern;
-use crate::connect_route::ConnectRoute;
-use crate::http_route::HttpRoute;
+use mtls_route_spec::{ConnectPattern, ConnectRoute, HttpRoute, TcpRoute};
+
 use crate::table::host::HostSpecificity;
-use crate::tcp_route::TcpRoute;
 
 /// The ranking summary of an HTTP candidate. Greater is better: host specificity first, then
 /// the prefix's segment count, then the earlier route in tie-break order (routes sorted by
@@ -125,7 +123,7 @@ impl<K> Copy for ConnectMatch<'_, K> {}
 
 impl<K> ConnectMatch<'_, K> {
     /// Whether the destination may resolve to a non-public address (see
-    /// [`non_public_range`](crate::non_public_range)); the gateway checks after DNS.
+    /// [`non_public_range`](mtls_route_spec::non_public_range)); the gateway checks after DNS.
     pub fn allow_private(&self) -> bool {
         self.route.allow_private
     }

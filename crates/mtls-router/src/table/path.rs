@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::path::PathPrefix;
+use mtls_route_spec::PathPrefix;
 
 /// The path part of a request target: everything before the first `?`.
 pub(crate) fn strip_query(path: &str) -> &str {

@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use proptest::prelude::*;
 
 use super::*;
-use crate::HostPattern;
+use mtls_route_spec::HostPattern;
 
 const TENANTS: [&str; 3] = ["a", "b", "c"];
 const HOST_PATTERNS: [&str; 10] = [

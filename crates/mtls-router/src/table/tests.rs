@@ -1,7 +1,9 @@
 //! Unit tests of the route table: HTTP lookups here, the rest in submodules.
 
+use mtls_route_spec::PathPrefix;
+
 use super::*;
-use crate::{HostSpecificity, PathPrefix};
+use crate::HostSpecificity;
 
 mod explain;
 mod l4;

@@ -1,0 +1,122 @@
+//! Validation of the TLS sections: the inbound side (`[listener.tls]` of server, bridge and
+//! gateway listeners) and the outbound side (client mode's `[listener.tls]`, bridge mode's
+//! `[listener.upstream_tls]`). Shared by the listener and gateway validators.
+
+use rustls_pki_types::ServerName;
+
+use super::super::raw::RawTls;
+use super::super::types::*;
+use super::{Checker, identities};
+
+pub(super) fn server_tls(
+    c: &mut Checker,
+    section: &str,
+    tls: Option<RawTls>,
+) -> Option<ServerTlsConfig> {
+    let Some(tls) = tls else {
+        c.problem(section, "is required (cert, key and ca)");
+        return None;
+    };
+    let field = |k: &str| format!("{section}.{k}");
+    for (key, set) in [
+        ("identities", tls.identities.is_some()),
+        ("fallback", tls.fallback.is_some()),
+        ("prefer", tls.prefer.is_some()),
+    ] {
+        if set {
+            c.problem(
+                &field(key),
+                "only applies to the outbound TLS side (client mode's [listener.tls], bridge \
+                 mode's [listener.upstream_tls])",
+            );
+        }
+    }
+    if tls.server_name.is_some() {
+        c.problem(
+            &field("server_name"),
+            "only applies to the outbound TLS side",
+        );
+    }
+    let cert = c.path(&field("cert"), tls.cert.as_ref());
+    let key = c.path(&field("key"), tls.key.as_ref());
+    let client_auth = match tls.client_auth.as_deref() {
+        None | Some("required") => c
+            .path(&field("ca"), tls.ca.as_ref())
+            .map(|ca| ClientAuth::Required { ca }),
+        Some("optional") => c
+            .path(&field("ca"), tls.ca.as_ref())
+            .map(|ca| ClientAuth::Optional { ca }),
+        Some("none") => {
+            if tls.ca.is_some() {
+                c.problem(
+                    &field("ca"),
+                    "is set but client_auth = \"none\" never uses it",
+                );
+            }
+            Some(ClientAuth::None)
+        }
+        Some(other) => {
+            c.problem(
+                &field("client_auth"),
+                format!("{other:?} is not a policy; use \"required\", \"optional\" or \"none\""),
+            );
+            None
+        }
+    };
+    let min_version = c.min_version(&field("min_version"), tls.min_version.as_deref());
+    Some(ServerTlsConfig {
+        cert: cert?,
+        key: key?,
+        client_auth: client_auth?,
+        min_version,
+    })
+}
+
+pub(super) fn client_tls(
+    c: &mut Checker,
+    section: &str,
+    tls: Option<RawTls>,
+    target: Option<&Target>,
+) -> Option<ClientTlsConfig> {
+    let Some(mut tls) = tls else {
+        if section == "tls" {
+            c.problem(
+                section,
+                "is required (cert and key or [[listener.tls.identities]], and ca)",
+            );
+        }
+        return None;
+    };
+    let field = |k: &str| format!("{section}.{k}");
+    if tls.client_auth.is_some() {
+        c.problem(
+            &field("client_auth"),
+            "only applies to the inbound TLS side",
+        );
+    }
+    let identities = identities::client_identities(c, section, &mut tls);
+    let ca = c.path(&field("ca"), tls.ca.as_ref());
+    let server_name = match (tls.server_name, target) {
+        (Some(n), _) => match ServerName::try_from(n.clone()) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                c.problem(
+                    &field("server_name"),
+                    format!("{n:?} is not a DNS name or IP address"),
+                );
+                None
+            }
+        },
+        (None, Some(t)) => ServerName::try_from(t.host.clone()).ok(),
+        (None, None) => None,
+    };
+    let min_version = c.min_version(&field("min_version"), tls.min_version.as_deref());
+    let (identities, policy) = identities?;
+    Some(ClientTlsConfig {
+        identities,
+        policy,
+        ca: ca?,
+        server_name: server_name?,
+        min_version,
+    })
+}

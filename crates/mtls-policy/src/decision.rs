@@ -1,0 +1,130 @@
+//! The whole decision for one request, as `tenantctl explain` prints it: admission, then the
+//! route (with the candidates it beat), the destination verdict and the upstream identity.
+
+use mtls_registry::RouteId;
+use mtls_route_spec::UpstreamTls;
+use mtls_router::{HttpExplanation, NoRoute, TcpMatch};
+use time::OffsetDateTime;
+
+use crate::admission::{Admitted, Refused, admit};
+use crate::routes::{ConnectDecision, Policy};
+
+/// What a client asks of the gateway once admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request<'a> {
+    /// An HTTP request for `host` and `path`.
+    Http {
+        /// The request's host (authority or `Host` header), port included if sent.
+        host: &'a str,
+        /// The request path.
+        path: &'a str,
+    },
+    /// An HTTP `CONNECT host:port`.
+    Connect {
+        /// The target host (a name or an IP literal).
+        host: &'a str,
+        /// The target port.
+        port: u16,
+    },
+    /// A TCP connection routed by its TLS server name.
+    Tcp {
+        /// The SNI.
+        sni: &'a str,
+    },
+}
+
+/// The gateway's decision for one request.
+#[derive(Debug)]
+pub struct Decision<'p> {
+    /// Admitted (who) or refused (why). Nothing else is decided for a refused connection.
+    pub admission: Result<Admitted<'p>, Refused>,
+    /// The route decision; `None` when admission refused.
+    pub route: Option<RouteDecision<'p>>,
+}
+
+/// The route part of a [`Decision`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RouteDecision<'p> {
+    /// HTTP: the winner (or why none) and every candidate.
+    Http {
+        /// The matcher's explanation; `outcome` is what the gateway acts on.
+        explanation: HttpExplanation<'p, RouteId>,
+        /// The client identity the winning route presents upstream.
+        upstream_identity: Option<UpstreamIdentity<'p>>,
+    },
+    /// CONNECT: the allowing route and the destination verdict, or why none allows it.
+    Connect(Result<ConnectDecision<'p>, NoRoute>),
+    /// TCP by SNI.
+    Tcp(Result<TcpMatch<'p, RouteId>, NoRoute>),
+}
+
+/// Which client certificate an HTTP route presents to its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamIdentity<'p> {
+    /// A plain HTTP upstream: no TLS, no certificate.
+    PlainHttp,
+    /// The named identity of the listener, when the upstream asks for one.
+    Named(&'p str),
+    /// No identity named: no certificate unless the upstream asks for one the gateway holds.
+    OnlyIfAsked,
+}
+
+// === impl UpstreamIdentity ===
+
+impl<'p> UpstreamIdentity<'p> {
+    /// The identity of a route with these upstream settings.
+    pub fn of_route(tls: Option<&'p UpstreamTls>, https: bool) -> Self {
+        match (https, tls.and_then(|t| t.identity.as_deref())) {
+            (false, _) => Self::PlainHttp,
+            (true, Some(name)) => Self::Named(name),
+            (true, None) => Self::OnlyIfAsked,
+        }
+    }
+
+    /// The identity's name, if the route names one.
+    pub fn name(&self) -> Option<&'p str> {
+        match self {
+            Self::Named(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+// === impl Policy ===
+
+impl Policy {
+    /// The whole decision for `request` from the client certificate `leaf_der` (verified by
+    /// the handshake) at `now`: [`admit`], then the same route lookups the gateway makes.
+    pub fn decide(
+        &self,
+        leaf_der: Option<&[u8]>,
+        now: OffsetDateTime,
+        request: Request<'_>,
+    ) -> Decision<'_> {
+        let admission = admit(self.snapshot(), leaf_der, now);
+        let route = admission.as_ref().ok().map(|admitted| {
+            let tenant = &admitted.tenant;
+            match request {
+                Request::Http { host, path } => {
+                    let explanation = self.explain_http(tenant, host, path);
+                    let upstream_identity = explanation.outcome.as_ref().ok().map(|m| {
+                        let https = m.route.upstreams.iter().any(|u| u.is_https());
+                        UpstreamIdentity::of_route(m.route.upstream_tls.as_ref(), https)
+                    });
+                    RouteDecision::Http {
+                        explanation,
+                        upstream_identity,
+                    }
+                }
+                Request::Connect { host, port } => {
+                    RouteDecision::Connect(self.route_connect(tenant, host, port))
+                }
+                Request::Tcp { sni } => RouteDecision::Tcp(self.route_tcp(tenant, sni)),
+            }
+        });
+        Decision { admission, route }
+    }
+}

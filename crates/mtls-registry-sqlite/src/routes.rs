@@ -1,0 +1,131 @@
+//! Route operations.
+
+use mtls_identity::TenantId;
+use mtls_route_spec::RouteSpec;
+use rusqlite::{Connection, params};
+use serde_json::json;
+
+use crate::error::db;
+use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all, query_one};
+use crate::store::WriteTx;
+use crate::tenants;
+use crate::util::to_unix;
+use mtls_registry::{Actor, RegistryError, RouteId, RouteRecord};
+
+pub(crate) fn list(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+) -> Result<Vec<RouteRecord>, RegistryError> {
+    match tenant {
+        Some(t) => query_all(
+            conn,
+            "list routes",
+            &format!(
+                "SELECT {ROUTE_COLUMNS} FROM routes WHERE tenant = ?1 ORDER BY created_at, rowid"
+            ),
+            [t.as_str()],
+            RawRoute::from_row,
+            RawRoute::into_record,
+        ),
+        None => query_all(
+            conn,
+            "list routes",
+            &format!("SELECT {ROUTE_COLUMNS} FROM routes ORDER BY tenant, created_at, rowid"),
+            [],
+            RawRoute::from_row,
+            RawRoute::into_record,
+        ),
+    }
+}
+
+pub(crate) fn add(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    tenant: &TenantId,
+    spec: RouteSpec,
+) -> Result<RouteRecord, RegistryError> {
+    tenants::get(&w.tx, tenant)?;
+    spec.validate()
+        .map_err(|source| RegistryError::InvalidRoute {
+            tenant: tenant.clone(),
+            source,
+        })?;
+    // Only this tenant's routes: tenants never conflict with (or learn about) each other.
+    for existing in list(&w.tx, Some(tenant))? {
+        if spec.conflicts_with(&existing.spec) {
+            return Err(RegistryError::RouteConflict {
+                tenant: tenant.clone(),
+                existing: existing.id,
+            });
+        }
+    }
+    let spec_json = serde_json::to_string(&spec).map_err(|source| RegistryError::Encode {
+        what: "route spec",
+        source,
+    })?;
+    // 64 random bits: a collision is astronomically unlikely, but cheap to rule out.
+    let id = loop {
+        let id = RouteId::random();
+        let taken: bool =
+            w.tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM routes WHERE id = ?1)",
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(db("check a new route id"))?;
+        if !taken {
+            break id;
+        }
+    };
+    w.tx.execute(
+        "INSERT INTO routes (id, tenant, spec, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id.as_str(), tenant.as_str(), spec_json, to_unix(w.now)],
+    )
+    .map_err(db("insert a route"))?;
+    w.audit(
+        actor,
+        "route.add",
+        Some(tenant),
+        json!({
+            "route": id.as_str(),
+            "kind": spec.kind().as_str(),
+            "summary": spec.summary(),
+            "spec": serde_json::from_str::<serde_json::Value>(&spec_json).unwrap_or_default(),
+        }),
+    )?;
+    Ok(RouteRecord {
+        id,
+        tenant: tenant.clone(),
+        spec,
+        created_at: w.now,
+    })
+}
+
+pub(crate) fn remove(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &RouteId,
+) -> Result<RouteRecord, RegistryError> {
+    let route = query_one(
+        &w.tx,
+        "read a route",
+        &format!("SELECT {ROUTE_COLUMNS} FROM routes WHERE id = ?1"),
+        [id.as_str()],
+        RawRoute::from_row,
+        RawRoute::into_record,
+    )?
+    .ok_or_else(|| RegistryError::UnknownRoute { id: id.clone() })?;
+    w.tx.execute("DELETE FROM routes WHERE id = ?1", [id.as_str()])
+        .map_err(db("delete a route"))?;
+    w.audit(
+        actor,
+        "route.remove",
+        Some(&route.tenant),
+        json!({
+            "route": id.as_str(),
+            "kind": route.spec.kind().as_str(),
+            "summary": route.spec.summary(),
+        }),
+    )?;
+    Ok(route)
+}

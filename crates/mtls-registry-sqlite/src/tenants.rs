@@ -1,0 +1,220 @@
+//! Tenant operations.
+
+use mtls_identity::{RevocationReason, Serial, TenantId};
+use rusqlite::{Connection, params};
+use serde_json::json;
+
+use crate::error::db;
+use crate::rows::{RawTenant, TENANT_COLUMNS, parse, query_all, query_one};
+use crate::store::WriteTx;
+use mtls_registry::backend::audit_time;
+
+use crate::util::to_unix;
+use mtls_registry::{
+    Actor, DeletedTenant, RegistryError, TenantLimits, TenantRecord, TenantStatus,
+    validate_display_name,
+};
+
+/// One tenant, or `UnknownTenant`.
+pub(crate) fn get(conn: &Connection, id: &TenantId) -> Result<TenantRecord, RegistryError> {
+    query_one(
+        conn,
+        "read a tenant",
+        &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
+        [id.as_str()],
+        RawTenant::from_row,
+        RawTenant::into_record,
+    )?
+    .ok_or_else(|| RegistryError::UnknownTenant { id: id.clone() })
+}
+
+/// One tenant that must be active (for issuing certificates and tokens).
+pub(crate) fn get_active(conn: &Connection, id: &TenantId) -> Result<TenantRecord, RegistryError> {
+    let tenant = get(conn, id)?;
+    if tenant.status != TenantStatus::Active {
+        return Err(RegistryError::TenantSuspended { id: id.clone() });
+    }
+    Ok(tenant)
+}
+
+pub(crate) fn list(conn: &Connection) -> Result<Vec<TenantRecord>, RegistryError> {
+    query_all(
+        conn,
+        "list tenants",
+        &format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"),
+        [],
+        RawTenant::from_row,
+        RawTenant::into_record,
+    )
+}
+
+fn limits_json(limits: &TenantLimits) -> serde_json::Value {
+    json!({
+        "max_connections": limits.max_connections,
+        "requests_per_second": limits.requests_per_second,
+    })
+}
+
+pub(crate) fn create(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &TenantId,
+    display_name: &str,
+    limits: TenantLimits,
+) -> Result<TenantRecord, RegistryError> {
+    validate_display_name(display_name)?;
+    limits.validate()?;
+    let exists: bool =
+        w.tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM tenants WHERE id = ?1)",
+            [id.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(db("check for an existing tenant"))?;
+    if exists {
+        return Err(RegistryError::DuplicateTenant { id: id.clone() });
+    }
+    let now = w.now;
+    w.tx.execute(
+        "INSERT INTO tenants (id, display_name, status, max_connections, requests_per_second,
+                              created_at, updated_at)
+         VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?5)",
+        params![
+            id.as_str(),
+            display_name,
+            limits.max_connections,
+            limits.requests_per_second,
+            to_unix(now),
+        ],
+    )
+    .map_err(db("insert a tenant"))?;
+    w.audit(
+        actor,
+        "tenant.create",
+        Some(id),
+        json!({ "display_name": display_name, "limits": limits_json(&limits) }),
+    )?;
+    Ok(TenantRecord {
+        id: id.clone(),
+        display_name: display_name.to_owned(),
+        status: TenantStatus::Active,
+        limits,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub(crate) fn set_status(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &TenantId,
+    status: TenantStatus,
+) -> Result<TenantRecord, RegistryError> {
+    let mut tenant = get(&w.tx, id)?;
+    if tenant.status == status {
+        return Err(RegistryError::TenantAlreadyInStatus {
+            id: id.clone(),
+            status,
+        });
+    }
+    w.tx.execute(
+        "UPDATE tenants SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.as_str(), status.as_str(), to_unix(w.now)],
+    )
+    .map_err(db("update a tenant's status"))?;
+    w.audit(
+        actor,
+        status.audit_action(),
+        Some(id),
+        json!({ "from": tenant.status.as_str(), "to": status.as_str() }),
+    )?;
+    tenant.status = status;
+    tenant.updated_at = w.now;
+    Ok(tenant)
+}
+
+pub(crate) fn set_limits(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &TenantId,
+    limits: TenantLimits,
+) -> Result<TenantRecord, RegistryError> {
+    limits.validate()?;
+    let mut tenant = get(&w.tx, id)?;
+    w.tx.execute(
+        "UPDATE tenants SET max_connections = ?2, requests_per_second = ?3, updated_at = ?4
+         WHERE id = ?1",
+        params![
+            id.as_str(),
+            limits.max_connections,
+            limits.requests_per_second,
+            to_unix(w.now),
+        ],
+    )
+    .map_err(db("update a tenant's limits"))?;
+    w.audit(
+        actor,
+        "tenant.limits",
+        Some(id),
+        json!({ "from": limits_json(&tenant.limits), "to": limits_json(&limits) }),
+    )?;
+    tenant.limits = limits;
+    tenant.updated_at = w.now;
+    Ok(tenant)
+}
+
+pub(crate) fn delete(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &TenantId,
+) -> Result<DeletedTenant, RegistryError> {
+    get(&w.tx, id)?;
+    let reason = RevocationReason::CessationOfOperation;
+    let revoked: Vec<Serial> = {
+        let mut stmt =
+            w.tx.prepare(
+                "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3
+                 WHERE tenant = ?1 AND revoked_at IS NULL
+                 RETURNING serial",
+            )
+            .map_err(db("revoke a deleted tenant's certificates"))?;
+        let serials = stmt
+            .query_map(params![id.as_str(), to_unix(w.now), reason.as_str()], |r| {
+                r.get::<_, String>(0)
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(db("revoke a deleted tenant's certificates"))?;
+        let mut serials = serials
+            .into_iter()
+            .map(|s| parse("certificates.serial", s))
+            .collect::<Result<Vec<Serial>, _>>()?;
+        serials.sort();
+        serials
+    };
+    let routes_removed =
+        w.tx.execute("DELETE FROM routes WHERE tenant = ?1", [id.as_str()])
+            .map_err(db("delete a tenant's routes"))?;
+    let tokens_removed =
+        w.tx.execute("DELETE FROM tokens WHERE tenant = ?1", [id.as_str()])
+            .map_err(db("delete a tenant's tokens"))?;
+    w.tx.execute("DELETE FROM tenants WHERE id = ?1", [id.as_str()])
+        .map_err(db("delete a tenant"))?;
+    let deleted = DeletedTenant {
+        revoked,
+        routes_removed: routes_removed as u32,
+        tokens_removed: tokens_removed as u32,
+    };
+    w.audit(
+        actor,
+        "tenant.delete",
+        Some(id),
+        json!({
+            "revoked": deleted.revoked.iter().map(Serial::to_string).collect::<Vec<_>>(),
+            "revocation_reason": reason.as_str(),
+            "revoked_at": audit_time(w.now),
+            "routes_removed": deleted.routes_removed,
+            "tokens_removed": deleted.tokens_removed,
+        }),
+    )?;
+    Ok(deleted)
+}

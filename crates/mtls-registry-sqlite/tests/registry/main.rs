@@ -1,0 +1,14 @@
+//! Integration tests of the registry on real SQLite files in temporary directories.
+
+mod audit;
+mod certs;
+mod common;
+mod concurrency;
+mod model;
+mod open;
+mod routes;
+mod snapshot;
+mod source;
+mod tenants;
+mod tokens;
+mod transactions;

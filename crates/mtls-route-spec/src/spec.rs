@@ -1,0 +1,180 @@
+//! [`RouteSpec`]: one route of one tenant, of any kind.
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connect_route::ConnectRoute;
+use crate::error::RouteSpecError;
+use crate::http_route::HttpRoute;
+use crate::tcp_route::TcpRoute;
+
+/// The kind of a route, written `http`, `tcp` or `connect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RouteKind {
+    /// Reverse-proxied HTTP, by host and path.
+    Http,
+    /// TCP splice after TLS termination, by SNI.
+    Tcp,
+    /// HTTP CONNECT tunnels to allowed destinations.
+    Connect,
+}
+
+// === impl RouteKind ===
+
+impl RouteKind {
+    /// `"http"`, `"tcp"` or `"connect"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::Connect => "connect",
+        }
+    }
+}
+
+impl fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RouteKind {
+    type Err = RouteSpecError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "http" => Ok(Self::Http),
+            "tcp" => Ok(Self::Tcp),
+            "connect" => Ok(Self::Connect),
+            _ => Err(RouteSpecError::UnknownKind {
+                value: text.to_owned(),
+            }),
+        }
+    }
+}
+
+/// One route of one tenant. In JSON the kind is a `"kind"` field next to the route's own
+/// fields: `{"kind":"http","host":"api.acme.test","upstreams":["https://10.0.0.5:8443"]}`.
+///
+/// Deserialising validates, so a spec read back from storage is always valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RouteSpec {
+    /// See [`HttpRoute`].
+    Http(HttpRoute),
+    /// See [`TcpRoute`].
+    Tcp(TcpRoute),
+    /// See [`ConnectRoute`].
+    Connect(ConnectRoute),
+}
+
+// === impl RouteSpec ===
+
+impl RouteSpec {
+    /// The kind of route.
+    pub fn kind(&self) -> RouteKind {
+        match self {
+            Self::Http(_) => RouteKind::Http,
+            Self::Tcp(_) => RouteKind::Tcp,
+            Self::Connect(_) => RouteKind::Connect,
+        }
+    }
+
+    /// Cross-field checks of the route; see each kind's `validate`. Values that went through
+    /// `FromStr` or deserialisation are already valid on their own.
+    pub fn validate(&self) -> Result<(), RouteSpecError> {
+        match self {
+            Self::Http(route) => route.validate(),
+            Self::Tcp(route) => route.validate(),
+            Self::Connect(route) => route.validate(),
+        }
+    }
+
+    /// True when both specs would claim the same traffic within one tenant, so the second
+    /// must not be added: `http` routes with the same host pattern and the same path prefix;
+    /// `tcp` routes with the same SNI pattern; `connect` routes sharing an identical allow
+    /// pattern. Routes of different kinds never conflict. Symmetric.
+    ///
+    /// Overlaps that a matcher resolves by specificity (`*.example.com` next to
+    /// `api.example.com`, `/api` next to `/api/v1`, overlapping port ranges) are not conflicts.
+    pub fn conflicts_with(&self, other: &RouteSpec) -> bool {
+        match (self, other) {
+            (Self::Http(a), Self::Http(b)) => a.host == b.host && a.path_prefix == b.path_prefix,
+            (Self::Tcp(a), Self::Tcp(b)) => a.sni == b.sni,
+            (Self::Connect(a), Self::Connect(b)) => a.allow.iter().any(|p| b.allow.contains(p)),
+            _ => false,
+        }
+    }
+
+    /// A one-line summary for listings, e.g.
+    /// `http api.acme.test/v1 -> https://10.0.0.5:8443 (+1)`.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let egress = match self {
+            Self::Http(r) => {
+                let _ = write!(out, "http {}{} -> ", r.host, r.path_prefix);
+                push_list(&mut out, &r.upstreams, 1);
+                r.egress_bind
+            }
+            Self::Tcp(r) => {
+                let _ = write!(out, "tcp {} -> ", r.sni);
+                push_list(&mut out, &r.upstreams, 1);
+                r.egress_bind
+            }
+            Self::Connect(r) => {
+                out.push_str("connect ");
+                push_list(&mut out, &r.allow, 3);
+                if r.allow_private {
+                    out.push_str(" [private allowed]");
+                }
+                r.egress_bind
+            }
+        };
+        if let Some(ip) = egress {
+            let _ = write!(out, " via {ip}");
+        }
+        out
+    }
+}
+
+impl From<HttpRoute> for RouteSpec {
+    fn from(route: HttpRoute) -> Self {
+        Self::Http(route)
+    }
+}
+
+impl From<TcpRoute> for RouteSpec {
+    fn from(route: TcpRoute) -> Self {
+        Self::Tcp(route)
+    }
+}
+
+impl From<ConnectRoute> for RouteSpec {
+    fn from(route: ConnectRoute) -> Self {
+        Self::Connect(route)
+    }
+}
+
+/// Writes the first `shown` items comma-separated, then `(+n)` for the rest.
+fn push_list<T: fmt::Display>(out: &mut String, items: &[T], shown: usize) {
+    for (i, item) in items.iter().take(shown).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{item}");
+    }
+    if items.len() > shown {
+        let _ = write!(out, " (+{})", items.len() - shown);
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod proptests;
