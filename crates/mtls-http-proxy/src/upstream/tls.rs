@@ -12,10 +12,10 @@ use tokio_rustls::TlsConnector;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UpstreamClientError {
-    /// The route's CA file, or the system trust store, could not be loaded (the source names
-    /// the file and what was wrong with it).
-    #[error("cannot load the upstream trust roots")]
-    Roots(#[source] mtls_tls::PemError),
+    /// The route's CA file, or the system trust store, could not be loaded: the PEM error
+    /// names the file and what was wrong with it.
+    #[error(transparent)]
+    Roots(mtls_tls::PemError),
     /// The TLS server name override is neither a DNS name nor an IP address.
     #[error("upstream TLS server name {name:?} is not a DNS name or IP address")]
     BadServerName {
