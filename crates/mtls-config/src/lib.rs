@@ -181,9 +181,9 @@ impl Defaults {
 pub use error::{ConfigError, Problem};
 pub use mtls_resolver::{Fallback, SelectionPolicy, ServerNamePattern};
 pub use types::{
-    ClientAuth, ClientTlsConfig, Config, GatewayProtocol, GatewaySettings, IdentityConfig,
-    ListenerConfig, ListenerMode, LogFormat, LogLevel, LoggingConfig, OnLimit, ProxyLimits,
-    ReloadConfig, SINGLE_IDENTITY_NAME, ServerTlsConfig, Target, TlsVersion,
+    ClientTlsConfig, Config, GatewayProtocol, GatewaySettings, IdentityConfig, ListenerConfig,
+    ListenerMode, LogFormat, LogLevel, LoggingConfig, OnLimit, ProxyLimits, ReloadConfig,
+    SINGLE_IDENTITY_NAME, ServerTlsConfig, Target,
 };
 
 // === impl Config ===

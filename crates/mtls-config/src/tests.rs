@@ -1,6 +1,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use mtls_tls::{ClientAuth, TlsVersion};
+
 use super::*;
 
 const GOOD: &str = r#"

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mtls_identity::AclRules;
 use mtls_resolver::SelectionPolicy;
+use mtls_tls::{ClientAuth, TlsVersion};
 use rustls_pki_types::ServerName;
 
 /// The whole, validated `mtlsd` configuration. Build it with [`Config::load`] or
@@ -223,24 +224,6 @@ pub struct ServerTlsConfig {
     pub min_version: TlsVersion,
 }
 
-/// Client certificate policy of an inbound TLS side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-// Exhaustive on purpose: a TLS builder that missed a new policy would be a security bug.
-pub enum ClientAuth {
-    /// A certificate chaining to `ca` is required (the default).
-    Required {
-        /// PEM bundle of trusted client CAs.
-        ca: PathBuf,
-    },
-    /// A certificate is optional; if sent, it must chain to `ca`.
-    Optional {
-        /// PEM bundle of trusted client CAs.
-        ca: PathBuf,
-    },
-    /// No client certificate is requested.
-    None,
-}
-
 /// The TLS side that dials out.
 #[derive(Debug, Clone)]
 pub struct ClientTlsConfig {
@@ -272,17 +255,6 @@ pub struct IdentityConfig {
     pub cert: PathBuf,
     /// PEM private key for `cert`.
     pub key: PathBuf,
-}
-
-/// A TLS protocol version floor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TlsVersion {
-    /// TLS 1.2 and 1.3 (the default).
-    #[default]
-    Tls12,
-    /// TLS 1.3 only.
-    Tls13,
 }
 
 /// Timeouts and limits of one listener (`[listener.proxy]`).

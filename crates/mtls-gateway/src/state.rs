@@ -8,9 +8,10 @@ use rustls::{ClientConfig, ServerConfig};
 use time::OffsetDateTime;
 
 use crate::route_identities::RouteIdentities;
-use mtls_config::{ClientAuth, IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
+use mtls_config::{IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
 use mtls_resolver::{Identity, SelectionObserver};
 use mtls_tls::CertInfo;
+use mtls_tls::ClientAuth;
 use tracing::warn;
 
 use crate::handles::ListenerMetrics;

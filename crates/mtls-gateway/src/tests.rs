@@ -14,9 +14,8 @@ use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 
 use crate::tls::{self, TlsError};
-use mtls_config::{
-    ClientAuth, ClientTlsConfig, IdentityConfig, SelectionPolicy, ServerTlsConfig, TlsVersion,
-};
+use mtls_config::{ClientTlsConfig, IdentityConfig, SelectionPolicy, ServerTlsConfig};
+use mtls_tls::{ClientAuth, TlsVersion};
 
 struct Files {
     dir: tempfile::TempDir,

@@ -1,6 +1,5 @@
-//! The gateway's TLS sides, built with `mtls_tls`: its config types mapped onto
-//! `mtls_tls`'s parameters, and the client identities of outbound sides loaded into
-//! resolvers.
+//! The gateway's TLS sides, built with `mtls_tls` from the config's TLS sections, and the
+//! client identities of outbound sides loaded into resolvers.
 //!
 //! `mtls_tls` builds every config with its one crypto provider passed explicitly, and each
 //! call builds a fresh config with its own session cache: configs are never shared between
@@ -14,7 +13,7 @@ use mtls_tls::{BuildError, CertInfo, ClientTlsParams, PemError, ServerTlsParams}
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ServerConfig};
 
-use mtls_config::{ClientAuth, ClientTlsConfig, IdentityConfig, ServerTlsConfig, TlsVersion};
+use mtls_config::{ClientTlsConfig, IdentityConfig, ServerTlsConfig};
 
 /// Why TLS material could not be loaded or a TLS config could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -43,23 +42,6 @@ pub enum TlsError {
     IdentitySet(#[source] ResolverError),
 }
 
-/// The config's version floor as `mtls_tls` takes it.
-pub(crate) fn min_version(min: TlsVersion) -> mtls_tls::TlsVersion {
-    match min {
-        TlsVersion::Tls13 => mtls_tls::TlsVersion::Tls13,
-        _ => mtls_tls::TlsVersion::Tls12,
-    }
-}
-
-/// The config's client certificate policy as `mtls_tls` takes it.
-fn client_auth(auth: &ClientAuth) -> mtls_tls::ClientAuth {
-    match auth {
-        ClientAuth::None => mtls_tls::ClientAuth::None,
-        ClientAuth::Optional { ca } => mtls_tls::ClientAuth::Optional { ca: ca.clone() },
-        ClientAuth::Required { ca } => mtls_tls::ClientAuth::Required { ca: ca.clone() },
-    }
-}
-
 /// Builds the config of an inbound TLS side from files on disk.
 pub(crate) fn server_config(
     tls: &ServerTlsConfig,
@@ -67,8 +49,8 @@ pub(crate) fn server_config(
     let params = ServerTlsParams {
         cert: tls.cert.clone(),
         key: tls.key.clone(),
-        client_auth: client_auth(&tls.client_auth),
-        min_version: min_version(tls.min_version),
+        client_auth: tls.client_auth.clone(),
+        min_version: tls.min_version,
     };
     let (config, info) = mtls_tls::server_config(&params)?;
     Ok((Arc::new(config), info))
@@ -145,7 +127,7 @@ pub(crate) fn client_config(
     let for_server = resolver.for_server_name(&tls.server_name.to_str());
     let config = mtls_tls::client_config(ClientTlsParams {
         roots,
-        min_version: min_version(tls.min_version),
+        min_version: tls.min_version,
         client_cert: Some(Arc::new(for_server)),
     })?;
     Ok(ClientSide {

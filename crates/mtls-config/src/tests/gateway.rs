@@ -4,7 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{load, problems};
-use crate::{ClientAuth, Config, Defaults, GatewayProtocol, ListenerMode};
+use mtls_tls::ClientAuth;
+
+use crate::{Config, Defaults, GatewayProtocol, ListenerMode};
 
 const GATEWAY: &str = r#"
 data_dir = "data"

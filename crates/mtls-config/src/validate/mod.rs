@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::raw::{self, RawConfig};
 use super::types::*;
 use super::{ConfigError, Defaults, Problem};
+use mtls_tls::TlsVersion;
 
 const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

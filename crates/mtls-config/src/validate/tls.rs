@@ -7,6 +7,7 @@ use rustls_pki_types::ServerName;
 use super::super::raw::RawTls;
 use super::super::types::*;
 use super::{Checker, identities};
+use mtls_tls::ClientAuth;
 
 pub(super) fn server_tls(
     c: &mut Checker,

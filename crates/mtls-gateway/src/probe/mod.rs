@@ -35,7 +35,8 @@ pub use report::{ProbeReport, ServerCertificate, Verification};
 
 use crate::ErrorChain;
 use crate::tls::{self, TlsError};
-use mtls_config::{ClientTlsConfig, Config, TlsVersion};
+use mtls_config::{ClientTlsConfig, Config};
+use mtls_tls::TlsVersion;
 use verify::{Recording, SkipVerification};
 
 /// Default bound on connecting plus handshaking.
@@ -257,7 +258,7 @@ pub async fn probe(
     });
     let min_version = outbound.map_or(TlsVersion::Tls12, |(_, t)| t.min_version);
     let config = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(tls::min_version(min_version).protocol_versions())
+        .with_protocol_versions(min_version.protocol_versions())
         .map_err(|e| ProbeError::Tls(Box::new(BuildError::Rustls(e).into())))?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())

@@ -10,7 +10,8 @@ use super::{Files, ca, files, leaf, server_tls};
 use crate::metrics::Metrics;
 use crate::observe::SelectionMetrics;
 use crate::tls::{self, TlsError};
-use mtls_config::{ClientAuth, ClientTlsConfig, IdentityConfig, SelectionPolicy};
+use mtls_config::{ClientTlsConfig, IdentityConfig, SelectionPolicy};
+use mtls_tls::ClientAuth;
 
 /// `files()` plus ca1.pem/one.pem and ca2.pem/two.pem (one identity per CA) and
 /// both-cas.pem.
