@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use mtls_config::{Config, Defaults, ListenerMode};
-use mtls_gateway::probe::{self, ProbeOptions};
 use mtls_gateway::{ErrorChain, Gateway};
+use mtls_probe::{self as probe, ProbeOptions};
 use mtls_registry::SnapshotSource;
 use mtls_registry_sqlite::SqliteSnapshotSource;
 

@@ -179,6 +179,16 @@ impl GatewayProtocol {
 // === impl ListenerMode ===
 
 impl ListenerMode {
+    /// The TLS side that dials out: client mode's `[listener.tls]`, bridge mode's
+    /// `[listener.upstream_tls]`; `None` for server and gateway listeners.
+    pub fn upstream_tls(&self) -> Option<&ClientTlsConfig> {
+        match self {
+            Self::Client { tls } => Some(tls),
+            Self::Bridge { upstream_tls, .. } => Some(upstream_tls),
+            _ => None,
+        }
+    }
+
     /// `server`, `client`, `bridge` or `gateway`.
     pub fn as_str(&self) -> &'static str {
         match self {

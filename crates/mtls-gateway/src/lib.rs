@@ -39,7 +39,6 @@
 //! upstream asks for a client certificate. A route naming an identity the listener does not
 //! hold is logged when the registry snapshot is compiled and its requests get a 502 naming
 //! the identity (routes change at run time, so this is not a start-up error).
-//! [`probe`] is the diagnostic behind `mtlsd probe`.
 //!
 //! # Example
 //!
@@ -72,7 +71,6 @@ mod listener;
 mod logging;
 mod metrics;
 mod observe;
-pub mod probe;
 mod reload;
 mod route_identities;
 mod state;

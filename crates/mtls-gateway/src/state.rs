@@ -83,14 +83,6 @@ fn inbound_of(mode: &ListenerMode) -> Option<&ServerTlsConfig> {
     }
 }
 
-pub(crate) fn upstream_of(mode: &ListenerMode) -> Option<&mtls_config::ClientTlsConfig> {
-    match mode {
-        ListenerMode::Client { tls } => Some(tls),
-        ListenerMode::Bridge { upstream_tls, .. } => Some(upstream_tls),
-        _ => None,
-    }
-}
-
 /// Loads every TLS side of a listener; nothing is swapped unless all sides load. With
 /// `metrics`, client-identity decisions are counted and logged.
 pub(crate) fn build(
@@ -115,7 +107,9 @@ pub(crate) fn build(
         })
         .transpose()
         .map_err(|e| (TlsSide::Inbound, e))?;
-    let upstream = upstream_of(&config.mode)
+    let upstream = config
+        .mode
+        .upstream_tls()
         .map(|t| {
             let observer = metrics.map(|m| {
                 Arc::new(SelectionMetrics::new(&config.name, m.clone()))
@@ -186,7 +180,7 @@ impl ListenerState {
                 files.push(ca.clone());
             }
         }
-        if let Some(t) = upstream_of(&self.config.mode) {
+        if let Some(t) = self.config.mode.upstream_tls() {
             for identity in &t.identities {
                 files.extend([identity.cert.clone(), identity.key.clone()]);
             }

@@ -1,5 +1,10 @@
 //! `mtlsd probe`: connect to an upstream once and report what it asks of a client.
 //!
+//! A client-side diagnostic, apart from the data plane: it reads an `mtlsd` config
+//! (`mtls-config`) for a listener's identities, loads them into the same resolver the
+//! listener uses (`mtls-resolver`, through `mtls-tls`'s loader and provider), and runs one
+//! handshake.
+//!
 //! When an upstream handshake fails for want of a client certificate, the first questions
 //! are: which CAs does the server accept, which signature schemes does it offer, and which of
 //! our identities would be chosen? [`probe`] connects (bounded by
@@ -10,6 +15,35 @@
 //! In TLS 1.3 the server judges the client certificate after the client's handshake is
 //! done, so the probe waits up to one second for a rejection alert before calling the
 //! handshake complete.
+//!
+//! # Example
+//!
+//! ```
+//! use mtls_probe::{ProbeError, ProbeOptions, outbound_listener, probe};
+//!
+//! // The listener whose identities to offer, from an mtlsd config.
+//! let config = mtls_config::Config::from_toml(r#"
+//! [[listener]]
+//! name = "partners"
+//! mode = "client"
+//! listen = "127.0.0.1:9080"
+//! target = "api.partner.test:443"
+//! [listener.tls]
+//! ca = "partner-ca.pem"
+//! identities = []
+//! "#, "/etc/mtlsd/mtlsd.toml")?;
+//! let (name, tls) = outbound_listener(&config, None)?;
+//! assert_eq!((name, tls.server_name.to_str().as_ref()), ("partners", "api.partner.test"));
+//!
+//! // A port nobody listens on: the probe cannot connect, which is an error, not a report.
+//! let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+//! let mut options = ProbeOptions::new(format!("127.0.0.1:{port}"));
+//! options.insecure_skip_verify = true;
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! let err = runtime.block_on(probe(&options, None)).unwrap_err();
+//! assert!(matches!(err, ProbeError::Connect { .. }), "{err}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod report;
 mod verify;
@@ -21,7 +55,6 @@ use std::time::Duration;
 
 use mtls_identity::PeerIdentity;
 use mtls_resolver::{MultiIdentityResolver, RequestCapture};
-use mtls_tls::BuildError;
 use rustls::ClientConfig;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
@@ -33,10 +66,9 @@ use tokio_rustls::TlsConnector;
 
 pub use report::{ProbeReport, ServerCertificate, Verification};
 
-use crate::ErrorChain;
-use crate::tls::{self, TlsError};
 use mtls_config::{ClientTlsConfig, Config};
-use mtls_tls::TlsVersion;
+use mtls_resolver::{Identity, LoadError, ResolverError};
+use mtls_tls::{PemError, TlsVersion};
 use verify::{Recording, SkipVerification};
 
 /// Default bound on connecting plus handshaking.
@@ -114,9 +146,26 @@ pub enum ProbeError {
         "no CA to verify the server certificate with: pass --ca FILE, or --config FILE --listener NAME (uses the listener's ca), or --insecure-skip-verify"
     )]
     NoTrustRoots,
-    /// The identities or CA file could not be loaded.
+    /// A client identity of the listener could not be loaded (the source names the file).
+    #[error("cannot load the TLS material for the probe: client identity {identity:?}")]
+    Identity {
+        /// The identity's name.
+        identity: String,
+        /// What the loader said.
+        #[source]
+        source: Box<LoadError>,
+    },
+    /// The listener's identities and their fallback/preferences do not fit together.
+    #[error(
+        "cannot load the TLS material for the probe: the client identities and their fallback/preferences do not fit together"
+    )]
+    IdentitySet(#[source] ResolverError),
+    /// The CA file could not be loaded (the source names the file and why).
     #[error("cannot load the TLS material for the probe")]
-    Tls(#[source] Box<TlsError>),
+    Roots(#[source] PemError),
+    /// rustls refused the client configuration.
+    #[error("cannot build the probe's TLS client configuration")]
+    Rustls(#[source] rustls::Error),
     /// The server-certificate verifier could not be built from the CA file.
     #[error("cannot build a server certificate verifier from CA file {}", path.display())]
     Verifier {
@@ -170,7 +219,7 @@ pub fn outbound_listener<'a>(
     let outbound: Vec<(&str, &ClientTlsConfig)> = config
         .listeners()
         .iter()
-        .filter_map(|l| Some((l.name.as_str(), crate::state::upstream_of(&l.mode)?)))
+        .filter_map(|l| Some((l.name.as_str(), l.mode.upstream_tls()?)))
         .collect();
     let available = || {
         let names: Vec<&str> = outbound.iter().map(|(n, _)| *n).collect();
@@ -206,6 +255,45 @@ pub fn outbound_listener<'a>(
     }
 }
 
+/// The resolver the listener's outbound side would use: its identities (configuration
+/// order) and selection policy, loaded as the gateway loads them. Expired identities load.
+fn load_resolver(
+    tls: &ClientTlsConfig,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<MultiIdentityResolver, ProbeError> {
+    let mut identities = Vec::with_capacity(tls.identities.len());
+    for config in &tls.identities {
+        let identity = Identity::from_pem_files_with_provider(
+            &config.name,
+            &config.cert,
+            &config.key,
+            provider,
+        )
+        .map_err(|source| ProbeError::Identity {
+            identity: config.name.clone(),
+            source: Box::new(source),
+        })?;
+        identities.push(identity);
+    }
+    MultiIdentityResolver::builder()
+        .identities(identities)
+        .policy(tls.policy.clone())
+        .build()
+        .map_err(ProbeError::IdentitySet)
+}
+
+/// An error and its sources, `outer: middle: inner`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    text
+}
+
 /// Connects to `options.target`, handshakes once and reports. With `outbound` (a listener
 /// name and its outbound TLS side), its identities are offered and its `server_name`, `ca`
 /// and `min_version` are the defaults.
@@ -216,10 +304,8 @@ pub async fn probe(
     let (host, port) = split_target(&options.target)?;
     let provider = mtls_tls::provider();
     let resolver = outbound
-        .map(|(_, t)| tls::load_resolver(t, None, &provider))
-        .transpose()
-        .map_err(|e| ProbeError::Tls(Box::new(e)))?
-        .map(|(resolver, _)| resolver);
+        .map(|(_, t)| load_resolver(t, &provider))
+        .transpose()?;
 
     let server_name_text = options
         .server_name
@@ -240,8 +326,7 @@ pub async fn probe(
                 .clone()
                 .or_else(|| outbound.map(|(_, t)| t.ca.clone()))
                 .ok_or(ProbeError::NoTrustRoots)?;
-            let roots =
-                mtls_tls::load_root_store(&ca).map_err(|e| ProbeError::Tls(Box::new(e.into())))?;
+            let roots = mtls_tls::load_root_store(&ca).map_err(ProbeError::Roots)?;
             let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|source| ProbeError::Verifier {
@@ -259,7 +344,7 @@ pub async fn probe(
     let min_version = outbound.map_or(TlsVersion::Tls12, |(_, t)| t.min_version);
     let config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(min_version.protocol_versions())
-        .map_err(|e| ProbeError::Tls(Box::new(BuildError::Rustls(e).into())))?
+        .map_err(ProbeError::Rustls)?
         .dangerous()
         .with_custom_certificate_verifier(recorder.clone())
         .with_client_cert_resolver(capture.clone());
@@ -298,12 +383,12 @@ pub async fn probe(
             if let Ok(Err(e)) = timeout(VERDICT_WAIT, stream.read(&mut byte)).await {
                 handshake_error = Some(format!(
                     "the server rejected the connection right after the handshake: {}",
-                    ErrorChain(&e)
+                    error_chain(&e)
                 ));
             }
             let _ = timeout(VERDICT_WAIT, stream.shutdown()).await;
         }
-        Ok(Err(e)) => handshake_error = Some(ErrorChain(&e).to_string()),
+        Ok(Err(e)) => handshake_error = Some(error_chain(&e)),
         Err(_) => {
             handshake_error = Some(format!(
                 "the TLS handshake did not complete within {:?}",
