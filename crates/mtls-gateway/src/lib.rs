@@ -40,12 +40,51 @@
 //! hold is logged when the registry snapshot is compiled and its requests get a 502 naming
 //! the identity (routes change at run time, so this is not a start-up error).
 //!
+//! The decisions of gateway mode (admission, route, destination verdict) are
+//! [`mtls_policy`]'s, the same functions `tenantctl explain` prints; HTTP forwarding is
+//! [`mtls_http_proxy`], CONNECT dialing [`mtls_egress`], the registry is read through a
+//! [`SnapshotSource`](mtls_registry::SnapshotSource) given by the caller. This crate owns the
+//! runtime: binding, serving, draining, reloading, limits, metrics and the admin endpoints.
+//!
 //! # Example
 //!
-//! The config comes from `mtls-config` (validated without a runtime). Running it (inside a
-//! tokio runtime): gateway listeners read the tenant registry through a
-//! [`SnapshotSource`](mtls_registry::SnapshotSource) the caller provides; `mtlsd` gives the
-//! SQLite file of the data dir:
+//! A server-mode listener on a free loopback port, bound and stopped again:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let key = rcgen::KeyPair::generate()?;
+//! # let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])?.self_signed(&key)?;
+//! # std::fs::write(dir.path().join("server.pem"), cert.pem())?;
+//! # std::fs::write(dir.path().join("server-key.pem"), key.serialize_pem())?;
+//! let text = r#"
+//! [[listener]]
+//! name = "api"
+//! mode = "server"
+//! listen = "127.0.0.1:0"
+//! target = "127.0.0.1:9"
+//!
+//! [listener.tls]
+//! cert = "server.pem"
+//! key = "server-key.pem"
+//! client_auth = "none"
+//! "#;
+//! // The config crate validates without a runtime; relative paths resolve next to the file.
+//! let config = mtls_config::Config::from_toml(text, dir.path().join("mtlsd.toml"))?;
+//! // No gateway listener, so no registry is needed.
+//! let gateway = mtls_gateway::Gateway::bind(config, None).await?;
+//! let bound = gateway.local_addrs();
+//! assert_eq!((bound[0].kind, bound[0].name.as_str()), ("listener", "api"));
+//! assert_ne!(bound[0].addr.port(), 0);
+//! // `run()` serves until SIGTERM/SIGINT, then drains; `run_until` stops on a future.
+//! let summary = gateway.run_until(async { "example done" }).await?;
+//! assert_eq!(summary.abandoned_connections, 0);
+//! # Ok(()) }
+//! ```
+//!
+//! Gateway listeners read the tenant registry through a source the caller provides; `mtlsd`
+//! gives the SQLite file of the data dir:
 //!
 //! ```no_run
 //! # async fn run(config: mtls_config::Config) -> Result<(), mtls_gateway::StartError> {
@@ -55,10 +94,7 @@
 //!
 //! let registry: Arc<dyn SnapshotSource> = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
 //! let gateway = mtls_gateway::Gateway::bind(config, Some(registry)).await?;
-//! for bound in gateway.local_addrs() {
-//!     println!("{} {} {}", bound.kind, bound.name, bound.addr);
-//! }
-//! let summary = gateway.run().await?; // until SIGTERM/SIGINT, then drain
+//! let summary = gateway.run().await?;
 //! # let _ = summary; Ok(()) }
 //! ```
 
@@ -78,10 +114,9 @@ mod tenancy;
 mod tls;
 mod tracker;
 
-pub use error::{ErrorChain, StartError};
+pub use error::{ErrorChain, RegistryStartError, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
 pub use logging::init_logging;
-pub use tenancy::RegistryStartError;
 pub use tls::TlsError;
 
 #[cfg(test)]

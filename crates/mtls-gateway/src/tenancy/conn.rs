@@ -1,92 +1,23 @@
 //! One gateway connection after its TLS handshake: admission, limits, protocol choice, and
 //! closing it when the registry stops admitting it.
 
-use std::future::pending;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
+use mtls_config::GatewayProtocol;
 use mtls_http_proxy::{ForwardContext, ForwardedClientCert};
-use mtls_identity::{PeerIdentity, TenantId};
-use mtls_policy::{AdmissionRefusal, admit, readmit};
+use mtls_identity::TenantId;
+use mtls_policy::{AdmissionRefusal, admit};
 use time::OffsetDateTime;
-use tokio::sync::watch;
-use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
+use tracing::warn;
 
-use super::limiter::{ConnectionSlot, TenantLimiter};
-use super::{Tenancy, View, http, tcp};
+use super::limiter::ConnectionSlot;
+use super::session::{Live, ServerTls, Session};
+use super::{http, tcp};
 use crate::handles::Limit;
 use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
-use mtls_config::GatewayProtocol;
-
-pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-
-/// An admitted connection: who it is and what it may use.
-pub(super) struct Session {
-    pub(super) tenancy: Arc<Tenancy>,
-    pub(super) tenant: TenantId,
-    /// The tenant's limiter when the connection was admitted (metric handles; the request
-    /// rate is checked against the current view's limiter, see [`Session::limiter`]).
-    pub(super) admitted: Arc<TenantLimiter>,
-    /// The client certificate (its serial and validity are re-checked on registry changes).
-    pub(super) identity: Arc<PeerIdentity>,
-    pub(super) peer: SocketAddr,
-    pub(super) idle_timeout: Duration,
-    pub(super) dial_timeout: Duration,
-    pub(super) forward: ForwardContext,
-}
-
-// === impl Session ===
-
-impl Session {
-    pub(super) fn listener(&self) -> &str {
-        &self.tenancy.listener
-    }
-
-    /// The tenant's limiter in `view` (the one of admission if the tenant has left it: the
-    /// connection is about to be closed then).
-    pub(super) fn limiter<'a>(&'a self, view: &'a View) -> &'a TenantLimiter {
-        view.limiters.get(&self.tenant).unwrap_or(&self.admitted)
-    }
-
-    /// Resolves when a newer registry snapshot refuses this connection's tenant or
-    /// certificate ([`readmit`]).
-    pub(super) fn until_refused(&self) -> impl Future<Output = AdmissionRefusal> + Send + 'static {
-        until_refused(
-            self.tenancy.view.subscribe(),
-            self.tenant.clone(),
-            self.identity.clone(),
-        )
-    }
-}
-
-async fn until_refused(
-    mut rx: watch::Receiver<Arc<View>>,
-    tenant: TenantId,
-    identity: Arc<PeerIdentity>,
-) -> AdmissionRefusal {
-    loop {
-        // Check the current view before waiting: a snapshot published between the admission
-        // and this subscription is already "seen" by the new receiver, and would otherwise
-        // not be checked until the next registry change.
-        let view = rx.borrow_and_update().clone();
-        if let Err(refusal) = readmit(
-            view.snapshot(),
-            &tenant,
-            &identity,
-            OffsetDateTime::now_utc(),
-        ) {
-            return refusal;
-        }
-        if rx.changed().await.is_err() {
-            // The gateway is going away; the connection ends with the process.
-            return pending().await;
-        }
-    }
-}
 
 /// Serves one gateway connection whose handshake (fresh or resumed) just completed.
 pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAddr) {
@@ -221,59 +152,5 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
             }
         } => {}
         refusal = closed => live.closed(refusal),
-    }
-}
-
-/// An admitted connection's hold on its tenant's slot and active-connections gauge, shared
-/// by the connection task and, for HTTP, the client stream (which an upgraded connection
-/// takes into a task of its own): both are released when the last holder goes.
-pub(super) struct Live {
-    session: Arc<Session>,
-    _slot: ConnectionSlot,
-    started: Instant,
-    reported: AtomicBool,
-}
-
-// === impl Live ===
-
-impl Live {
-    fn new(session: Arc<Session>, slot: ConnectionSlot) -> Self {
-        session.admitted.metrics.active().inc();
-        Self {
-            session,
-            _slot: slot,
-            started: Instant::now(),
-            reported: AtomicBool::new(false),
-        }
-    }
-
-    /// Counts and logs the closing of the connection because the registry refuses it now
-    /// (once, whoever notices first).
-    pub(super) fn closed(&self, refusal: AdmissionRefusal) {
-        if self.reported.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let session = &self.session;
-        let tenancy = &session.tenancy;
-        tenancy
-            .metrics
-            .tenant_connections_closed
-            .get_or_create(&ReasonLabel {
-                listener: tenancy.listener.clone(),
-                reason: refusal.as_str(),
-            })
-            .inc();
-        warn!(
-            listener = %tenancy.listener, peer = %session.peer, tenant = %session.tenant,
-            serial = %session.identity.serial, reason = refusal.as_str(),
-            duration_ms = self.started.elapsed().as_millis() as u64,
-            "closing live connection: the registry no longer admits it"
-        );
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.session.admitted.metrics.active().dec();
     }
 }

@@ -18,8 +18,8 @@ use mtls_splice::SpliceConfig;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::conn::{Live, ServerTls, Session};
 use super::revocable::{Activity, Revocable};
+use super::session::{Live, ServerTls, Session};
 use crate::error::ErrorChain;
 use crate::handles::{Limit, Outcome, Protocol};
 

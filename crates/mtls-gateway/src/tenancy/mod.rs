@@ -17,6 +17,7 @@ mod conn;
 mod http;
 mod limiter;
 mod revocable;
+mod session;
 mod tcp;
 mod view;
 pub(crate) mod watcher;
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use mtls_http_proxy::TargetOptions;
-use mtls_registry::{RegistryError, SnapshotSource};
+use mtls_registry::SnapshotSource;
 use tokio::sync::watch;
 
 use crate::metrics::{ListenerLabel, Metrics, Name};
@@ -36,35 +37,7 @@ use mtls_config::{GatewaySettings, ListenerConfig};
 pub(crate) use conn::handle;
 pub(crate) use view::View;
 
-/// Why a gateway listener could not reach its registry at start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RegistryStartError {
-    /// The gateway was started without a registry source, which gateway listeners need.
-    #[error(
-        "gateway mode needs a tenant registry, and none was given (the `registry` argument of Gateway::bind and check)"
-    )]
-    Missing,
-    /// The registry database could not be opened (missing: run `tenantctl init`); the
-    /// source's first [`version`](SnapshotSource::version) failed.
-    #[error("cannot open the registry {}", path.display())]
-    Open {
-        /// The database file.
-        path: PathBuf,
-        /// The registry error.
-        #[source]
-        source: Box<RegistryError>,
-    },
-    /// The first snapshot could not be read.
-    #[error("cannot read a snapshot of the registry {}", path.display())]
-    Snapshot {
-        /// The database file.
-        path: PathBuf,
-        /// The registry error.
-        #[source]
-        source: Box<RegistryError>,
-    },
-}
+use crate::error::RegistryStartError;
 
 /// The registry side of one gateway listener.
 pub(crate) struct Tenancy {

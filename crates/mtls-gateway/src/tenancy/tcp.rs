@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::View;
-use super::conn::{ServerTls, Session};
+use super::session::{ServerTls, Session};
 use crate::error::ErrorChain;
 use crate::handles::{Limit, Outcome, Protocol};
 

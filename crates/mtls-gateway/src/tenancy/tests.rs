@@ -10,7 +10,8 @@ use mtls_registry::{
 use mtls_registry_sqlite::{SqliteSnapshotSource, SqliteStore};
 use mtls_route_spec::{HttpRoute, RouteSpec, UpstreamTls};
 
-use super::{RegistryStartError, Tenancy, watcher};
+use super::{Tenancy, watcher};
+use crate::error::RegistryStartError;
 use crate::metrics::{Metrics, ResultLabel};
 use mtls_config::Config;
 
