@@ -44,7 +44,8 @@ pub struct ResultLabel {
 pub struct ReasonLabel {
     /// The listener's name.
     pub listener: Name,
-    /// Why.
+    /// Why it happened: a handshake failure class, or a refusal or close reason of gateway
+    /// mode (`unknown_tenant`, `certificate_revoked`, ...).
     pub reason: &'static str,
 }
 
@@ -65,7 +66,7 @@ pub struct SelectionLabel {
     pub listener: Name,
     /// The client identity's name (`none` when no certificate is sent).
     pub identity: String,
-    /// Why.
+    /// Why the resolver chose it ([`mtls_resolver::Reason::as_str`]).
     pub reason: &'static str,
 }
 
@@ -74,7 +75,7 @@ pub struct SelectionLabel {
 pub struct IdentityLabel {
     /// The listener's name.
     pub listener: Name,
-    /// The client identity's name (`none` when no certificate is sent).
+    /// The client identity's name (from the config).
     pub identity: String,
 }
 
