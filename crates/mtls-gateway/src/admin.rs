@@ -8,6 +8,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use mtls_metrics::Metrics;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,7 +16,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::metrics::Metrics;
 use crate::state::ListenerState;
 
 /// What the admin endpoints read.

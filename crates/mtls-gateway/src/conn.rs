@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mtls_identity::{AclDecision, PeerIdentity};
+use mtls_metrics::ReasonLabel;
 use mtls_splice::{SpliceConfig, SpliceEnd, splice};
 use rustls::{CertificateError, Error as TlsErr};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -14,7 +15,6 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{debug, info, warn};
 
 use crate::error::ErrorChain;
-use crate::metrics::ReasonLabel;
 use crate::state::ListenerState;
 use mtls_config::ListenerMode;
 
@@ -102,8 +102,10 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
             }
         }
         ListenerMode::Gateway { .. } => {
-            if let Some((tls, _)) = accept_tls(&state, tcp, peer).await {
-                crate::tenancy::handle(&state, tls, peer).await;
+            if let Some((tls, _)) = accept_tls(&state, tcp, peer).await
+                && let Some(tenancy) = state.tenancy.clone()
+            {
+                mtls_tenancy::handle(tenancy, &state.config.limits, tls, peer).await;
             }
         }
     }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use mtls_metrics::Metrics;
 use mtls_registry::SnapshotSource;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -12,12 +13,12 @@ use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, Routes};
 use crate::error::StartError;
-use crate::metrics::Metrics;
-use crate::route_identities::RouteIdentities;
 use crate::state::{self, ListenerState};
+use crate::tls::TlsError;
 use crate::tracker::Tracker;
-use crate::{listener, reload, tenancy};
+use crate::{listener, reload};
 use mtls_config::{Config, ListenerMode};
+use mtls_tenancy::{RouteIdentities, Tenancy};
 
 /// A socket the gateway has bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,10 +63,10 @@ pub fn check(config: &Config, registry: Option<Arc<dyn SnapshotSource>>) -> Resu
                 .map_err(|source| StartError::Tls {
                     listener: l.name.clone(),
                     side: "upstream",
-                    source: Box::new(source),
+                    source: Box::new(TlsError::IdentitySet(source)),
                 })?
                 .map(Arc::new);
-            tenancy::Tenancy::open(
+            Tenancy::open(
                 l,
                 *gateway,
                 config.registry_path(),
@@ -119,7 +120,7 @@ impl Gateway {
             let mut state = ListenerState::new(l.clone(), built, metrics.clone());
             let tenancy = match &l.mode {
                 ListenerMode::Gateway { gateway, .. } => {
-                    let open = tenancy::Tenancy::open(
+                    let open = Tenancy::open(
                         l,
                         *gateway,
                         config.registry_path(),
@@ -138,10 +139,10 @@ impl Gateway {
             if let Some(t) = &tenancy {
                 info!(
                     listener = %l.name,
-                    registry = %t.registry_path.display(),
+                    registry = %t.registry_path().display(),
                     version = t.current().snapshot().version(),
                     tenants = t.current().snapshot().tenant_count(),
-                    routes = t.current().policy.table().len(),
+                    routes = t.current().policy().table().len(),
                     "gateway listener serving the tenant registry"
                 );
             }
@@ -285,7 +286,7 @@ impl Gateway {
         let mut registry_watchers = Vec::new();
         for state in &states {
             if let Some(t) = &state.tenancy {
-                registry_watchers.push(tokio::spawn(tenancy::watcher::run(
+                registry_watchers.push(tokio::spawn(mtls_tenancy::watcher::run(
                     t.clone(),
                     admin_stop_rx.clone(),
                 )));

@@ -40,11 +40,21 @@
 //! hold is logged when the registry snapshot is compiled and its requests get a 502 naming
 //! the identity (routes change at run time, so this is not a start-up error).
 //!
-//! The decisions of gateway mode (admission, route, destination verdict) are
-//! [`mtls_policy`]'s, the same functions `tenantctl explain` prints; HTTP forwarding is
-//! [`mtls_http_proxy`], CONNECT dialing [`mtls_egress`], the registry is read through a
-//! [`SnapshotSource`](mtls_registry::SnapshotSource) given by the caller. This crate owns the
-//! runtime: binding, serving, draining, reloading, limits, metrics and the admin endpoints.
+//! What lives where:
+//!
+//! - this crate: the runtime. `gateway` binds, serves and drains; `listener` accepts;
+//!   `conn` runs the tunnel modes (server, client, bridge) and hands gateway connections to
+//!   [`mtls_tenancy::handle`] after their handshake; `state` holds each listener's TLS
+//!   material and reloads it (`reload`: file watcher and SIGHUP; `tls`: loading from
+//!   files); `admin` serves the health, certificate and metrics endpoints; `tracker` counts
+//!   live connections for the drain; `error` is [`StartError`] and [`ErrorChain`];
+//! - [`mtls_tenancy`]: gateway mode (registry watcher, per-tenant views, admission, limits,
+//!   closing refused connections, HTTP/CONNECT/TCP serving per tenant, route identities);
+//!   its decisions are `mtls-policy`'s (the same functions `tenantctl explain` prints), HTTP
+//!   forwarding is `mtls-http-proxy`, CONNECT dialing `mtls-egress`;
+//! - [`mtls_metrics`]: the Prometheus families and the lock-free handles both update;
+//! - the registry is read through a [`SnapshotSource`](mtls_registry::SnapshotSource) given
+//!   by the caller.
 //!
 //! # Example
 //!
@@ -102,19 +112,14 @@ mod admin;
 mod conn;
 mod error;
 mod gateway;
-mod handles;
 mod listener;
 mod logging;
-mod metrics;
-mod observe;
 mod reload;
-mod route_identities;
 mod state;
-mod tenancy;
 mod tls;
 mod tracker;
 
-pub use error::{ErrorChain, RegistryStartError, StartError};
+pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
 pub use logging::init_logging;
 pub use tls::TlsError;

@@ -7,16 +7,16 @@ use arc_swap::ArcSwap;
 use rustls::{ClientConfig, ServerConfig};
 use time::OffsetDateTime;
 
-use crate::route_identities::RouteIdentities;
 use mtls_config::{IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
+use mtls_metrics::{
+    IdentityLabel, ListenerMetrics, Metrics, ResultLabel, SelectionMetrics, SideLabel,
+};
 use mtls_resolver::{Identity, SelectionObserver};
+use mtls_tenancy::{RouteIdentities, Tenancy};
 use mtls_tls::CertInfo;
 use mtls_tls::ClientAuth;
 use tracing::warn;
 
-use crate::handles::ListenerMetrics;
-use crate::metrics::{IdentityLabel, Metrics, ResultLabel, SideLabel};
-use crate::observe::SelectionMetrics;
 use crate::tls::{self, TlsError};
 
 /// A built TLS config and what it presents: the server certificate of an inbound side, or
@@ -56,7 +56,7 @@ pub(crate) struct ListenerState {
     /// The client identities HTTP routes of a gateway listener may present.
     pub(crate) route_identities: Option<Arc<RouteIdentities>>,
     /// The registry side of a gateway listener.
-    pub(crate) tenancy: Option<Arc<crate::tenancy::Tenancy>>,
+    pub(crate) tenancy: Option<Arc<Tenancy>>,
 }
 
 /// The TLS sides of a listener, plus the route identities of a gateway listener.
@@ -150,6 +150,7 @@ impl ListenerState {
                 as Arc<dyn SelectionObserver>;
             // One identity per resolver: building cannot fail on names (they are unique).
             RouteIdentities::new(identities, certs, Some(observer))
+                .map_err(TlsError::IdentitySet)
                 .inspect_err(|e| warn!(listener = %config.name, error = %crate::error::ErrorChain(e), "cannot index the route identities"))
                 .ok()
                 .map(Arc::new)
@@ -223,7 +224,9 @@ impl ListenerState {
         match result {
             Ok((inbound, upstream, routes)) => {
                 if let (Some(slot), Some((identities, certs))) = (&self.route_identities, routes)
-                    && let Err(e) = slot.replace(identities, certs)
+                    && let Err(e) = slot
+                        .replace(identities, certs)
+                        .map_err(TlsError::IdentitySet)
                 {
                     self.metrics
                         .cert_reloads

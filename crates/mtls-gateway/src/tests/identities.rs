@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use mtls_identity::PeerIdentity;
+use mtls_metrics::{Metrics, SelectionMetrics};
 use mtls_resolver::{Fallback, SelectionObserver, ServerNamePattern};
 
 use super::{Files, ca, files, leaf, server_tls};
-use crate::metrics::Metrics;
-use crate::observe::SelectionMetrics;
 use crate::tls::{self, TlsError};
 use mtls_config::{ClientTlsConfig, IdentityConfig, SelectionPolicy};
 use mtls_tls::ClientAuth;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mtls_identity::{Fingerprint, Serial, TenantId, TrustDomain};
+use mtls_metrics::{ListenerLabel, Metrics, ResultLabel};
 use mtls_registry::{
     Actor, CertificateKind, NewCertificate, Refusal, RegistryError, SnapshotSource, Store,
     TenantLimits, TenantStatus,
@@ -10,9 +11,9 @@ use mtls_registry::{
 use mtls_registry_sqlite::{SqliteSnapshotSource, SqliteStore};
 use mtls_route_spec::{HttpRoute, RouteSpec, UpstreamTls};
 
-use super::{Tenancy, watcher};
 use crate::error::RegistryStartError;
-use crate::metrics::{Metrics, ResultLabel};
+use crate::tenancy::Tenancy;
+use crate::watcher;
 use mtls_config::Config;
 
 struct Fixture {
@@ -151,7 +152,9 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
         .tenancy
         .metrics
         .registry_version
-        .get_or_create(&crate::metrics::listener("gw"))
+        .get_or_create(&ListenerLabel {
+            listener: "gw".into(),
+        })
         .get();
     assert_eq!(gauge as u64, v3.snapshot().version());
     assert_eq!(reloads(&f.tenancy, "success"), 3);

@@ -1,4 +1,5 @@
-//! Prometheus metrics (prometheus-client), every series labelled by listener.
+//! The metric families and their label sets (prometheus-client), every series labelled by
+//! listener.
 
 use std::sync::Arc;
 
@@ -11,83 +12,107 @@ use prometheus_client::registry::Registry;
 
 /// A label value shared by many series (listener and tenant names): cloning it is a
 /// reference-count increment, not an allocation.
-pub(crate) type Name = Arc<str>;
+pub type Name = Arc<str>;
 
 /// `{listener}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ListenerLabel {
-    pub(crate) listener: Name,
+pub struct ListenerLabel {
+    /// The listener's name.
+    pub listener: Name,
 }
 
 /// `{listener, <name>}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct DirectionLabel {
-    pub(crate) listener: Name,
-    pub(crate) direction: &'static str,
+pub struct DirectionLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// `client_to_upstream` or `upstream_to_client`.
+    pub direction: &'static str,
 }
 
 /// `{listener, result}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ResultLabel {
-    pub(crate) listener: Name,
-    pub(crate) result: &'static str,
+pub struct ResultLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// The result (`allow`/`deny`, `success`/`failure`).
+    pub result: &'static str,
 }
 
 /// `{listener, reason}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct ReasonLabel {
-    pub(crate) listener: Name,
-    pub(crate) reason: &'static str,
+pub struct ReasonLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// Why it happened: a handshake failure class, or a refusal or close reason of gateway
+    /// mode (`unknown_tenant`, `certificate_revoked`, ...).
+    pub reason: &'static str,
 }
 
 /// `{listener, side}` (`inbound` or `upstream`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct SideLabel {
-    pub(crate) listener: Name,
-    pub(crate) side: &'static str,
+pub struct SideLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// `inbound` or `upstream`.
+    pub side: &'static str,
 }
 
 /// `{listener, identity, reason}`: one client-identity decision. Bounded: identity names
 /// come from the config, reasons from [`mtls_resolver::Reason::as_str`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct SelectionLabel {
-    pub(crate) listener: Name,
-    pub(crate) identity: String,
-    pub(crate) reason: &'static str,
+pub struct SelectionLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// The client identity's name (`none` when no certificate is sent).
+    pub identity: String,
+    /// Why the resolver chose it ([`mtls_resolver::Reason::as_str`]).
+    pub reason: &'static str,
 }
 
 /// `{listener, identity}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct IdentityLabel {
-    pub(crate) listener: Name,
-    pub(crate) identity: String,
+pub struct IdentityLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// The client identity's name (from the config).
+    pub identity: String,
 }
 
 /// `{listener, tenant}`. Bounded: tenant ids come from the registry (one series per tenant
 /// that has connected to this listener).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct TenantLabel {
-    pub(crate) listener: Name,
-    pub(crate) tenant: Name,
+pub struct TenantLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// The tenant id.
+    pub tenant: Name,
 }
 
 /// `{listener, tenant, limit}` (`max_connections` or `requests_per_second`).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct TenantLimitLabel {
-    pub(crate) listener: Name,
-    pub(crate) tenant: Name,
-    pub(crate) limit: &'static str,
+pub struct TenantLimitLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// The tenant id.
+    pub tenant: Name,
+    /// `max_connections` or `requests_per_second`.
+    pub limit: &'static str,
 }
 
 /// `{listener, tenant, protocol, status}`: `protocol` is `http`, `connect` or `tcp`;
 /// `status` a class (`2xx`..`5xx`) for HTTP, an outcome (`ok`, `error`, `no_route`,
 /// `rate_limited`, `upstream_unreachable`) for TCP.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub(crate) struct TenantRequestLabel {
-    pub(crate) listener: Name,
-    pub(crate) tenant: Name,
-    pub(crate) protocol: &'static str,
-    pub(crate) status: &'static str,
+pub struct TenantRequestLabel {
+    /// The listener's name.
+    pub listener: Name,
+    /// The tenant id.
+    pub tenant: Name,
+    /// `http`, `connect` or `tcp`.
+    pub protocol: &'static str,
+    /// A status class (`2xx`..) or a TCP outcome (`ok`, `no_route`, ..).
+    pub status: &'static str,
 }
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -103,34 +128,57 @@ fn handshake_histogram() -> Histogram {
 }
 
 /// All metrics of one process. Cheap to share (`Arc`), lock-free to update.
-pub(crate) struct Metrics {
-    pub(crate) registry: Registry,
-    pub(crate) active_connections: Family<ListenerLabel, Gauge>,
-    pub(crate) connections: Family<ListenerLabel, Counter>,
-    pub(crate) connections_refused: Family<ListenerLabel, Counter>,
-    pub(crate) bytes_proxied: Family<DirectionLabel, Counter>,
-    pub(crate) connection_duration: HistogramFamily<ListenerLabel>,
-    pub(crate) acl_decisions: Family<ResultLabel, Counter>,
-    pub(crate) handshake_duration: HistogramFamily<SideLabel>,
-    pub(crate) handshake_failures: Family<ReasonLabel, Counter>,
-    pub(crate) dial_errors: Family<ListenerLabel, Counter>,
-    pub(crate) cert_reloads: Family<ResultLabel, Counter>,
-    pub(crate) cert_expiry: Family<SideLabel, Gauge>,
-    pub(crate) identity_selections: Family<SelectionLabel, Counter>,
-    pub(crate) identity_expiry: Family<IdentityLabel, Gauge>,
-    pub(crate) registry_version: Family<ListenerLabel, Gauge>,
-    pub(crate) registry_reloads: Family<ResultLabel, Counter>,
-    pub(crate) tenant_refusals: Family<ReasonLabel, Counter>,
-    pub(crate) tenant_connections_closed: Family<ReasonLabel, Counter>,
-    pub(crate) tenant_active_connections: Family<TenantLabel, Gauge>,
-    pub(crate) tenant_limited: Family<TenantLimitLabel, Counter>,
-    pub(crate) tenant_requests: Family<TenantRequestLabel, Counter>,
+pub struct Metrics {
+    /// The registry every family is registered in (prefix `mtlsd`).
+    pub registry: Registry,
+    /// `mtlsd_active_connections{listener}`.
+    pub active_connections: Family<ListenerLabel, Gauge>,
+    /// `mtlsd_connections_total{listener}`.
+    pub connections: Family<ListenerLabel, Counter>,
+    /// `mtlsd_connections_refused_total{listener}`.
+    pub connections_refused: Family<ListenerLabel, Counter>,
+    /// `mtlsd_bytes_proxied_total{listener, direction}`.
+    pub bytes_proxied: Family<DirectionLabel, Counter>,
+    /// `mtlsd_connection_duration_seconds{listener}`.
+    pub connection_duration: HistogramFamily<ListenerLabel>,
+    /// `mtlsd_acl_decisions_total{listener, result}`.
+    pub acl_decisions: Family<ResultLabel, Counter>,
+    /// `mtlsd_tls_handshake_duration_seconds{listener, side}`.
+    pub handshake_duration: HistogramFamily<SideLabel>,
+    /// `mtlsd_tls_handshake_failures_total{listener, reason}`.
+    pub handshake_failures: Family<ReasonLabel, Counter>,
+    /// `mtlsd_dial_errors_total{listener}`.
+    pub dial_errors: Family<ListenerLabel, Counter>,
+    /// `mtlsd_cert_reloads_total{listener, result}`.
+    pub cert_reloads: Family<ResultLabel, Counter>,
+    /// `mtlsd_cert_expiry_seconds{listener, side}`.
+    pub cert_expiry: Family<SideLabel, Gauge>,
+    /// `mtlsd_client_identity_selections_total{listener, identity, reason}`.
+    pub identity_selections: Family<SelectionLabel, Counter>,
+    /// `mtlsd_client_identity_expiry_seconds{listener, identity}`.
+    pub identity_expiry: Family<IdentityLabel, Gauge>,
+    /// `mtlsd_registry_version{listener}`.
+    pub registry_version: Family<ListenerLabel, Gauge>,
+    /// `mtlsd_registry_reloads_total{listener, result}`.
+    pub registry_reloads: Family<ResultLabel, Counter>,
+    /// `mtlsd_tenant_refusals_total{listener, reason}`.
+    pub tenant_refusals: Family<ReasonLabel, Counter>,
+    /// `mtlsd_tenant_connections_closed_total{listener, reason}`.
+    pub tenant_connections_closed: Family<ReasonLabel, Counter>,
+    /// `mtlsd_tenant_active_connections{listener, tenant}`.
+    pub tenant_active_connections: Family<TenantLabel, Gauge>,
+    /// `mtlsd_tenant_limited_total{listener, tenant, limit}`.
+    pub tenant_limited: Family<TenantLimitLabel, Counter>,
+    /// `mtlsd_tenant_requests_total{listener, tenant, protocol, status}`.
+    pub tenant_requests: Family<TenantRequestLabel, Counter>,
 }
 
 // === impl Metrics ===
 
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    /// Every family of `mtlsd`, registered under the prefix `mtlsd` with its help text and
+    /// no series yet.
+    pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mtlsd");
         let m = Self {
             active_connections: Family::default(),
@@ -262,7 +310,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
-    pub(crate) fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -270,9 +318,8 @@ impl Metrics {
     }
 }
 
-#[cfg(test)]
-pub(crate) fn listener(name: &str) -> ListenerLabel {
-    ListenerLabel {
-        listener: name.into(),
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -1,25 +1,28 @@
 //! The registry watcher: polls the version, publishes a new view on change.
+//!
+//! The runtime spawns [`run`] once per gateway listener.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use mtls_metrics::ResultLabel;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::{Tenancy, View};
-use crate::error::ErrorChain;
-use crate::metrics::ResultLabel;
+use crate::chain::ErrorChain;
+use crate::tenancy::Tenancy;
+use crate::view::View;
 
 /// Polls `tenancy`'s registry every `poll_interval` until `shutdown`. The database is only
 /// touched on the blocking pool. A failing poll or snapshot keeps the previous view.
-pub(crate) async fn run(tenancy: Arc<Tenancy>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(tenancy: Arc<Tenancy>, mut shutdown: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(tenancy.settings.poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
-            _ = crate::tracker::stopped(&mut shutdown) => return,
+            _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let ok = poll_once(&tenancy).await;
         if ok && failing {

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mtls_http_proxy::{RouteTarget, TargetOptions};
+use mtls_metrics::{Metrics, Name};
 use mtls_policy::Policy;
 use mtls_registry::{RouteId, Snapshot};
 use mtls_route_spec::{HttpRoute, RouteSpec};
 use tracing::error;
 
-use super::limiter::{self, Limiters};
-use crate::error::ErrorChain;
-use crate::metrics::{Metrics, Name};
+use crate::chain::ErrorChain;
+use crate::limiter::{self, Limiters};
 use crate::route_identities::RouteIdentities;
 
 /// A compiled HTTP route: its spec (to reuse the target when unchanged) and the target, or
@@ -25,8 +25,9 @@ pub(crate) struct CompiledRoute {
     pub(crate) target: Result<Arc<RouteTarget>, String>,
 }
 
-/// Everything a request needs from the registry, immutable once published.
-pub(crate) struct View {
+/// Everything a request needs from the registry, immutable once published: one compiled
+/// registry snapshot of a gateway listener.
+pub struct View {
     /// The snapshot and its route table: admission and route lookups go through it, the
     /// same functions `tenantctl explain` prints.
     pub(crate) policy: Policy,
@@ -97,8 +98,13 @@ impl View {
         }
     }
 
+    /// The decision policy (snapshot + route table) of this view.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// The registry snapshot this view was compiled from.
-    pub(crate) fn snapshot(&self) -> &Snapshot {
+    pub fn snapshot(&self) -> &Snapshot {
         self.policy.snapshot()
     }
 

@@ -1,28 +1,6 @@
-//! Gateway mode: tenant identity in, per-tenant routes out, live from the registry.
-//!
-//! One [`Tenancy`] per gateway listener holds the registry's [`SnapshotSource`] (given by the
-//! caller of [`Gateway::bind`](crate::Gateway::bind); `mtlsd` opens the SQLite registry of the
-//! data dir, which reopens the file when it is replaced), the current [`View`]
-//! (snapshot + compiled route table + HTTP route targets + per-tenant limiters and metric
-//! handles, published in one `watch` channel) and the listener's settings. The registry
-//! watcher ([`watcher::run`]) polls the registry version off the runtime threads and publishes a new
-//! view on change; nothing on the handshake or request path touches the database.
-//!
-//! After every handshake (resumed ones included) the connection's certificate is mapped to a
-//! tenant and checked with [`mtls_registry::Snapshot::admit`]; every admitted connection
-//! then watches the view and is closed as soon as a new snapshot refuses its tenant or
-//! serial.
+//! [`Tenancy`]: the registry side of one gateway listener.
 
-mod conn;
-mod http;
-mod limiter;
-mod revocable;
-mod session;
-mod tcp;
-mod view;
-pub(crate) mod watcher;
-
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -30,17 +8,16 @@ use mtls_http_proxy::TargetOptions;
 use mtls_registry::SnapshotSource;
 use tokio::sync::watch;
 
-use crate::metrics::{ListenerLabel, Metrics, Name};
-use crate::route_identities::RouteIdentities;
 use mtls_config::{GatewaySettings, ListenerConfig};
-
-pub(crate) use conn::handle;
-pub(crate) use view::View;
+use mtls_metrics::{ListenerLabel, Metrics, Name};
 
 use crate::error::RegistryStartError;
+use crate::route_identities::RouteIdentities;
+use crate::view::View;
 
-/// The registry side of one gateway listener.
-pub(crate) struct Tenancy {
+/// The registry side of one gateway listener: its registry source, the current [`View`]
+/// and the listener's gateway settings.
+pub struct Tenancy {
     pub(crate) listener: Name,
     /// The registry's path, for logs.
     pub(crate) registry_path: PathBuf,
@@ -60,8 +37,10 @@ pub(crate) struct Tenancy {
 
 impl Tenancy {
     /// Reaches the registry through `source` and builds the first view (blocking: call at
-    /// start only). `registry_path` only names the registry in errors and logs.
-    pub(crate) fn open(
+    /// start only). `registry_path` only names the registry in errors and logs; `metrics`
+    /// receives the listener's registry and tenant series; `identities` are the client
+    /// identities its HTTP routes may name.
+    pub fn open(
         config: &ListenerConfig,
         settings: GatewaySettings,
         registry_path: PathBuf,
@@ -116,14 +95,14 @@ impl Tenancy {
     }
 
     /// The current view (cheap: an `Arc` clone under a short read lock).
-    pub(crate) fn current(&self) -> Arc<View> {
+    pub fn current(&self) -> Arc<View> {
         self.view.borrow().clone()
     }
 
     /// Compiles the current snapshot again (after the route identities were reloaded, so
     /// that routes naming one get fresh client configs), and publishes it. Blocking: reads
     /// route CA files.
-    pub(crate) fn recompile(&self) {
+    pub fn recompile(&self) {
         let current = self.current();
         let view = View::build(
             current.snapshot().clone(),
@@ -136,7 +115,12 @@ impl Tenancy {
         self.view.send_replace(Arc::new(view));
     }
 
-    fn record_version(&self) {
+    /// The registry's path, for logs.
+    pub fn registry_path(&self) -> &Path {
+        &self.registry_path
+    }
+
+    pub(crate) fn record_version(&self) {
         let version = self.current().snapshot().version();
         self.metrics
             .registry_version
@@ -146,6 +130,3 @@ impl Tenancy {
             .set(i64::try_from(version).unwrap_or(i64::MAX));
     }
 }
-
-#[cfg(test)]
-mod tests;

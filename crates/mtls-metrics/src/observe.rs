@@ -6,14 +6,14 @@ use std::sync::Arc;
 use mtls_resolver::{Selection, SelectionObserver};
 use tracing::debug;
 
-use crate::metrics::{Metrics, Name, SelectionLabel};
+use crate::families::{Metrics, Name, SelectionLabel};
 
 /// The `identity` label when no certificate is sent (identity names cannot be `none`).
-pub(crate) const NO_IDENTITY: &str = "none";
+const NO_IDENTITY: &str = "none";
 
 /// Counts `mtlsd_client_identity_selections_total{listener, identity, reason}` and logs each
 /// decision at debug level.
-pub(crate) struct SelectionMetrics {
+pub struct SelectionMetrics {
     listener: Name,
     metrics: Arc<Metrics>,
 }
@@ -21,7 +21,8 @@ pub(crate) struct SelectionMetrics {
 // === impl SelectionMetrics ===
 
 impl SelectionMetrics {
-    pub(crate) fn new(listener: &str, metrics: Arc<Metrics>) -> Self {
+    /// Counts the selections of `listener`'s outbound side in `metrics`.
+    pub fn new(listener: &str, metrics: Arc<Metrics>) -> Self {
         Self {
             listener: listener.into(),
             metrics,

@@ -1,7 +1,7 @@
 //! Per-tenant limits: concurrent connections and a request rate (governor's GCRA, which
 //! behaves as a token bucket holding one second's worth of requests).
 //!
-//! Every published [`View`](super::View) holds an immutable map from tenant to
+//! Every published [`View`](crate::View) holds an immutable map from tenant to
 //! `Arc<TenantLimiter>`, built with the view. Nothing on the connection or request path
 //! takes a lock: a connection slot is an atomic increment (an RAII [`ConnectionSlot`] gives
 //! it back), a request check is one lock-free compare-and-swap in governor. A tenant whose
@@ -16,10 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use mtls_identity::TenantId;
+use mtls_metrics::{Metrics, Name, TenantMetrics};
 use mtls_registry::{Snapshot, TenantLimits};
-
-use crate::handles::TenantMetrics;
-use crate::metrics::{Metrics, Name};
 
 /// The limits and metric handles of one tenant on one listener.
 pub(crate) struct TenantLimiter {

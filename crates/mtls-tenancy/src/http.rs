@@ -14,14 +14,14 @@ use mtls_egress::{EgressPolicy, connect_target};
 use mtls_http_proxy::{
     ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward, serve_connect,
 };
+use mtls_metrics::{Limit, Outcome, Protocol};
 use mtls_splice::SpliceConfig;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::revocable::{Activity, Revocable};
-use super::session::{Live, ServerTls, Session};
-use crate::error::ErrorChain;
-use crate::handles::{Limit, Outcome, Protocol};
+use crate::chain::ErrorChain;
+use crate::revocable::{Activity, Revocable};
+use crate::session::{Live, ServerTls, Session};
 
 /// Serves HTTP requests on `tls` until the client closes or the connection fails.
 pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>) {

@@ -4,26 +4,26 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mtls_config::GatewayProtocol;
+use mtls_config::{GatewayProtocol, ProxyLimits};
 use mtls_http_proxy::{ForwardContext, ForwardedClientCert};
 use mtls_identity::TenantId;
+use mtls_metrics::{Limit, ReasonLabel};
 use mtls_policy::{AdmissionRefusal, admit};
 use time::OffsetDateTime;
 use tracing::info;
 use tracing::warn;
 
-use super::limiter::ConnectionSlot;
-use super::session::{Live, ServerTls, Session};
-use super::{http, tcp};
-use crate::handles::Limit;
-use crate::metrics::ReasonLabel;
-use crate::state::ListenerState;
+use crate::limiter::ConnectionSlot;
+use crate::session::{Live, ServerTls, Session};
+use crate::tenancy::Tenancy;
+use crate::{http, tcp};
 
-/// Serves one gateway connection whose handshake (fresh or resumed) just completed.
-pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAddr) {
-    let Some(tenancy) = state.tenancy.clone() else {
-        return;
-    };
+/// Serves one connection of a gateway listener whose handshake (fresh or resumed) just
+/// completed: admits it against `tenancy`'s current view (refusals are logged, counted and
+/// close the connection), applies the tenant's limits, serves its HTTP requests, CONNECT
+/// tunnels or TCP route, and closes it as soon as a new registry view refuses it. `limits`
+/// are the listener's (`idle_timeout`, `dial_timeout`). Returns when the connection is done.
+pub async fn handle(tenancy: Arc<Tenancy>, limits: &ProxyLimits, tls: ServerTls, peer: SocketAddr) {
     // Subscribe before reading the view: a change after admission must not be missed.
     let mut changes = tenancy.view.subscribe();
     let view = changes.borrow_and_update().clone();
@@ -95,8 +95,8 @@ pub(crate) async fn handle(state: &ListenerState, tls: ServerTls, peer: SocketAd
         admitted: limiter,
         identity: Arc::new(identity),
         peer,
-        idle_timeout: state.config.limits.idle_timeout,
-        dial_timeout: state.config.limits.dial_timeout,
+        idle_timeout: limits.idle_timeout,
+        dial_timeout: limits.dial_timeout,
     });
     let slot: ConnectionSlot = match session.admitted.connect() {
         Ok(slot) => slot,

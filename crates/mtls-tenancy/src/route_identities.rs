@@ -18,14 +18,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use mtls_resolver::{Fallback, Identity, MultiIdentityResolver, SelectionObserver};
+use mtls_resolver::{Fallback, Identity, MultiIdentityResolver, ResolverError, SelectionObserver};
 use mtls_tls::CertInfo;
 use rustls::client::ResolvesClientCert;
 
-use crate::tls::TlsError;
-
 /// The client identities HTTP routes of one gateway listener may present.
-pub(crate) struct RouteIdentities {
+pub struct RouteIdentities {
     /// One resolver per identity name (configuration names, fixed for the process).
     resolvers: HashMap<String, MultiIdentityResolver>,
     /// Configuration order of the names, for messages.
@@ -41,12 +39,13 @@ pub(crate) struct RouteIdentities {
 // === impl RouteIdentities ===
 
 impl RouteIdentities {
-    /// Builds one resolver per identity; `observer` hears every selection.
-    pub(crate) fn new(
+    /// Builds one resolver per identity; `observer` hears every selection. Fails when the
+    /// set does not fit together (the resolver builder's error, e.g. duplicate names).
+    pub fn new(
         identities: Vec<Identity>,
         certs: Vec<CertInfo>,
         observer: Option<Arc<dyn SelectionObserver>>,
-    ) -> Result<Self, TlsError> {
+    ) -> Result<Self, ResolverError> {
         let mut resolvers = HashMap::with_capacity(identities.len());
         let mut order = Vec::with_capacity(identities.len());
         for identity in identities {
@@ -57,7 +56,7 @@ impl RouteIdentities {
             if let Some(observer) = &observer {
                 builder = builder.observer(observer.clone());
             }
-            let resolver = builder.build().map_err(TlsError::IdentitySet)?;
+            let resolver = builder.build()?;
             order.push(name.clone());
             resolvers.insert(name, resolver);
         }
@@ -71,16 +70,14 @@ impl RouteIdentities {
 
     /// Swaps freshly loaded material into the resolvers (names must be those of the config;
     /// unknown names are ignored). In-flight handshakes finish with what they started with.
-    pub(crate) fn replace(
+    pub fn replace(
         &self,
         identities: Vec<Identity>,
         certs: Vec<CertInfo>,
-    ) -> Result<(), TlsError> {
+    ) -> Result<(), ResolverError> {
         for identity in identities {
             if let Some(resolver) = self.resolvers.get(identity.name()) {
-                resolver
-                    .replace_identities([identity])
-                    .map_err(TlsError::IdentitySet)?;
+                resolver.replace_identities([identity])?;
             }
         }
         self.certs.store(Arc::new(certs));
@@ -89,12 +86,12 @@ impl RouteIdentities {
     }
 
     /// How many reloads the identities went through.
-    pub(crate) fn generation(&self) -> u64 {
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
     /// The resolver presenting identity `name`, if the listener holds it.
-    pub(crate) fn resolver(&self, name: &str) -> Option<Arc<dyn ResolvesClientCert>> {
+    pub fn resolver(&self, name: &str) -> Option<Arc<dyn ResolvesClientCert>> {
         self.resolvers
             .get(name)
             .map(|r| Arc::new(r.clone()) as Arc<dyn ResolvesClientCert>)
@@ -102,7 +99,7 @@ impl RouteIdentities {
 
     /// The identity names, in configuration order, for messages (`"there are none"` when
     /// the listener holds none).
-    pub(crate) fn names(&self) -> String {
+    pub fn names(&self) -> String {
         if self.order.is_empty() {
             "there are none".to_owned()
         } else {
@@ -111,7 +108,7 @@ impl RouteIdentities {
     }
 
     /// The loaded certificates, in configuration order.
-    pub(crate) fn certs(&self) -> Arc<Vec<CertInfo>> {
+    pub fn certs(&self) -> Arc<Vec<CertInfo>> {
         self.certs.load_full()
     }
 }

@@ -12,32 +12,44 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-use crate::metrics::{
+use crate::families::{
     DirectionLabel, ListenerLabel, Metrics, Name, ResultLabel, SideLabel, TenantLabel,
     TenantLimitLabel, TenantRequestLabel,
 };
 
 /// The series of one listener that do not depend on anything but the listener.
-pub(crate) struct ListenerMetrics {
-    pub(crate) name: Name,
-    pub(crate) connections: Counter,
-    pub(crate) active_connections: Gauge,
-    pub(crate) connections_refused: Counter,
-    pub(crate) connection_duration: Histogram,
-    pub(crate) dial_errors: Counter,
-    pub(crate) bytes_client_to_upstream: Counter,
-    pub(crate) bytes_upstream_to_client: Counter,
-    pub(crate) handshake_inbound: Histogram,
-    pub(crate) handshake_upstream: Histogram,
-    pub(crate) acl_allow: Counter,
-    pub(crate) acl_deny: Counter,
+pub struct ListenerMetrics {
+    /// The listener's name.
+    pub name: Name,
+    /// `mtlsd_connections_total` of the listener.
+    pub connections: Counter,
+    /// `mtlsd_active_connections` of the listener.
+    pub active_connections: Gauge,
+    /// `mtlsd_connections_refused_total` of the listener.
+    pub connections_refused: Counter,
+    /// `mtlsd_connection_duration_seconds` of the listener.
+    pub connection_duration: Histogram,
+    /// `mtlsd_dial_errors_total` of the listener.
+    pub dial_errors: Counter,
+    /// `mtlsd_bytes_proxied_total{direction="client_to_upstream"}`.
+    pub bytes_client_to_upstream: Counter,
+    /// `mtlsd_bytes_proxied_total{direction="upstream_to_client"}`.
+    pub bytes_upstream_to_client: Counter,
+    /// `mtlsd_tls_handshake_duration_seconds{side="inbound"}`.
+    pub handshake_inbound: Histogram,
+    /// `mtlsd_tls_handshake_duration_seconds{side="upstream"}`.
+    pub handshake_upstream: Histogram,
+    /// `mtlsd_acl_decisions_total{result="allow"}`.
+    pub acl_allow: Counter,
+    /// `mtlsd_acl_decisions_total{result="deny"}`.
+    pub acl_deny: Counter,
 }
 
 // === impl ListenerMetrics ===
 
 impl ListenerMetrics {
     /// Resolves every per-listener series of `name` (creating them at zero).
-    pub(crate) fn new(metrics: &Metrics, name: &str) -> Self {
+    pub fn new(metrics: &Metrics, name: &str) -> Self {
         let name: Name = name.into();
         let label = ListenerLabel {
             listener: name.clone(),
@@ -99,9 +111,12 @@ impl ListenerMetrics {
 
 /// The protocol of a counted gateway request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocol {
+pub enum Protocol {
+    /// An HTTP request.
     Http,
+    /// A CONNECT tunnel.
     Connect,
+    /// A TCP-route connection.
     Tcp,
 }
 
@@ -110,7 +125,8 @@ pub(crate) enum Protocol {
 impl Protocol {
     const ALL: [Self; 3] = [Self::Http, Self::Connect, Self::Tcp];
 
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Http => "http",
             Self::Connect => "connect",
@@ -122,16 +138,26 @@ impl Protocol {
 /// The `status` label of `mtlsd_tenant_requests_total`: a status class for HTTP and
 /// CONNECT, an outcome for TCP routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
+    /// `1xx`.
     Informational,
+    /// `2xx`.
     Success,
+    /// `3xx`.
     Redirection,
+    /// `4xx`.
     ClientError,
+    /// `5xx`.
     ServerError,
+    /// `ok`: a TCP route served.
     Ok,
+    /// `error`: a TCP route failed.
     Error,
+    /// `no_route`.
     NoRoute,
+    /// `rate_limited`.
     RateLimited,
+    /// `upstream_unreachable`.
     UpstreamUnreachable,
 }
 
@@ -141,7 +167,7 @@ impl Outcome {
     const COUNT: usize = 10;
 
     /// The class of an HTTP status code.
-    pub(crate) fn of_status(status: u16) -> Self {
+    pub fn of_status(status: u16) -> Self {
         match status {
             100..=199 => Self::Informational,
             200..=299 => Self::Success,
@@ -151,7 +177,8 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Informational => "1xx",
             Self::Success => "2xx",
@@ -173,15 +200,18 @@ impl Outcome {
 
 /// Which per-tenant limit refused something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
+pub enum Limit {
+    /// `max_connections`.
     MaxConnections,
+    /// `requests_per_second`.
     RequestsPerSecond,
 }
 
 // === impl Limit ===
 
 impl Limit {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::MaxConnections => "max_connections",
             Self::RequestsPerSecond => "requests_per_second",
@@ -190,7 +220,7 @@ impl Limit {
 }
 
 /// The series of one tenant on one listener, each created on first use.
-pub(crate) struct TenantMetrics {
+pub struct TenantMetrics {
     metrics: Arc<Metrics>,
     listener: Name,
     tenant: Name,
@@ -202,7 +232,8 @@ pub(crate) struct TenantMetrics {
 // === impl TenantMetrics ===
 
 impl TenantMetrics {
-    pub(crate) fn new(metrics: Arc<Metrics>, listener: Name, tenant: Name) -> Self {
+    /// The handles of `tenant` on `listener`; no series is created before its first use.
+    pub fn new(metrics: Arc<Metrics>, listener: Name, tenant: Name) -> Self {
         Self {
             metrics,
             listener,
@@ -214,7 +245,7 @@ impl TenantMetrics {
     }
 
     /// `mtlsd_tenant_active_connections{listener, tenant}`.
-    pub(crate) fn active(&self) -> &Gauge {
+    pub fn active(&self) -> &Gauge {
         self.active.get_or_init(|| {
             self.metrics
                 .tenant_active_connections
@@ -227,7 +258,7 @@ impl TenantMetrics {
     }
 
     /// Counts a refusal by `limit`.
-    pub(crate) fn limited(&self, limit: Limit) {
+    pub fn limited(&self, limit: Limit) {
         self.limited[limit as usize]
             .get_or_init(|| {
                 self.metrics
@@ -243,7 +274,7 @@ impl TenantMetrics {
     }
 
     /// Counts one request (or TCP-route connection) of `protocol` that ended in `outcome`.
-    pub(crate) fn request(&self, protocol: Protocol, outcome: Outcome) {
+    pub fn request(&self, protocol: Protocol, outcome: Outcome) {
         let row = Protocol::ALL
             .iter()
             .position(|p| *p == protocol)

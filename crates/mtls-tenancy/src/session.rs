@@ -10,17 +10,19 @@ use std::time::Duration;
 
 use mtls_http_proxy::ForwardContext;
 use mtls_identity::{PeerIdentity, TenantId};
+use mtls_metrics::ReasonLabel;
 use mtls_policy::{AdmissionRefusal, readmit};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::limiter::{ConnectionSlot, TenantLimiter};
-use super::{Tenancy, View};
-use crate::metrics::ReasonLabel;
+use crate::limiter::{ConnectionSlot, TenantLimiter};
+use crate::tenancy::Tenancy;
+use crate::view::View;
 
-pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+/// A gateway connection after its server-side TLS handshake.
+pub type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
 
 /// An admitted connection: who it is and what it may use.
 pub(super) struct Session {

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use mtls_egress::{EgressPolicy, dial};
+use mtls_metrics::{Limit, Outcome, Protocol};
 use mtls_splice::{SpliceConfig, SpliceEnd, splice};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::View;
-use super::session::{ServerTls, Session};
-use crate::error::ErrorChain;
-use crate::handles::{Limit, Outcome, Protocol};
+use crate::chain::ErrorChain;
+use crate::session::{ServerTls, Session};
+use crate::view::View;
 
 fn count(session: &Session, outcome: Outcome) {
     session.admitted.metrics.request(Protocol::Tcp, outcome);
