@@ -24,15 +24,54 @@
 //! # Example
 //!
 //! ```
-//! use mtls_policy::DestinationVerdict;
+//! use mtls_ca::{CaConfig, CertificateAuthority, ClientCertRequest};
+//! use mtls_policy::{DestinationVerdict, Policy, Request, RouteDecision, UpstreamIdentity};
+//! use mtls_registry::{RouteId, RouteRecord, SnapshotBuilder, SnapshotTenant, TenantLimits, TenantStatus};
 //!
-//! // CONNECT to an IP literal is judged before anything is dialed ...
-//! let metadata = DestinationVerdict::before_dial("169.254.169.254", false);
-//! assert!(metadata.is_refused());
-//! assert!(!DestinationVerdict::before_dial("[2001:db8::1]", true).is_refused());
-//! // ... a name on every address it resolves to, at dial time, by the same rule.
-//! let resolved = "10.0.0.7".parse()?;
-//! assert!(DestinationVerdict::of_address(resolved, false).is_refused());
+//! // A tenant `acme` with one certificate and one HTTP route, as a registry snapshot.
+//! let ca = CertificateAuthority::generate(&CaConfig::default())?;
+//! let domain: mtls_identity::TrustDomain = "example.test".parse()?;
+//! let acme: mtls_identity::TenantId = "acme".parse()?;
+//! let cert = ca.issue_client(&ClientCertRequest::new(domain.clone(), acme.clone(), "Acme"))?;
+//! let mut snapshot = SnapshotBuilder::new(1, domain);
+//! let tenant = SnapshotTenant {
+//!     display_name: "Acme".into(),
+//!     status: TenantStatus::Active,
+//!     limits: TenantLimits::default(),
+//! };
+//! snapshot.tenant(acme.clone(), tenant)?;
+//! snapshot.certificate(cert.serial.clone(), acme.clone(), false)?;
+//! snapshot.route(RouteRecord {
+//!     id: RouteId::random(),
+//!     tenant: acme.clone(),
+//!     spec: serde_json::from_str(
+//!         r#"{"kind":"http","host":"api.acme.test","path_prefix":"/v1","upstreams":["http://10.0.0.5:8080"]}"#,
+//!     )?,
+//!     created_at: time::OffsetDateTime::now_utc(),
+//! })?;
+//! let policy = Policy::new(snapshot.build());
+//!
+//! // What the gateway decides for this certificate and request, and `tenantctl explain` prints.
+//! let now = time::OffsetDateTime::now_utc();
+//! let request = Request::Http { host: "api.acme.test", path: "/v1/orders" };
+//! let decision = policy.decide(Some(&cert.cert_der), now, request);
+//! assert_eq!(decision.admission.as_ref().map(|a| &a.tenant).ok(), Some(&acme));
+//! let Some(RouteDecision::Http { explanation, upstream_identity }) = decision.route else {
+//!     unreachable!("an HTTP request gets an HTTP route decision")
+//! };
+//! assert!(explanation.outcome.is_ok());
+//! assert_eq!(upstream_identity, Some(UpstreamIdentity::PlainHttp));
+//!
+//! // A day after the certificate expires, the same certificate is refused (a resumed TLS
+//! // session would not have checked).
+//! let later = cert.not_after + time::Duration::days(1);
+//! let refused = policy.decide(Some(&cert.cert_der), later, request).admission.unwrap_err();
+//! assert_eq!(refused.reason.as_str(), "certificate_expired");
+//!
+//! // CONNECT to an IP literal is judged before anything is dialed; a name is judged on every
+//! // address it resolves to, at dial time, by the same rule.
+//! assert!(DestinationVerdict::before_dial("169.254.169.254", false).is_refused());
+//! assert!(DestinationVerdict::of_address("10.0.0.7".parse()?, false).is_refused());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
