@@ -68,6 +68,12 @@ pub(crate) enum CliError {
         #[source]
         source: Box<mtls_registry::RegistryError>,
     },
+    #[error("cannot check certificates against the trust bundle {path}")]
+    TrustBundle {
+        path: PathBuf,
+        #[source]
+        source: Box<mtls_tls::ClientChainError>,
+    },
     #[error(transparent)]
     Ca(Box<mtls_ca::CaError>),
     #[error(transparent)]
@@ -106,6 +112,7 @@ impl CliError {
             Self::BadDays { .. } => "bad_days",
             Self::BadSince { .. } => "bad_since",
             Self::SignCsr { .. } => "sign_csr",
+            Self::TrustBundle { .. } => "trust_bundle",
             Self::Ca(_) => "ca",
             Self::Registry(_) => "registry",
         }

@@ -548,4 +548,25 @@ fn explain_shows_the_gateways_decision() {
         "{v}"
     );
     t.fails(&["explain", "--cert", "acme/cert.pem"], "--host");
+
+    // The chain is checked by the listener's own verifier: the leaf alone, without the
+    // intermediate a client sends from its cert.pem, does not chain to ca.pem.
+    t.ok(&["cert", "issue", "acme", "--out", "acme-leaf"]);
+    let full = std::fs::read_to_string(t.work().join("acme-leaf/cert.pem")).unwrap();
+    let end = "-----END CERTIFICATE-----\n";
+    let leaf_only = &full[..full.find(end).unwrap() + end.len()];
+    assert!(full.len() > leaf_only.len(), "cert.pem holds the chain");
+    std::fs::write(t.work().join("leaf-only.pem"), leaf_only).unwrap();
+    let v = t.json(&[
+        "explain",
+        "--cert",
+        "leaf-only.pem",
+        "--host",
+        "api.acme.test",
+    ]);
+    assert_eq!(v["admitted"], false, "{v}");
+    assert!(
+        v["refusal"].as_str().unwrap().contains("not issued by"),
+        "{v}"
+    );
 }

@@ -58,6 +58,8 @@
 //!   [`ResolvesClientCert`](rustls::client::ResolvesClientCert) for the client
 //!   certificate). Each call builds a fresh config with its own session state, never shared.
 //!   The version tables [`TLS13_ONLY`] and [`TLS12_AND_13`] live here.
+//!   [`verify_client_chain`] runs the client-certificate check of such a server without a
+//!   handshake (for `tenantctl explain`), with the same verifier.
 //! - **Certificate facts** for `/certz` and expiry metrics: [`CertInfo`].
 //!
 //! # What it does not own
@@ -83,7 +85,9 @@ pub use pem::{
     system_roots,
 };
 pub use provider::provider;
-pub use server::{ClientAuth, ServerTlsParams, server_config};
+pub use server::{
+    ClientAuth, ClientChainError, ServerTlsParams, server_config, verify_client_chain,
+};
 pub use version::{TLS12_AND_13, TLS13_ONLY, TlsVersion};
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! Building the rustls config of a TLS side that accepts connections.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 
 use crate::cert_info::CertInfo;
 use crate::error::BuildError;
@@ -55,21 +59,66 @@ pub fn server_config(params: &ServerTlsParams) -> Result<(ServerConfig, CertInfo
         .map_err(BuildError::Rustls)?;
     let builder = match &params.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
-        ClientAuth::Required { ca } | ClientAuth::Optional { ca } => {
-            let roots = load_root_store(ca)?;
-            let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
-            if matches!(params.client_auth, ClientAuth::Optional { .. }) {
-                verifier = verifier.allow_unauthenticated();
-            }
-            let verifier = verifier.build().map_err(|source| BuildError::Verifier {
-                path: ca.clone(),
-                source,
-            })?;
-            builder.with_client_cert_verifier(verifier)
+        ClientAuth::Required { ca } => {
+            builder.with_client_cert_verifier(client_verifier(ca, false, &provider)?)
+        }
+        ClientAuth::Optional { ca } => {
+            builder.with_client_cert_verifier(client_verifier(ca, true, &provider)?)
         }
     };
     let config = builder
         .with_single_cert(loaded.chain, loaded.key)
         .map_err(BuildError::Rustls)?;
     Ok((config, loaded.info))
+}
+
+/// The client-certificate verifier of a server that trusts the CAs of `ca`: the one
+/// [`server_config`] installs, and [`verify_client_chain`] runs.
+fn client_verifier(
+    ca: &Path,
+    optional: bool,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn ClientCertVerifier>, BuildError> {
+    let roots = load_root_store(ca)?;
+    let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+    if optional {
+        verifier = verifier.allow_unauthenticated();
+    }
+    verifier.build().map_err(|source| BuildError::Verifier {
+        path: ca.to_owned(),
+        source,
+    })
+}
+
+/// Why [`verify_client_chain`] did not accept a chain.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientChainError {
+    /// The verifier could not be built (the CA file is unreadable or unusable).
+    #[error(transparent)]
+    Setup(#[from] BuildError),
+    /// The chain is empty: there is no certificate to verify.
+    #[error("no client certificate to verify")]
+    Empty,
+    /// The handshake would refuse the chain (unknown issuer, expired, bad signature, wrong
+    /// key usage, ...).
+    #[error("a listener trusting this CA would refuse the certificate")]
+    Refused(#[source] rustls::Error),
+}
+
+/// Whether a listener with `client_auth` trusting the CAs of `ca` would accept the client
+/// certificate `chain` (leaf first, then the intermediates the client sends) at `now`: the
+/// same verifier [`server_config`] builds runs the same check a full handshake runs. For
+/// tools that explain a listener's decision without a handshake (`tenantctl explain`).
+pub fn verify_client_chain(
+    ca: &Path,
+    chain: &[CertificateDer<'_>],
+    now: UnixTime,
+) -> Result<(), ClientChainError> {
+    let (leaf, intermediates) = chain.split_first().ok_or(ClientChainError::Empty)?;
+    let verifier = client_verifier(ca, false, &provider())?;
+    verifier
+        .verify_client_cert(leaf, intermediates, now)
+        .map(drop)
+        .map_err(ClientChainError::Refused)
 }

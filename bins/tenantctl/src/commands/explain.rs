@@ -11,6 +11,9 @@ use mtls_policy::{
 };
 use mtls_registry::{RouteId, Store};
 use mtls_router::{HttpExplanation, NoRoute};
+use mtls_tls::ClientChainError;
+use rustls::CertificateError;
+use rustls::pki_types::{CertificateDer, UnixTime};
 use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -21,9 +24,11 @@ use crate::output::{Output, timestamp};
 
 pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> {
     let store = ctx.data.open_registry()?;
-    let ca = ctx.data.load_ca()?;
+    // The CA must be usable; the listener trusts its bundle, ca.pem.
+    ctx.data.load_ca()?;
     let policy = Policy::new(store.snapshot()?);
-    let der = first_certificate(&args.cert)?;
+    let chain = certificate_chain(&args.cert)?;
+    let der = chain[0].clone();
     let now = time::OffsetDateTime::now_utc();
 
     let mut human = String::new();
@@ -33,7 +38,7 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
     let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain())).map_err(
         CliError::invalid("--cert", &args.cert.display().to_string()),
     )?;
-    let chain_problem = chain_problem(&der, ca.issuer_der(), &identity, now);
+    let chain_problem = chain_problem(&ctx.data.trust_bundle(), &chain, &identity, now)?;
     human.push_str(&format!(
         "Certificate  serial {} subject \"{}\"\n             issued by \"{}\", valid until {}\n",
         identity.serial,
@@ -247,50 +252,70 @@ fn split_host_port(target: &str) -> Result<(&str, u16), CliError> {
     Ok((host, port))
 }
 
-/// Why the handshake would refuse this certificate, if it would.
+/// Why a gateway listener's handshake would refuse this chain, if it would: the verifier the
+/// listener builds from the data dir's `ca.pem` (`mtls_tls::verify_client_chain`), run on the
+/// leaf and the intermediates the file holds (what a client sends from its cert.pem).
 fn chain_problem(
-    der: &[u8],
-    issuer_der: &[u8],
+    trust_bundle: &Path,
+    chain: &[Vec<u8>],
     identity: &PeerIdentity,
     now: time::OffsetDateTime,
-) -> Option<String> {
-    let (Ok((_, leaf)), Ok((_, issuer))) = (
-        X509Certificate::from_der(der),
-        X509Certificate::from_der(issuer_der),
-    ) else {
-        return Some("the certificate or the CA could not be parsed".to_owned());
+) -> Result<Option<String>, CliError> {
+    let chain: Vec<CertificateDer<'_>> =
+        chain.iter().map(|c| CertificateDer::from(&c[..])).collect();
+    let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(now.unix_timestamp()).unwrap_or_default(),
+    ));
+    let refusal = match mtls_tls::verify_client_chain(trust_bundle, &chain, at) {
+        Ok(()) => return Ok(None),
+        Err(ClientChainError::Refused(refusal)) => refusal,
+        Err(source) => {
+            return Err(CliError::TrustBundle {
+                path: trust_bundle.to_owned(),
+                source: Box::new(source),
+            });
+        }
     };
-    if leaf.issuer().as_raw() != issuer.subject().as_raw()
-        || leaf.verify_signature(Some(issuer.public_key())).is_err()
-    {
-        return Some(format!(
+    let problem = match refusal {
+        rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature,
+        ) => format!(
             "not issued by this proxy's CA (issuer \"{}\")",
             identity.issuer
-        ));
-    }
-    if !identity.is_valid_at(now) {
-        return Some(format!(
+        ),
+        rustls::Error::InvalidCertificate(
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. },
+        ) => format!(
             "outside its validity ({} to {})",
             timestamp(identity.not_before),
             timestamp(identity.not_after)
-        ));
-    }
-    None
+        ),
+        other => format!("the handshake would refuse it: {other}"),
+    };
+    Ok(Some(problem))
 }
 
-fn first_certificate(path: &Path) -> Result<Vec<u8>, CliError> {
+/// Every certificate of a PEM file (leaf first), or the one certificate of a DER file.
+fn certificate_chain(path: &Path) -> Result<Vec<Vec<u8>>, CliError> {
     let bytes = std::fs::read(path).map_err(CliError::io("read certificate", path))?;
-    let pem = x509_parser::pem::Pem::iter_from_buffer(&bytes)
+    let pem: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(&bytes)
         .filter_map(Result::ok)
-        .find(|p| p.label == "CERTIFICATE");
-    match pem {
-        Some(p) => Ok(p.contents),
-        // Not PEM: maybe DER.
-        None if X509Certificate::from_der(&bytes).is_ok() => Ok(bytes),
-        None => Err(CliError::InvalidArgument {
-            field: "--cert",
-            value: path.display().to_string(),
-            source: "no PEM CERTIFICATE block and not a DER certificate".into(),
-        }),
+        .filter(|p| p.label == "CERTIFICATE")
+        .map(|p| p.contents)
+        .collect();
+    if !pem.is_empty() {
+        return Ok(pem);
     }
+    // Not PEM: maybe DER.
+    if X509Certificate::from_der(&bytes).is_ok() {
+        return Ok(vec![bytes]);
+    }
+    Err(CliError::InvalidArgument {
+        field: "--cert",
+        value: path.display().to_string(),
+        source: "no PEM CERTIFICATE block and not a DER certificate".into(),
+    })
 }

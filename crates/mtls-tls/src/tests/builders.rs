@@ -310,3 +310,34 @@ fn a_client_without_a_resolver_sends_no_certificate() {
             .has_certs()
     );
 }
+
+#[test]
+fn verify_client_chain_runs_the_listeners_check_without_a_handshake() {
+    let f = files();
+    let now = rustls_pki_types::UnixTime::now();
+    let chain = |name: &str| crate::load_cert_chain(&f.path(name)).unwrap();
+    let ca = f.path("ca.pem");
+    crate::verify_client_chain(&ca, &chain("client.pem"), now).unwrap();
+    let refused = |name: &str| match crate::verify_client_chain(&ca, &chain(name), now) {
+        Err(crate::ClientChainError::Refused(RustlsError::InvalidCertificate(e))) => e,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(refused("stranger.pem"), CertificateError::UnknownIssuer);
+    assert!(
+        matches!(
+            refused("expired.pem"),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. }
+        ),
+        "expired.pem"
+    );
+    // A server certificate lacks the clientAuth usage, as in a handshake.
+    assert!(crate::verify_client_chain(&ca, &chain("server.pem"), now).is_err());
+    assert!(matches!(
+        crate::verify_client_chain(&ca, &[], now),
+        Err(crate::ClientChainError::Empty)
+    ));
+    let missing = crate::verify_client_chain(&f.path("missing.pem"), &chain("client.pem"), now)
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("missing.pem"), "{missing}");
+}
