@@ -4,8 +4,10 @@
 //!   CRL and PKCS#12 file we write.
 //! - [`CliRunner`]: runs one of our binaries as a process against a throwaway data dir.
 //! - [`net`]: loopback TCP peers for socket tests (an echo listener, a closed port).
+//! - [`pki`]: a throwaway rcgen CA and its leaves, for tests that need PEM files.
 
 pub mod net;
+pub mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

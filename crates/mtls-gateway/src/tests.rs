@@ -5,11 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mtls_test_support::pki::{test_ca as ca, test_leaf as leaf};
 use mtls_tls::{BuildError, FileKind, PemError};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
 use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 
@@ -25,38 +22,6 @@ impl Files {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
-}
-
-fn ca(name: &str) -> (Issuer<'static, KeyPair>, String) {
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-    let key = KeyPair::generate().unwrap();
-    let pem = params.self_signed(&key).unwrap().pem();
-    (Issuer::new(params, key), pem)
-}
-
-fn leaf(issuer: &Issuer<'_, KeyPair>, server: bool, expired: bool) -> (String, String) {
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    if expired {
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::days(3);
-        params.not_after = now - time::Duration::days(1);
-    }
-    params.serial_number = Some(vec![0x42, if server { 1 } else { 2 }].into());
-    let key = KeyPair::generate().unwrap();
-    (
-        params.signed_by(&key, issuer).unwrap().pem(),
-        key.serialize_pem(),
-    )
 }
 
 /// ca.pem, server.pem/server-key.pem, client.pem/client-key.pem, expired.pem/expired-key.pem,

@@ -3,10 +3,7 @@
 
 use std::path::PathBuf;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
+use mtls_test_support::pki::{test_ca as ca, test_leaf as leaf};
 use time::OffsetDateTime;
 
 use crate::{ClientAuth, ServerTlsParams, TlsVersion};
@@ -30,38 +27,6 @@ impl Files {
         std::fs::write(&path, contents).unwrap();
         path
     }
-}
-
-fn ca(name: &str) -> (Issuer<'static, KeyPair>, String) {
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let key = KeyPair::generate().unwrap();
-    let pem = params.self_signed(&key).unwrap().pem();
-    (Issuer::new(params, key), pem)
-}
-
-fn leaf(issuer: &Issuer<'_, KeyPair>, server: bool, expired: bool) -> (String, String) {
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    if expired {
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::days(3);
-        params.not_after = now - time::Duration::days(1);
-    }
-    params.serial_number = Some(vec![0x42, if server { 1 } else { 2 }].into());
-    let key = KeyPair::generate().unwrap();
-    (
-        params.signed_by(&key, issuer).unwrap().pem(),
-        key.serialize_pem(),
-    )
 }
 
 /// ca.pem, crl.pem (an empty CRL of ca.pem), server.pem/server-key.pem,
