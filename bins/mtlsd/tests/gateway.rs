@@ -313,7 +313,7 @@ fn connect_egress_tcp_routes_and_rate_limit() {
             },
         )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    gw.wait_registry_version("gw", store.version().unwrap());
     let url = format!("https://localhost:{port}/");
     let urls: Vec<&str> = std::iter::repeat_n(url.as_str(), 8).collect();
     let mut args = vec![

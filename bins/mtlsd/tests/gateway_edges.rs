@@ -132,17 +132,19 @@ fn s_client(
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    // Keep stdin open briefly so the session ticket arrives before s_client exits.
+    // Keep stdin open until the gateway closes the connection (`Connection: close`, or a
+    // refusal): s_client then exits on its own, after reading everything the server sent,
+    // the session ticket included. Closing stdin first could end the session before the
+    // ticket arrives.
     stdin
         .write_all(b"GET / HTTP/1.1\r\nHost: a.localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    drop(stdin);
     let deadline = Instant::now() + support::WAIT;
     while child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "s_client hangs");
         std::thread::sleep(Duration::from_millis(20));
     }
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     format!(
         "{}{}",
@@ -331,7 +333,7 @@ fn silent_http2_connections_are_closed_after_the_request_timeout() {
     );
     gw.wait_log("closing idle HTTP/2 connection");
     // The tenant's slot was freed: a new connection is admitted and served.
-    gw.wait_metric(
+    gw.wait_metric_eq(
         r#"mtlsd_tenant_active_connections{listener="gw",tenant="a"}"#,
         0.0,
     );

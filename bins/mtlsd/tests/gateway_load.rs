@@ -77,7 +77,8 @@ fn registry_reloads_under_load_lose_no_request() {
     let other = named_backend("other");
     let mut changes = 0;
     for round in 0..5 {
-        std::thread::sleep(Duration::from_millis(200));
+        // Each step waits until the gateway serves the version it wrote, so every change is
+        // published (and the load runs against it) before the next one lands.
         let extra = store
             .add_route(
                 &actor(),
@@ -92,20 +93,19 @@ fn registry_reloads_under_load_lose_no_request() {
                 http_route(&format!("b{round}.localhost"), other),
             )
             .unwrap();
-        std::thread::sleep(Duration::from_millis(200));
+        gw.wait_registry_version("gw", store.version().unwrap());
         store
             .set_tenant_status(&actor(), &tenant("b"), TenantStatus::Suspended)
             .unwrap();
         store.remove_route(&actor(), &extra.id).unwrap();
         gw.signal("HUP");
-        std::thread::sleep(Duration::from_millis(200));
+        gw.wait_registry_version("gw", store.version().unwrap());
         store
             .set_tenant_status(&actor(), &tenant("b"), TenantStatus::Active)
             .unwrap();
+        gw.wait_registry_version("gw", store.version().unwrap());
         changes += 5;
     }
-    // Let both loads see the last version, then stop them.
-    std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let (ka_ok, ka_failed) = keepalive.join().unwrap();
     let (fresh_ok, fresh_failed) = fresh.join().unwrap();

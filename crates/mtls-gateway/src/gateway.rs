@@ -254,6 +254,7 @@ impl Gateway {
                 trigger.clone(),
             )?)
         } else {
+            info!("certificate files are not watched (reload.watch = false): reload with SIGHUP");
             None
         };
         let hup = reload::sighup()?;

@@ -146,6 +146,31 @@ impl Mtlsd {
         })
     }
 
+    /// Waits until a metric series is exactly `value` (a gauge falling back to 0, say: the
+    /// series must exist and hold that value, not merely be present).
+    pub fn wait_metric_eq(&self, series: &str, value: f64) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.metric(series) == Some(value) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (_, body) = self.get("health+metrics", "/metrics");
+        panic!(
+            "metric {series} never became {value}; metrics:\n{body}\nstderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// Waits until gateway listener `listener` serves registry `version` or newer (its
+    /// `mtlsd_registry_version` gauge): the change that produced `version` is live then.
+    pub fn wait_registry_version(&self, listener: &str, version: u64) {
+        let series = format!("mtlsd_registry_version{{listener=\"{listener}\"}}");
+        // Registry versions are small integers: exact in an f64.
+        self.wait_metric(&series, version as f64);
+    }
+
     /// Waits until a metric series reaches at least `min`.
     pub fn wait_metric(&self, series: &str, min: f64) {
         let deadline = Instant::now() + WAIT;
@@ -405,4 +430,29 @@ pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("timed out waiting for {what}");
+}
+
+/// How many connections wait in the accept queue of the IPv4 listening socket `addr`
+/// (`/proc/net/tcp`: for a socket in LISTEN state, `rx_queue` is that queue's length).
+/// `None` if no such listening socket exists.
+pub fn accept_queue(addr: SocketAddr) -> Option<u32> {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("accept_queue reads /proc/net/tcp: IPv4 only, not {addr}");
+    };
+    // The kernel prints the address as the in-memory u32 in hex: little-endian octets here.
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl local_address rem_address st tx_queue:rx_queue ...; 0A is TCP_LISTEN.
+        if fields.get(1) != Some(&local.as_str()) || fields.get(3) != Some(&"0A") {
+            return None;
+        }
+        let (_, rx) = fields.get(4)?.split_once(':')?;
+        u32::from_str_radix(rx, 16).ok()
+    })
 }
