@@ -237,8 +237,7 @@ fn s_client(
     for r in readers {
         r.join().unwrap();
     }
-    let out = output.lock().unwrap().clone();
-    out
+    output.lock().unwrap().clone()
 }
 
 fn os(s: &str) -> &OsStr {
@@ -265,7 +264,10 @@ fn server_mode_closes_a_live_connection_when_its_certificate_expires() {
         "the connection outlived its certificate"
     );
     let closed_at = OffsetDateTime::now_utc();
-    assert!(closed_at > not_after, "closed at {closed_at}, before {not_after}");
+    assert!(
+        closed_at > not_after,
+        "closed at {closed_at}, before {not_after}"
+    );
     assert!(
         closed_at < not_after + time::Duration::seconds(2),
         "closed at {closed_at}, long after {not_after}"
@@ -317,7 +319,10 @@ fn server_mode_refuses_a_session_resumed_after_the_certificate_expired() {
     );
     assert!(resumed.contains("Reused, TLSv1.3"), "{resumed}");
     assert!(resumed.contains("\nresumed"), "{resumed}");
-    assert!(OffsetDateTime::now_utc() < not_after, "too slow: expired already");
+    assert!(
+        OffsetDateTime::now_utc() < not_after,
+        "too slow: expired already"
+    );
 
     wait_until_expired(not_after);
     let late = s_client(
@@ -328,7 +333,10 @@ fn server_mode_refuses_a_session_resumed_after_the_certificate_expired() {
         b"late\n",
         "late",
     );
-    assert!(!late.contains("\nlate"), "data passed after expiry:\n{late}");
+    assert!(
+        !late.contains("\nlate"),
+        "data passed after expiry:\n{late}"
+    );
     // The session entry expired with the certificate: no resumption, and the full handshake
     // fails on the expired certificate.
     assert!(!late.contains("Reused"), "resumed after expiry:\n{late}");
@@ -397,7 +405,10 @@ fn gateway_closes_a_live_connection_when_its_certificate_expires() {
         "the connection outlived its certificate"
     );
     let closed_at = OffsetDateTime::now_utc();
-    assert!(closed_at > not_after, "closed at {closed_at}, before {not_after}");
+    assert!(
+        closed_at > not_after,
+        "closed at {closed_at}, before {not_after}"
+    );
     assert!(
         closed_at < not_after + time::Duration::seconds(2),
         "closed at {closed_at}, long after {not_after}"
@@ -456,7 +467,10 @@ fn gateway_refuses_a_session_resumed_after_the_certificate_expired() {
     );
     assert!(resumed.contains("Reused, TLSv1.3"), "{resumed}");
     assert!(resumed.contains("upstream-a for a"), "{resumed}");
-    assert!(OffsetDateTime::now_utc() < not_after, "too slow: expired already");
+    assert!(
+        OffsetDateTime::now_utc() < not_after,
+        "too slow: expired already"
+    );
 
     wait_until_expired(not_after);
     let late = s_client(

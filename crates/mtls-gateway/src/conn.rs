@@ -120,7 +120,7 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
 type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 
 /// The inbound handshake and the ACL. `None` means the connection was refused (and logged).
-async fn accept_tls(
+pub(crate) async fn accept_tls(
     state: &ListenerState,
     tcp: TcpStream,
     peer: SocketAddr,

@@ -249,4 +249,5 @@ async fn tracker_waits_for_every_guard() {
         .unwrap();
 }
 
+mod expiry;
 mod identities;

@@ -122,7 +122,9 @@ impl StoresServerSessions for ExpiringSessionCache {
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.inner.take(key).and_then(|stamped| self.unstamp(stamped))
+        self.inner
+            .take(key)
+            .and_then(|stamped| self.unstamp(stamped))
     }
 
     fn can_cache(&self) -> bool {

@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use super::builders::{handshake, presenting};
 use super::{Files, files, required, server_params};
-use crate::session_cache::{ExpiringSessionCache, session_chain_not_after};
 use crate::ClientAuth;
+use crate::session_cache::{ExpiringSessionCache, session_chain_not_after};
 
 /// `short.pem`/`short-key.pem`: a client certificate of ca.pem valid until `not_after`.
 /// Returns the notAfter as encoded (whole seconds).
@@ -222,11 +222,19 @@ fn a_session_resumes_until_its_certificate_expires_and_not_after() {
         let server = server_on(&f, clock.cache(Duration::from_secs(10 * 86_400), true));
         let client = client(&f, version, Some("short"));
         assert_eq!(kind(&server, &client), HandshakeKind::Full, "{version:?}");
-        assert_eq!(kind(&server, &client), HandshakeKind::Resumed, "{version:?}");
+        assert_eq!(
+            kind(&server, &client),
+            HandshakeKind::Resumed,
+            "{version:?}"
+        );
         // The last second of validity still resumes (each resumption stores a new entry on
         // TLS 1.3; TLS 1.2 reuses its session id).
         clock.set(not_after);
-        assert_eq!(kind(&server, &client), HandshakeKind::Resumed, "{version:?}");
+        assert_eq!(
+            kind(&server, &client),
+            HandshakeKind::Resumed,
+            "{version:?}"
+        );
         // Past notAfter no entry made for this certificate resumes, including those stored
         // by the resumptions just before: a full handshake (the real clock says the
         // certificate is still valid, so it succeeds).
@@ -247,7 +255,11 @@ fn a_session_resumes_for_its_lifetime_only() {
         let client = client(&f, version, Some("short"));
         assert_eq!(kind(&server, &client), HandshakeKind::Full);
         clock.set(start + time::Duration::minutes(59));
-        assert_eq!(kind(&server, &client), HandshakeKind::Resumed, "{version:?}");
+        assert_eq!(
+            kind(&server, &client),
+            HandshakeKind::Resumed,
+            "{version:?}"
+        );
         match version {
             // The resumption stored a fresh entry at minute 59 (new tickets), good for an
             // hour from then: each entry is bounded, and the certificate bounds them all.
