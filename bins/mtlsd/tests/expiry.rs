@@ -359,13 +359,7 @@ fn tls12_suite_order_is_the_servers() {
         port,
         &client,
         &pki.ca(),
-        &[
-            os("-tls1_2"),
-            os("-cipher"),
-            os(
-                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384",
-            ),
-        ],
+        &[os("-tls1_2"), os("-cipher"), os(CLIENT_ORDER)],
         b"suite\n",
         "suite",
     );
@@ -374,7 +368,37 @@ fn tls12_suite_order_is_the_servers() {
         out.contains("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384"),
         "the client's order won:\n{out}"
     );
+
+    // The same on a gateway listener (its CA issues P-256 certificates too).
+    std::fs::create_dir(tmp.path().join("gw")).unwrap();
+    let data = DataDir::init(&tmp.path().join("gw"));
+    let a = data.tenant("a");
+    data.store()
+        .add_route(
+            &actor(),
+            &tenant("a"),
+            http_route("a.localhost", named_backend("upstream-a")),
+        )
+        .unwrap();
+    let gw = Mtlsd::start(&tmp.path().join("gw"), "mtlsd.toml", &data.config(""));
+    let out = s_client(
+        gw.addr("gw").port(),
+        &a,
+        &data.ca(),
+        &[os("-tls1_2"), os("-cipher"), os(CLIENT_ORDER)],
+        b"GET / HTTP/1.1\r\nHost: a.localhost\r\nConnection: close\r\n\r\n",
+        "upstream-a for a",
+    );
+    assert!(out.contains("upstream-a for a"), "{out}");
+    assert!(
+        out.contains("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384"),
+        "the client's order won on the gateway:\n{out}"
+    );
 }
+
+/// A TLS 1.2 client suite order that differs from the server's (AES-256-GCM first).
+const CLIENT_ORDER: &str =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384";
 
 #[test]
 fn gateway_closes_a_live_connection_when_its_certificate_expires() {
