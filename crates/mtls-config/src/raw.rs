@@ -54,6 +54,8 @@ pub(super) struct RawTls {
     pub(super) client_auth: Option<String>,
     pub(super) server_name: Option<String>,
     pub(super) min_version: Option<String>,
+    /// Inbound only: how long a TLS session may be resumed (`"0s"` turns resumption off).
+    pub(super) session_lifetime: Option<String>,
     /// Outbound only: several client identities (`[[listener.tls.identities]]`).
     pub(super) identities: Option<Vec<RawIdentity>>,
     /// Outbound only: `first`, `none` or an identity name.

@@ -243,6 +243,33 @@ fn tls_versions_and_policies() {
 }
 
 #[test]
+fn session_lifetime_defaults_parses_and_may_be_zero() {
+    let lifetime =
+        |tls_extra: &str| match &load(&server_with(tls_extra, "")).unwrap().listeners()[0].mode {
+            ListenerMode::Server { tls } => tls.session_lifetime,
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(lifetime(""), mtls_tls::DEFAULT_SESSION_LIFETIME);
+    assert_eq!(
+        lifetime("session_lifetime = \"10m\""),
+        Duration::from_secs(600)
+    );
+    assert_eq!(lifetime("session_lifetime = \"0s\""), Duration::ZERO);
+    let p = problems(&server_with("session_lifetime = \"soon\"", ""));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].field, "tls.session_lifetime");
+    assert!(p[0].message.contains("\"soon\""), "{p:?}");
+    // Outbound sides resume as clients: the setting is the inbound side's.
+    let client = server_with("session_lifetime = \"1h\"", "").replace("\"server\"", "\"client\"");
+    let p = problems(&client);
+    assert!(
+        p.iter().any(|p| p.field == "tls.session_lifetime"
+            && p.message.contains("only applies to the inbound TLS side")),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn missing_sections_and_mode_mismatches() {
     assert_eq!(problems("")[0].field, "listener");
     let p = problems(

@@ -232,6 +232,10 @@ pub struct ServerTlsConfig {
     pub client_auth: ClientAuth,
     /// The lowest TLS version accepted.
     pub min_version: TlsVersion,
+    /// How long a TLS session may be resumed after it was stored (`session_lifetime`;
+    /// default [`mtls_tls::DEFAULT_SESSION_LIFETIME`], zero = no resumption). Never past the
+    /// client certificate's notAfter, whatever this says.
+    pub session_lifetime: Duration,
 }
 
 /// The TLS side that dials out.

@@ -3,11 +3,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use mtls_identity::{AclDecision, PeerIdentity};
+use mtls_identity::{AclDecision, PeerIdentity, ValidityError};
 use mtls_metrics::ReasonLabel;
 use mtls_splice::{SpliceConfig, SpliceEnd, splice};
-use rustls::{CertificateError, Error as TlsErr};
+use rustls::{CertificateError, Error as TlsErr, HandshakeKind};
+use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -118,7 +120,7 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
 type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 
 /// The inbound handshake and the ACL. `None` means the connection was refused (and logged).
-async fn accept_tls(
+pub(crate) async fn accept_tls(
     state: &ListenerState,
     tcp: TcpStream,
     peer: SocketAddr,
@@ -158,6 +160,23 @@ async fn accept_tls(
             }
         },
     };
+    let resumed = tls.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+    // rustls does not verify a resumed session's certificate again: check its validity
+    // period now, after every handshake. (Gateway admission makes the same check and counts
+    // it per tenant.)
+    if !matches!(state.config.mode, ListenerMode::Gateway { .. })
+        && let Some(id) = &identity
+        && let Err(invalid) = id.check_validity(OffsetDateTime::now_utc())
+    {
+        count_failure(state, validity_label(invalid));
+        let (cn, uri) = names(identity.as_ref());
+        warn!(
+            listener = name, %peer, peer_cn = cn, peer_uri = uri, serial = %id.serial, resumed,
+            reason = invalid.as_str(), error = %invalid,
+            "connection refused: the client certificate is not valid now"
+        );
+        return None;
+    }
     let decision = match &identity {
         Some(id) => state.config.acl.evaluate(id),
         None if state.config.acl.is_empty() => AclDecision::AllowedNoRules,
@@ -166,7 +185,7 @@ async fn accept_tls(
     let (cn, uri) = names(identity.as_ref());
     if decision.is_allowed() {
         acl_count(state, true);
-        debug!(listener = name, %peer, peer_cn = cn, peer_uri = uri, ?decision, "connection allowed");
+        debug!(listener = name, %peer, peer_cn = cn, peer_uri = uri, resumed, ?decision, "connection allowed");
         Some((tls, identity))
     } else {
         acl_count(state, false);
@@ -185,6 +204,27 @@ async fn accept_tls(
             "connection denied"
         );
         None
+    }
+}
+
+/// The `mtlsd_tls_handshake_failures_total` reason of a certificate outside its validity
+/// period after a (resumed) handshake: the label a full handshake's verifier failure gets.
+fn validity_label(invalid: ValidityError) -> &'static str {
+    match invalid {
+        ValidityError::NotYetValid { .. } => "cert_not_yet_valid",
+        _ => "cert_expired",
+    }
+}
+
+/// Resolves once the wall clock is past `not_after` (certificate validity is wall time),
+/// re-checking on every wake-up so that a clock step cannot end it early.
+async fn past(not_after: OffsetDateTime) {
+    loop {
+        let left = not_after - OffsetDateTime::now_utc();
+        if left.is_negative() {
+            return;
+        }
+        tokio::time::sleep(left.unsigned_abs() + Duration::from_millis(1)).await;
     }
 }
 
@@ -281,12 +321,22 @@ async fn pump<C, U>(
     let name = state.name();
     let (cn, uri) = names(id);
     info!(listener = name, %peer, peer_cn = cn, peer_uri = uri, target = %Shown(state.config.target.as_ref()), "connection established");
-    let summary = splice(
+    let spliced = splice(
         client,
         upstream,
         SpliceConfig::new(state.config.limits.idle_timeout),
-    )
-    .await;
+    );
+    // The connection may not outlive the client certificate: cut it at notAfter.
+    let summary = match id {
+        None => spliced.await,
+        Some(id) => tokio::select! {
+            summary = spliced => summary,
+            () = past(id.not_after) => {
+                expired(state, peer, id, started);
+                return;
+            }
+        },
+    };
     let handles = &state.handles;
     handles
         .bytes_client_to_upstream
@@ -313,6 +363,26 @@ async fn pump<C, U>(
             duration_ms, end, "connection closed"
         ),
     }
+}
+
+/// Counts and logs a connection cut because its client certificate expired (the streams
+/// were dropped with the splice).
+fn expired(state: &ListenerState, peer: SocketAddr, id: &PeerIdentity, started: Instant) {
+    let reason = "certificate_expired";
+    state
+        .metrics
+        .connections_closed
+        .get_or_create(&ReasonLabel {
+            listener: state.handles.name.clone(),
+            reason,
+        })
+        .inc();
+    let (cn, uri) = names(Some(id));
+    warn!(
+        listener = state.name(), %peer, peer_cn = cn, peer_uri = uri, serial = %id.serial,
+        not_after = %id.not_after, reason, duration_ms = started.elapsed().as_millis() as u64,
+        "closing live connection: the client certificate expired"
+    );
 }
 
 /// Displays an optional target (gateway listeners have none: routes decide).

@@ -54,6 +54,7 @@ fn server_tls(f: &Files, client_auth: ClientAuth) -> ServerTlsConfig {
         key: f.path("server-key.pem"),
         client_auth,
         min_version: TlsVersion::Tls12,
+        session_lifetime: mtls_tls::DEFAULT_SESSION_LIFETIME,
     }
 }
 
@@ -249,4 +250,5 @@ async fn tracker_waits_for_every_guard() {
         .unwrap();
 }
 
+mod expiry;
 mod identities;

@@ -51,6 +51,7 @@ pub(crate) fn server_config(
         key: tls.key.clone(),
         client_auth: tls.client_auth.clone(),
         min_version: tls.min_version,
+        session_lifetime: tls.session_lifetime,
     };
     let (config, info) = mtls_tls::server_config(&params)?;
     Ok((Arc::new(config), info))

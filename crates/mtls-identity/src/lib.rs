@@ -8,6 +8,8 @@
 //!   compares equal whatever its DER padding.
 //! - [`Fingerprint`]: the SHA-256 digest of a certificate's DER.
 //! - [`PeerIdentity`]: everything the data plane needs from a (verified) certificate.
+//! - [`check_validity`] / [`ValidityError`]: is a certificate inside its validity period now
+//!   (checked after every handshake: rustls does not verify a resumed session again).
 //!
 //! It is sync and pure: no I/O, no tokio. Parsing untrusted certificate bytes never panics.
 //!
@@ -34,6 +36,7 @@ mod ids;
 mod peer;
 mod revocation;
 mod serial;
+mod validity;
 
 pub use acl::{AclDecision, AclField, AclPattern, AclPatternError, AclRules};
 pub use fingerprint::{Fingerprint, FingerprintParseError};
@@ -41,3 +44,4 @@ pub use ids::{IdError, TenantId, TrustDomain, tenant_from_uri, tenant_uri};
 pub use peer::{IdentityError, PeerIdentity};
 pub use revocation::{RevocationReason, UnknownRevocationReason};
 pub use serial::{Serial, SerialError};
+pub use validity::{ValidityError, check_validity};

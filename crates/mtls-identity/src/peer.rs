@@ -6,7 +6,10 @@ use time::OffsetDateTime;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::{Fingerprint, Serial, SerialError, TenantId, TrustDomain, tenant_from_uri};
+use crate::{
+    Fingerprint, Serial, SerialError, TenantId, TrustDomain, ValidityError, check_validity,
+    tenant_from_uri,
+};
 
 /// Why a certificate could not be turned into a [`PeerIdentity`].
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +164,13 @@ impl PeerIdentity {
 
     /// Whether `now` falls inside the certificate's validity period.
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
-        self.not_before <= now && now <= self.not_after
+        self.check_validity(now).is_ok()
+    }
+
+    /// Whether `now` falls inside the certificate's validity period, and if not, which end
+    /// it is past ([`check_validity`]).
+    pub fn check_validity(&self, now: OffsetDateTime) -> Result<(), ValidityError> {
+        check_validity(self.not_before, self.not_after, now)
     }
 }
 

@@ -149,6 +149,8 @@ pub struct Metrics {
     pub handshake_failures: Family<ReasonLabel, Counter>,
     /// `mtlsd_dial_errors_total{listener}`.
     pub dial_errors: Family<ListenerLabel, Counter>,
+    /// `mtlsd_connections_closed_total{listener, reason}`.
+    pub connections_closed: Family<ReasonLabel, Counter>,
     /// `mtlsd_cert_reloads_total{listener, result}`.
     pub cert_reloads: Family<ResultLabel, Counter>,
     /// `mtlsd_cert_expiry_seconds{listener, side}`.
@@ -190,6 +192,7 @@ impl Metrics {
             handshake_duration: Family::new_with_constructor(handshake_histogram),
             handshake_failures: Family::default(),
             dial_errors: Family::default(),
+            connections_closed: Family::default(),
             cert_reloads: Family::default(),
             cert_expiry: Family::default(),
             identity_selections: Family::default(),
@@ -243,6 +246,12 @@ impl Metrics {
             "dial_errors",
             "Failed or timed-out connections to the target",
             m.dial_errors.clone(),
+        );
+        registry.register(
+            "connections_closed",
+            "Open server- and bridge-mode connections the proxy closed, by reason \
+             (certificate_expired: the client certificate's validity ended)",
+            m.connections_closed.clone(),
         );
         registry.register(
             "cert_reloads",

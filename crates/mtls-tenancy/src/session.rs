@@ -2,7 +2,6 @@
 //! connection slot ([`Live`]), and the future that resolves when the registry stops admitting
 //! it. Shared by the connection task and the HTTP and TCP paths.
 
-use std::future::pending;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +52,8 @@ impl Session {
     }
 
     /// Resolves when a newer registry snapshot refuses this connection's tenant or
-    /// certificate ([`readmit`]).
+    /// certificate ([`readmit`]), or when the certificate expires (at its notAfter, whatever
+    /// the registry does meanwhile).
     pub(super) fn until_refused(&self) -> impl Future<Output = AdmissionRefusal> + Send + 'static {
         until_refused(
             self.tenancy.view.subscribe(),
@@ -81,10 +81,30 @@ async fn until_refused(
         ) {
             return refusal;
         }
-        if rx.changed().await.is_err() {
-            // The gateway is going away; the connection ends with the process.
-            return pending().await;
+        tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    // The gateway is going away; the connection ends with the process (or
+                    // when its certificate expires, if that comes first).
+                    past(identity.not_after).await;
+                    return AdmissionRefusal::CertificateExpired;
+                }
+            }
+            // Loop: readmit refuses it now (certificate_expired).
+            () = past(identity.not_after) => {}
         }
+    }
+}
+
+/// Resolves once the wall clock is past `not_after` (certificate validity is wall time),
+/// re-checking on every wake-up so that a clock step cannot end it early.
+async fn past(not_after: OffsetDateTime) {
+    loop {
+        let left = not_after - OffsetDateTime::now_utc();
+        if left.is_negative() {
+            return;
+        }
+        tokio::time::sleep(left.unsigned_abs() + Duration::from_millis(1)).await;
     }
 }
 

@@ -26,9 +26,12 @@
 //!     key: dir.join("server-key.pem"),
 //!     client_auth: ClientAuth::Required { ca: dir.join("ca.pem") },
 //!     min_version: TlsVersion::Tls13,
+//!     session_lifetime: mtls_tls::DEFAULT_SESSION_LIFETIME,
 //! };
 //! let (server, cert) = mtls_tls::server_config(&params)?;
 //! assert_eq!(cert.subject, "CN=rcgen self signed cert");
+//! // On TLS 1.2 the server's suite order wins.
+//! assert!(server.ignore_client_order);
 //! let _server = Arc::new(server);
 //!
 //! // An outbound side trusting ca.pem, sending no client certificate.
@@ -57,6 +60,10 @@
 //!   [`TlsVersion`]) and [`client_config`] (roots, minimum version, a
 //!   [`ResolvesClientCert`](rustls::client::ResolvesClientCert) for the client
 //!   certificate). Each call builds a fresh config with its own session state, never shared.
+//!   A server config's session cache bounds every entry by
+//!   [`ServerTlsParams::session_lifetime`] and by the notAfter of the session's client
+//!   certificate chain: a session never resumes after the certificate expired. Server
+//!   configs prefer the server's cipher-suite order.
 //!   The version tables [`TLS13_ONLY`] and [`TLS12_AND_13`] live here.
 //!   [`verify_client_chain`] runs the client-certificate check of such a server without a
 //!   handshake (for `tenantctl explain`), with the same verifier.
@@ -75,6 +82,7 @@ mod error;
 mod pem;
 mod provider;
 mod server;
+mod session_cache;
 mod version;
 
 pub use cert_info::CertInfo;
@@ -86,7 +94,8 @@ pub use pem::{
 };
 pub use provider::provider;
 pub use server::{
-    ClientAuth, ClientChainError, ServerTlsParams, server_config, verify_client_chain,
+    ClientAuth, ClientChainError, DEFAULT_SESSION_LIFETIME, ServerTlsParams, server_config,
+    verify_client_chain,
 };
 pub use version::{TLS12_AND_13, TLS13_ONLY, TlsVersion};
 

@@ -2,17 +2,19 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, UnixTime};
-use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 
 use crate::cert_info::CertInfo;
 use crate::error::BuildError;
 use crate::pem::{load_cert_and_key, load_root_store};
 use crate::provider::provider;
+use crate::session_cache::ExpiringSessionCache;
 use crate::version::TlsVersion;
 
 /// Whether and how a server checks client certificates.
@@ -43,13 +45,27 @@ pub struct ServerTlsParams {
     pub client_auth: ClientAuth,
     /// The lowest TLS version accepted.
     pub min_version: TlsVersion,
+    /// How long a TLS session may be resumed after it was stored (each resumption stores a
+    /// new one). Never longer than the client certificate chain it was authenticated with
+    /// is valid, whatever this says. Zero turns resumption off. Default
+    /// [`DEFAULT_SESSION_LIFETIME`].
+    pub session_lifetime: Duration,
 }
+
+/// The default [`ServerTlsParams::session_lifetime`]: one hour.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 /// Builds a server config from files on disk, with [`provider()`] passed explicitly, and
 /// describes its certificate.
 ///
 /// Every call builds a fresh config with its own session cache: configs are never shared,
 /// so a session authenticated under one trust configuration cannot resume under another.
+/// Sessions are stateful only (no stateless tickets, whose lifetime the server could not
+/// bound per certificate): each cache entry expires at the earlier of
+/// [`ServerTlsParams::session_lifetime`] after it was stored and the notAfter of the
+/// session's client certificate chain, so resumption never outlives the certificate. (The
+/// caller still checks the peer certificate's validity after every handshake.) On TLS 1.2
+/// the server's cipher-suite order wins over the client's.
 /// Set ALPN and the like on the returned config before wrapping it in an `Arc`.
 pub fn server_config(params: &ServerTlsParams) -> Result<(ServerConfig, CertInfo), BuildError> {
     let provider = provider();
@@ -66,9 +82,20 @@ pub fn server_config(params: &ServerTlsParams) -> Result<(ServerConfig, CertInfo
             builder.with_client_cert_verifier(client_verifier(ca, true, &provider)?)
         }
     };
-    let config = builder
+    let mut config = builder
         .with_single_cert(loaded.chain, loaded.key)
         .map_err(BuildError::Rustls)?;
+    config.ignore_client_order = true;
+    if params.session_lifetime.is_zero() {
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    } else {
+        let require_client_cert = matches!(params.client_auth, ClientAuth::Required { .. });
+        config.session_storage = Arc::new(ExpiringSessionCache::new(
+            params.session_lifetime,
+            require_client_cert,
+        ));
+    }
     Ok((config, loaded.info))
 }
 

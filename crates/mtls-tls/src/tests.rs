@@ -10,6 +10,7 @@ use crate::{ClientAuth, ServerTlsParams, TlsVersion};
 
 mod builders;
 mod pem;
+mod sessions;
 
 struct Files {
     dir: tempfile::TempDir,
@@ -71,6 +72,7 @@ fn server_params(f: &Files, client_auth: ClientAuth) -> ServerTlsParams {
         key: f.path("server-key.pem"),
         client_auth,
         min_version: TlsVersion::Tls12,
+        session_lifetime: crate::DEFAULT_SESSION_LIFETIME,
     }
 }
 

@@ -65,11 +65,29 @@ pub(super) fn server_tls(
         }
     };
     let min_version = c.min_version(&field("min_version"), tls.min_version.as_deref());
+    let session_lifetime = match tls.session_lifetime.as_deref() {
+        None => mtls_tls::DEFAULT_SESSION_LIFETIME,
+        // Zero is allowed here: it turns session resumption off.
+        Some(text) => match humantime::parse_duration(text) {
+            Ok(d) => d,
+            Err(e) => {
+                c.problem(
+                    &field("session_lifetime"),
+                    format!(
+                        "{text:?} is not a duration ({e}); write e.g. \"1h\", \"10m\", or \"0s\" \
+                         to turn session resumption off"
+                    ),
+                );
+                mtls_tls::DEFAULT_SESSION_LIFETIME
+            }
+        },
+    };
     Some(ServerTlsConfig {
         cert: cert?,
         key: key?,
         client_auth: client_auth?,
         min_version,
+        session_lifetime,
     })
 }
 
@@ -89,11 +107,13 @@ pub(super) fn client_tls(
         return None;
     };
     let field = |k: &str| format!("{section}.{k}");
-    if tls.client_auth.is_some() {
-        c.problem(
-            &field("client_auth"),
-            "only applies to the inbound TLS side",
-        );
+    for (key, set) in [
+        ("client_auth", tls.client_auth.is_some()),
+        ("session_lifetime", tls.session_lifetime.is_some()),
+    ] {
+        if set {
+            c.problem(&field(key), "only applies to the inbound TLS side");
+        }
     }
     let identities = identities::client_identities(c, section, &mut tls);
     let ca = c.path(&field("ca"), tls.ca.as_ref());

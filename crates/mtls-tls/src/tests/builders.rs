@@ -15,7 +15,7 @@ use crate::{ClientAuth, ClientTlsParams, TLS12_AND_13, TLS13_ONLY, TlsVersion};
 
 /// Which side of a handshake gave up, and why.
 #[derive(Debug)]
-enum Refused {
+pub(super) enum Refused {
     Server(RustlsError),
     Client(RustlsError),
 }
@@ -32,7 +32,7 @@ fn pump(from: &mut dyn FnMut(&mut Vec<u8>) -> bool, to: &mut dyn FnMut(&mut &[u8
 
 /// Runs one handshake between `server` and `client` (for `localhost`) in memory; returns the
 /// server connection once both sides are done.
-fn handshake(
+pub(super) fn handshake(
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
 ) -> Result<ServerConnection, Refused> {
@@ -62,7 +62,7 @@ fn handshake(
 }
 
 /// The client certificate `name.pem`/`name-key.pem`, always sent when asked for.
-fn presenting(f: &Files, name: &str) -> Arc<dyn ResolvesClientCert> {
+pub(super) fn presenting(f: &Files, name: &str) -> Arc<dyn ResolvesClientCert> {
     let loaded = crate::load_cert_and_key(
         &f.path(&format!("{name}.pem")),
         &f.path(&format!("{name}-key.pem")),
@@ -73,7 +73,7 @@ fn presenting(f: &Files, name: &str) -> Arc<dyn ResolvesClientCert> {
     Arc::new(SingleCertAndKey::from(key))
 }
 
-fn client(f: &Files, min_version: TlsVersion, cert: Option<&str>) -> Arc<ClientConfig> {
+pub(super) fn client(f: &Files, min_version: TlsVersion, cert: Option<&str>) -> Arc<ClientConfig> {
     let config = crate::client_config(ClientTlsParams {
         roots: crate::load_root_store(&f.path("ca.pem")).unwrap(),
         min_version,
