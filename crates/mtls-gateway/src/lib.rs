@@ -109,6 +109,7 @@
 //! ```
 
 mod admin;
+mod admission;
 mod conn;
 mod error;
 mod gateway;

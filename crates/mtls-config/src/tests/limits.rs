@@ -29,7 +29,10 @@ fn handshake_caps_and_tenant_cap_are_read() {
 
     // A small max_handshakes lowers the per-source default with it.
     let config = load(&server_with("", "[listener.proxy]\nmax_handshakes = 4\n")).unwrap();
-    assert_eq!(config.listeners()[0].limits.max_handshakes_per_source.get(), 4);
+    assert_eq!(
+        config.listeners()[0].limits.max_handshakes_per_source.get(),
+        4
+    );
 
     let gateway = "[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:1\"\n\
                    [listener.gateway]\ntenant_max_connections = 3\n";
@@ -53,7 +56,10 @@ fn bad_handshake_caps_and_tenant_cap_name_their_field() {
         "{found:?}"
     );
     assert!(
-        found.contains(&("proxy.max_handshakes_per_source", "-1 is not a positive number")),
+        found.contains(&(
+            "proxy.max_handshakes_per_source",
+            "-1 is not a positive number"
+        )),
         "{found:?}"
     );
 
@@ -76,7 +82,8 @@ fn bad_handshake_caps_and_tenant_cap_name_their_field() {
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].field, "gateway.tenant_max_connections");
         assert!(
-            p[0].message.starts_with(&format!("{bad} is not a positive number")),
+            p[0].message
+                .starts_with(&format!("{bad} is not a positive number")),
             "{}",
             p[0].message
         );
