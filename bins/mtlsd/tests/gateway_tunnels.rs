@@ -388,3 +388,134 @@ fn handshakes_per_source_are_capped() {
         curl_from("127.0.0.1", &gw, &a, &data.ca()).0 == 400
     });
 }
+
+/// An HTTP/2 connection to the gateway (hyper client over tokio-rustls).
+struct H2 {
+    send: hyper::client::conn::http2::SendRequest<http_body_util::Empty<hyper::body::Bytes>>,
+}
+
+impl H2 {
+    async fn open(addr: SocketAddr, bundle: &Bundle, ca: &std::path::Path) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let chain: Vec<_> = CertificateDer::pem_file_iter(&bundle.cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&bundle.key).unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let (send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        Self { send }
+    }
+
+    /// `CONNECT dest` on a new stream: the status, and the tunnel on 200.
+    async fn connect(
+        &mut self,
+        dest: &str,
+    ) -> (u16, Option<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>) {
+        let request = http::Request::builder()
+            .method(http::Method::CONNECT)
+            .uri(dest)
+            .body(http_body_util::Empty::new())
+            .unwrap();
+        self.send.ready().await.unwrap();
+        let response = self.send.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        if status != 200 {
+            return (status, None);
+        }
+        let upgraded = hyper::upgrade::on(response).await.unwrap();
+        (status, Some(hyper_util::rt::TokioIo::new(upgraded)))
+    }
+}
+
+async fn echo_async(io: &mut hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>, msg: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    io.write_all(msg).await.unwrap();
+    let mut back = vec![0u8; msg.len()];
+    tokio::time::timeout(WAIT, io.read_exact(&mut back))
+        .await
+        .expect("the tunnel echoed in time")
+        .unwrap();
+    assert_eq!(back, msg);
+}
+
+#[test]
+fn http2_connect_tunnels_count_against_the_tenants_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let (a, dest) = setup(&data);
+    data.store()
+        .set_tenant_limits(
+            &actor(),
+            &tenant("a"),
+            TenantLimits {
+                max_connections: Some(2),
+                requests_per_second: None,
+            },
+        )
+        .unwrap();
+    let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
+    let ca = data.ca();
+    let gauge = r#"mtlsd_tenant_active_connections{listener="gw",tenant="a"}"#;
+    // The client connection runs on a worker while this thread waits on metrics.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut h2 = H2::open(gw.addr("gw"), &a, &ca).await;
+        // The connection's first tunnel rides on its own slot.
+        let (status, first) = h2.connect(&dest).await;
+        assert_eq!(status, 200);
+        let mut first = first.unwrap();
+        echo_async(&mut first, b"one").await;
+        assert_eq!(metric(&gw, gauge), 1.0);
+        // The second one takes the tenant's second slot.
+        let (status, second) = h2.connect(&dest).await;
+        assert_eq!(status, 200);
+        let mut second = second.unwrap();
+        echo_async(&mut second, b"two").await;
+        assert_eq!(metric(&gw, gauge), 2.0, "the second tunnel is not counted");
+        // A third tunnel is over the cap of 2.
+        let (status, third) = h2.connect(&dest).await;
+        assert_eq!(status, 429, "a third tunnel was opened past max_connections = 2");
+        assert!(third.is_none());
+        gw.wait_metric(
+            r#"mtlsd_tenant_limited_total{listener="gw",tenant="a",limit="max_connections"}"#,
+            1.0,
+        );
+        // Closing a tunnel gives its slot back.
+        drop(second);
+        within(WAIT, "the closed tunnel's slot to come back", || {
+            metric(&gw, gauge) == 1.0
+        });
+        let (status, again) = h2.connect(&dest).await;
+        assert_eq!(status, 200);
+        echo_async(&mut again.unwrap(), b"three").await;
+        echo_async(&mut first, b"still").await;
+    });
+}
