@@ -519,3 +519,52 @@ fn http2_connect_tunnels_count_against_the_tenants_cap() {
         echo_async(&mut first, b"still").await;
     });
 }
+
+#[test]
+fn tenants_without_a_cap_get_the_listeners_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    // `a` has no limits in the registry; `b` has its own cap of 2.
+    let (a, _) = setup(&data);
+    let b = data.tenant("b");
+    data.store()
+        .add_route(
+            &actor(),
+            &tenant("b"),
+            http_route("ws.localhost", upgrade_backend()),
+        )
+        .unwrap();
+    data.store()
+        .set_tenant_limits(
+            &actor(),
+            &tenant("b"),
+            TenantLimits {
+                max_connections: Some(2),
+                requests_per_second: None,
+            },
+        )
+        .unwrap();
+    let gw = Mtlsd::start(
+        tmp.path(),
+        "mtlsd.toml",
+        &data.config("[listener.gateway]\ntenant_max_connections = 1\n"),
+    );
+    let ca = data.ca();
+    let mut first = Conn::open(gw.addr("gw"), &a, &ca);
+    assert_eq!(first.get("ws.localhost", "/").unwrap().0, 400);
+    let mut second = Conn::open(gw.addr("gw"), &a, &ca);
+    assert!(
+        second.get("ws.localhost", "/").is_err(),
+        "a second connection of a tenant without a cap was served past the default of 1"
+    );
+    gw.wait_metric(
+        r#"mtlsd_tenant_refusals_total{listener="gw",reason="max_connections"}"#,
+        1.0,
+    );
+    // The registry's own value overrides the default.
+    let mut b1 = Conn::open(gw.addr("gw"), &b, &ca);
+    let mut b2 = Conn::open(gw.addr("gw"), &b, &ca);
+    assert_eq!(b1.get("ws.localhost", "/").unwrap().0, 400);
+    assert_eq!(b2.get("ws.localhost", "/").unwrap().0, 400);
+    assert_eq!(first.get("ws.localhost", "/").unwrap().0, 400);
+}
