@@ -364,7 +364,8 @@ fn handshakes_per_source_are_capped() {
             s.set_read_timeout(Some(Duration::from_millis(300)))
                 .unwrap();
             match s.read(&mut [0u8; 1]) {
-                Ok(_) => true,
+                Ok(0) => true,
+                Ok(_) => false,
                 Err(e) => !matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut

@@ -95,8 +95,9 @@ async fn until_refused(
 }
 
 /// What the runtime holds for one accepted connection (its listener's `max_connections`
-/// slot, the drain guard, `mtlsd_active_connections`), opaque here: it is released when the
-/// connection's [`Live`] goes.
+/// slot, the drain guard, `mtlsd_active_connections`), opaque here. [`handle`](crate::handle)
+/// keeps it until the connection and everything that outlives its task (an upgraded HTTP/1
+/// stream, a CONNECT tunnel) are gone, then drops it.
 pub type ListenerHold = Box<dyn Send + Sync + 'static>;
 
 /// An admitted connection's hold on everything it counts against: the tenant's slot and
