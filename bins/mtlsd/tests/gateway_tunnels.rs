@@ -435,7 +435,10 @@ impl H2 {
     async fn connect(
         &mut self,
         dest: &str,
-    ) -> (u16, Option<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>) {
+    ) -> (
+        u16,
+        Option<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>,
+    ) {
         let request = http::Request::builder()
             .method(http::Method::CONNECT)
             .uri(dest)
@@ -503,7 +506,10 @@ fn http2_connect_tunnels_count_against_the_tenants_cap() {
         assert_eq!(metric(&gw, gauge), 2.0, "the second tunnel is not counted");
         // A third tunnel is over the cap of 2.
         let (status, third) = h2.connect(&dest).await;
-        assert_eq!(status, 429, "a third tunnel was opened past max_connections = 2");
+        assert_eq!(
+            status, 429,
+            "a third tunnel was opened past max_connections = 2"
+        );
         assert!(third.is_none());
         gw.wait_metric(
             r#"mtlsd_tenant_limited_total{listener="gw",tenant="a",limit="max_connections"}"#,

@@ -6,9 +6,10 @@
 //!   and a count in the per-source table (`max_handshakes_per_source`, an IPv4 address or an
 //!   IPv6 /64). No `max_connections` slot is held, so clients that connect and never finish
 //!   their handshake cannot take the slots of established connections.
-//! - **Established** ([`ConnectionHold`]): after the inbound handshake (at once for plain
-//!   TCP listeners), the handshake permit is exchanged for a `max_connections` slot
-//!   (`on_limit = "wait"` waits for one, `"refuse"` closes the connection).
+//! - **Established** ([`ConnectionHold`]): after the inbound handshake, the handshake
+//!   permit is exchanged for a `max_connections` slot (`on_limit = "wait"` waits for one,
+//!   `"refuse"` closes the connection). Client-mode listeners (plain TCP in) have no
+//!   handshake phase: they take the slot before `accept` (`wait`) or right after (`refuse`).
 //!
 //! The hold also carries the drain guard (SIGTERM waits for it) and keeps
 //! `mtlsd_active_connections` up; it is dropped with the last owner of the connection: the
@@ -21,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mtls_config::{OnLimit, ProxyLimits};
+use mtls_config::{ListenerMode, OnLimit, ProxyLimits};
 use mtls_metrics::ReasonLabel;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -55,6 +56,8 @@ impl HandshakeRefusal {
 /// The admission state of one listener: its semaphores, the per-source table, counters.
 pub(crate) struct Gate {
     limits: ProxyLimits,
+    /// Whether connections start with an inbound TLS handshake (all modes but client).
+    inbound_tls: bool,
     handshakes: Arc<Semaphore>,
     connections: Arc<Semaphore>,
     sources: Arc<SourceCounts>,
@@ -82,6 +85,7 @@ impl Gate {
         let refused_source = counter(HandshakeRefusal::Source);
         Self {
             limits,
+            inbound_tls: !matches!(state.config.mode, ListenerMode::Client { .. }),
             handshakes: Arc::new(Semaphore::new(limits.max_handshakes.get())),
             connections: Arc::new(Semaphore::new(limits.max_connections.get())),
             sources: Arc::new(SourceCounts::new(limits.max_handshakes_per_source.get())),
@@ -91,12 +95,15 @@ impl Gate {
         }
     }
 
-    /// A handshake permit, waiting for one (`on_limit = "wait"`, so excess clients queue in
-    /// the kernel backlog); `None` when `on_limit = "refuse"` (taken after `accept` then).
+    /// In `on_limit = "wait"` mode, waits before `accept` for what the next connection needs
+    /// first (so excess clients queue in the kernel backlog): a handshake permit, or for a
+    /// listener without inbound TLS (client mode) its `max_connections` slot. `None` in
+    /// `refuse` mode (taken after `accept` then).
     pub(crate) async fn reserve(&self) -> Option<OwnedSemaphorePermit> {
         match self.limits.on_limit {
             OnLimit::Refuse => None,
-            _ => self.handshakes.clone().acquire_owned().await.ok(),
+            _ if self.inbound_tls => self.handshakes.clone().acquire_owned().await.ok(),
+            _ => self.connections.clone().acquire_owned().await.ok(),
         }
     }
 
@@ -107,13 +114,26 @@ impl Gate {
     }
 
     /// Starts the handshake phase of the connection from `peer` accepted with `reserved`
-    /// (from [`Gate::reserve`]), or says why it must be closed at once.
+    /// (from [`Gate::reserve`]), or says why it must be closed at once. Without inbound TLS
+    /// there is no handshake phase: the handshake caps do not apply.
     pub(crate) fn admit(
         &self,
         state: &ListenerState,
         peer: SocketAddr,
         reserved: Option<OwnedSemaphorePermit>,
     ) -> Result<Handshaking, HandshakeRefusal> {
+        let mut handshaking = Handshaking {
+            permit: None,
+            source: None,
+            slot: None,
+            connections: self.connections.clone(),
+            on_limit: self.limits.on_limit,
+        };
+        if !self.inbound_tls {
+            // `None` in refuse mode: `established` tries (and refuses) then.
+            handshaking.slot = reserved;
+            return Ok(handshaking);
+        }
         let permit = match reserved {
             Some(p) => p,
             None => self
@@ -126,12 +146,9 @@ impl Gate {
             .sources
             .enter(peer.ip())
             .ok_or_else(|| self.refused(state, peer, HandshakeRefusal::Source))?;
-        Ok(Handshaking {
-            _permit: permit,
-            _source: source,
-            connections: self.connections.clone(),
-            on_limit: self.limits.on_limit,
-        })
+        handshaking.permit = Some(permit);
+        handshaking.source = Some(source);
+        Ok(handshaking)
     }
 
     fn refused(
@@ -162,10 +179,12 @@ impl Gate {
     }
 }
 
-/// A connection in its handshake phase: a handshake permit and its source's count.
+/// A connection in its handshake phase: a handshake permit and its source's count (or,
+/// without inbound TLS, the slot reserved before `accept`).
 pub(crate) struct Handshaking {
-    _permit: OwnedSemaphorePermit,
-    _source: SourceGuard,
+    permit: Option<OwnedSemaphorePermit>,
+    source: Option<SourceGuard>,
+    slot: Option<OwnedSemaphorePermit>,
     connections: Arc<Semaphore>,
     on_limit: OnLimit,
 }
@@ -173,18 +192,23 @@ pub(crate) struct Handshaking {
 // === impl Handshaking ===
 
 impl Handshaking {
-    /// Ends the handshake phase: takes a `max_connections` slot into `hold` (waiting for one
-    /// in `wait` mode, while still holding the handshake permit so the accept loop slows
-    /// down too). `None` means the listener is full in `refuse` mode (counted and logged).
+    /// Ends the handshake phase: takes a `max_connections` slot into `hold`. In `wait` mode
+    /// it waits for one, still holding the handshake permit (so the accept loop slows down
+    /// too) but no longer its source's count (the handshake is done: an authenticated
+    /// client waiting for a slot is not an unfinished handshake). `None` means the listener
+    /// is full in `refuse` mode (counted and logged).
     pub(crate) async fn established(
-        self,
+        mut self,
         mut hold: ConnectionHold,
         peer: SocketAddr,
     ) -> Option<ConnectionHold> {
-        let slot = match self.on_limit {
-            OnLimit::Refuse => self.connections.clone().try_acquire_owned().ok(),
-            _ => self.connections.clone().acquire_owned().await.ok(),
+        drop(self.source.take());
+        let slot = match (self.slot.take(), self.on_limit) {
+            (Some(slot), _) => Some(slot),
+            (None, OnLimit::Refuse) => self.connections.clone().try_acquire_owned().ok(),
+            (None, _) => self.connections.clone().acquire_owned().await.ok(),
         };
+        drop(self.permit.take());
         let Some(slot) = slot else {
             let state = &hold.state;
             state.handles.connections_refused.inc();
