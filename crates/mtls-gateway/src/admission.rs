@@ -162,7 +162,7 @@ impl Gate {
             HandshakeRefusal::Source => self.refused_source.inc(),
         };
         // A flood must not turn into a flood of log lines: one per second at most.
-        if let Some(suppressed) = self.log.allow() {
+        if let Some(suppressed) = self.log.allow(Instant::now()) {
             let (limit, value) = match refusal {
                 HandshakeRefusal::Listener => ("max_handshakes", self.limits.max_handshakes),
                 HandshakeRefusal::Source => (
@@ -362,9 +362,10 @@ impl Throttle {
         }
     }
 
-    /// `Some(held back since the last one)` when this event may be logged.
-    fn allow(&self) -> Option<u64> {
-        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+    /// `Some(held back since the last one)` when an event at `now` may be logged.
+    fn allow(&self, now: Instant) -> Option<u64> {
+        let now = u64::try_from(now.saturating_duration_since(self.origin).as_millis())
+            .unwrap_or(u64::MAX - 1);
         let last = self.last.load(Ordering::Relaxed);
         let due = last == u64::MAX || now.saturating_sub(last) >= self.every_ms;
         if due
@@ -416,14 +417,16 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_throttle_lets_one_event_through_per_period() {
+    #[test]
+    fn the_throttle_lets_one_event_through_per_period() {
         let throttle = Throttle::new(Duration::from_secs(1));
-        assert_eq!(throttle.allow(), Some(0));
-        assert_eq!(throttle.allow(), None);
-        assert_eq!(throttle.allow(), None);
-        tokio::time::advance(Duration::from_millis(1001)).await;
-        assert_eq!(throttle.allow(), Some(2), "two were held back");
-        assert_eq!(throttle.allow(), None);
+        let t0 = throttle.origin;
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert_eq!(throttle.allow(at(0)), Some(0));
+        assert_eq!(throttle.allow(at(10)), None);
+        assert_eq!(throttle.allow(at(999)), None);
+        assert_eq!(throttle.allow(at(1001)), Some(2), "two were held back");
+        assert_eq!(throttle.allow(at(1500)), None);
+        assert_eq!(throttle.allow(at(2001)), Some(1));
     }
 }
