@@ -110,7 +110,7 @@
 //! | `listener.*tls.server_name` | the target host |
 //! | `listener.proxy.dial_timeout` / `handshake_timeout` / `idle_timeout` | `10s` / `10s` / `90s` |
 //! | `listener.proxy.max_connections` / `on_limit` | `1000` / `wait` |
-//! | `listener.proxy.max_handshakes` / `max_handshakes_per_source` | `256` / `16` (at most `max_handshakes`) |
+//! | `listener.proxy.max_handshakes` / `max_handshakes_per_source` | `256` / `32` (at most `max_handshakes`) |
 //! | `health.enabled` / `health.listen` | `false` / `127.0.0.1:9000` |
 //! | `metrics.enabled` / `metrics.listen` | `false` / `127.0.0.1:9001` |
 //! | `logging.level` / `logging.format` | `info` / `text` |

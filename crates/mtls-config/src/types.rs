@@ -289,7 +289,7 @@ pub struct ProxyLimits {
     /// the new connection at once.
     pub max_handshakes: NonZeroUsize,
     /// Maximum number of inbound TLS handshakes in progress from one source address (an
-    /// IPv4 address, or an IPv6 /64) (default 16). Over it, the new connection is closed at
+    /// IPv4 address, or an IPv6 /64) (default 32). Over it, the new connection is closed at
     /// once, whatever `on_limit` says.
     pub max_handshakes_per_source: NonZeroUsize,
 }

@@ -9,7 +9,7 @@ fn handshake_caps_and_tenant_cap_have_safe_defaults() {
     let config = load(&server_with("", "")).unwrap();
     let limits = config.listeners()[0].limits;
     assert_eq!(limits.max_handshakes.get(), 256);
-    assert_eq!(limits.max_handshakes_per_source.get(), 16);
+    assert_eq!(limits.max_handshakes_per_source.get(), 32);
 
     let gateway = "[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:1\"\n";
     let config = load(gateway).unwrap();
