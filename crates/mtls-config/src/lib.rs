@@ -110,6 +110,7 @@
 //! | `listener.*tls.server_name` | the target host |
 //! | `listener.proxy.dial_timeout` / `handshake_timeout` / `idle_timeout` | `10s` / `10s` / `90s` |
 //! | `listener.proxy.max_connections` / `on_limit` | `1000` / `wait` |
+//! | `listener.proxy.max_handshakes` / `max_handshakes_per_source` | `256` / `32` (at most `max_handshakes`) |
 //! | `health.enabled` / `health.listen` | `false` / `127.0.0.1:9000` |
 //! | `metrics.enabled` / `metrics.listen` | `false` / `127.0.0.1:9001` |
 //! | `logging.level` / `logging.format` | `info` / `text` |
@@ -122,6 +123,7 @@
 //! | `listener.gateway.max_header_bytes` | `65536` (8 KiB to 16 MiB) |
 //! | `listener.gateway.request_timeout` | `30s` (request head read; default upstream timeout) |
 //! | `listener.gateway.protocol` | `auto` |
+//! | `listener.gateway.tenant_max_connections` | `1024` (tenants whose registry limits set none) |
 //!
 //! # Gateway listeners
 //!

@@ -41,6 +41,7 @@ pub(super) struct RawGateway {
     pub(super) max_header_bytes: Option<i64>,
     pub(super) request_timeout: Option<String>,
     pub(super) protocol: Option<String>,
+    pub(super) tenant_max_connections: Option<i64>,
     /// Client identities HTTP routes may present upstream (`[[listener.gateway.identities]]`).
     pub(super) identities: Option<Vec<RawIdentity>>,
 }
@@ -102,6 +103,8 @@ pub(super) struct RawProxy {
     pub(super) handshake_timeout: Option<String>,
     pub(super) max_connections: Option<i64>,
     pub(super) on_limit: Option<String>,
+    pub(super) max_handshakes: Option<i64>,
+    pub(super) max_handshakes_per_source: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -324,6 +324,7 @@ fn bad_acl_patterns_and_duplicates() {
 
 mod gateway;
 mod identities;
+mod limits;
 
 #[test]
 fn unreadable_file_names_the_path() {

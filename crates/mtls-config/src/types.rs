@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -147,6 +147,9 @@ pub struct GatewaySettings {
     pub request_timeout: Duration,
     /// How a connection's protocol is chosen.
     pub protocol: GatewayProtocol,
+    /// The connection cap of tenants whose registry limits set no `max_connections`
+    /// (default 1024); a tenant's own value overrides it.
+    pub tenant_max_connections: NonZeroU32,
 }
 
 /// `protocol` of `[listener.gateway]`.
@@ -284,6 +287,15 @@ pub struct ProxyLimits {
     pub max_connections: NonZeroUsize,
     /// What happens to connections over the limit.
     pub on_limit: OnLimit,
+    /// Maximum number of inbound TLS handshakes in progress (default 256). A connection
+    /// holds no `max_connections` slot during its handshake, only one of these; over the
+    /// cap, `on_limit = "wait"` stops accepting until a handshake ends, `"refuse"` closes
+    /// the new connection at once.
+    pub max_handshakes: NonZeroUsize,
+    /// Maximum number of inbound TLS handshakes in progress from one source address (an
+    /// IPv4 address, or an IPv6 /64) (default 32). Over it, the new connection is closed at
+    /// once, whatever `on_limit` says.
+    pub max_handshakes_per_source: NonZeroUsize,
 }
 
 /// What a listener does with a connection over `max_connections`.

@@ -16,6 +16,7 @@ use tokio::time::{Instant, timeout};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{debug, info, warn};
 
+use crate::admission::{ConnectionHold, Handshaking};
 use crate::error::ErrorChain;
 use crate::state::ListenerState;
 use mtls_config::ListenerMode;
@@ -73,23 +74,32 @@ fn count_failure(state: &ListenerState, reason: &'static str) {
         .inc();
 }
 
-/// Entry point for an accepted TCP connection.
-pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: SocketAddr) {
+/// Entry point for an accepted TCP connection, in its handshake phase (`handshaking`);
+/// `hold` is its hold on the listener (drain guard, active-connections gauge), which gets
+/// the `max_connections` slot once the inbound handshake is done. In gateway mode the hold
+/// goes to the tenant connection, and lives as long as its upgraded streams and tunnels.
+pub(crate) async fn handle(
+    state: Arc<ListenerState>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    handshaking: Handshaking,
+    hold: ConnectionHold,
+) {
     let _ = tcp.set_nodelay(true);
-    let started = Instant::now();
-    let metrics = &state.handles;
-    metrics.connections.inc();
-    metrics.active_connections.inc();
+    let started = hold.started();
     match &state.config.mode {
         ListenerMode::Server { .. } => {
             if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
+                && let Some(_hold) = handshaking.established(hold, peer).await
                 && let Some(up) = dial(&state, peer).await
             {
                 pump(&state, tls, up, peer, id.as_ref(), started).await;
             }
         }
         ListenerMode::Client { .. } => {
-            if let Some(up) = dial(&state, peer).await
+            // No inbound handshake: the connection is established as accepted.
+            if let Some(_hold) = handshaking.established(hold, peer).await
+                && let Some(up) = dial(&state, peer).await
                 && let Some(up) = connect_tls(&state, up, peer).await
             {
                 pump(&state, tcp, up, peer, None, started).await;
@@ -97,6 +107,7 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
         }
         ListenerMode::Bridge { .. } => {
             if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
+                && let Some(_hold) = handshaking.established(hold, peer).await
                 && let Some(up) = dial(&state, peer).await
                 && let Some(up) = connect_tls(&state, up, peer).await
             {
@@ -105,16 +116,14 @@ pub(crate) async fn handle(state: Arc<ListenerState>, tcp: TcpStream, peer: Sock
         }
         ListenerMode::Gateway { .. } => {
             if let Some((tls, _)) = accept_tls(&state, tcp, peer).await
+                && let Some(hold) = handshaking.established(hold, peer).await
                 && let Some(tenancy) = state.tenancy.clone()
             {
-                mtls_tenancy::handle(tenancy, &state.config.limits, tls, peer).await;
+                mtls_tenancy::handle(tenancy, &state.config.limits, tls, peer, Box::new(hold))
+                    .await;
             }
         }
     }
-    metrics.active_connections.dec();
-    metrics
-        .connection_duration
-        .observe(started.elapsed().as_secs_f64());
 }
 
 type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;

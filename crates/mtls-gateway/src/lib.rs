@@ -25,7 +25,12 @@
 //! change and SIGHUP behind `ArcSwap` (a bad new file is refused and the old one keeps
 //! serving). `/healthz`, `/readyz`, `/certz` and Prometheus `/metrics` are served on their
 //! own plain listener, bound to loopback by default. SIGTERM/SIGINT stop accepting and drain
-//! open connections up to a deadline.
+//! open connections (WebSockets and CONNECT tunnels included) up to a deadline.
+//!
+//! A connection holds a `max_connections` slot only once its inbound handshake is done;
+//! during the handshake it counts against `max_handshakes` and `max_handshakes_per_source`
+//! (closed at once over the per-source cap), so clients that never finish a handshake
+//! cannot take the slots of established connections.
 //!
 //! rustls configs are built by [`mtls_tls`] with its aws-lc-rs provider passed explicitly;
 //! TLS 1.2 is the floor (1.3 on request), and each listener has its own session cache.
@@ -44,7 +49,10 @@
 //!
 //! - this crate: the runtime. `gateway` binds, serves and drains; `listener` accepts;
 //!   `conn` runs the tunnel modes (server, client, bridge) and hands gateway connections to
-//!   [`mtls_tenancy::handle`] after their handshake; `state` holds each listener's TLS
+//!   [`mtls_tenancy::handle`] after their handshake, with the connection's hold on the
+//!   listener (`admission`: handshake caps per listener and per source, then the
+//!   `max_connections` slot, drain guard and active-connections gauge, kept for as long as
+//!   an upgraded stream or CONNECT tunnel of the connection lives); `state` holds each listener's TLS
 //!   material and reloads it (`reload`: file watcher and SIGHUP; `tls`: loading from
 //!   files); `admin` serves the health, certificate and metrics endpoints; `tracker` counts
 //!   live connections for the drain; `error` is [`StartError`] and [`ErrorChain`];
@@ -109,6 +117,7 @@
 //! ```
 
 mod admin;
+mod admission;
 mod conn;
 mod error;
 mod gateway;

@@ -1,12 +1,14 @@
-//! The accept loop of one listener: connection limit, accept-error backoff, shutdown.
+//! The accept loop of one listener: handshake and connection limits, accept-error backoff,
+//! shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tracing::{error, warn};
 
+use crate::admission::{ConnectionHold, Gate};
 use crate::conn;
 use crate::error::ErrorChain;
 use crate::state::ListenerState;
@@ -17,6 +19,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Accepts until `shutdown` turns true, then drops the socket (new connections are refused).
+///
+/// A connection first holds a handshake permit (`max_handshakes`, `max_handshakes_per_source`),
+/// and a `max_connections` slot only once its handshake is done (see [`crate::admission`]).
 pub(crate) async fn serve(
     state: Arc<ListenerState>,
     listener: TcpListener,
@@ -24,20 +29,14 @@ pub(crate) async fn serve(
     tracker: Tracker,
 ) {
     let limits = state.config.limits;
-    let slots = Arc::new(Semaphore::new(limits.max_connections.get()));
+    let gate = Gate::new(&state);
     let mut backoff = Duration::ZERO;
     loop {
-        // In `wait` mode take the slot before accepting: excess clients queue in the kernel
-        // backlog instead of holding a file descriptor here.
-        let reserved = match limits.on_limit {
-            OnLimit::Refuse => None,
-            _ => tokio::select! {
-                permit = slots.clone().acquire_owned() => match permit {
-                    Ok(p) => Some(p),
-                    Err(_) => return,
-                },
-                _ = crate::tracker::stopped(&mut shutdown) => return,
-            },
+        // In `wait` mode take a handshake permit before accepting: excess clients queue in
+        // the kernel backlog instead of holding a file descriptor here.
+        let reserved = tokio::select! {
+            permit = gate.reserve() => permit,
+            _ = crate::tracker::stopped(&mut shutdown) => return,
         };
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -58,24 +57,20 @@ pub(crate) async fn serve(
                 }
             }
         };
-        let permit = match reserved {
-            Some(p) => p,
-            None => match slots.clone().try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => {
-                    state.handles.connections_refused.inc();
-                    warn!(listener = state.name(), %peer, max_connections = limits.max_connections.get(), "connection refused: max_connections reached");
-                    drop(tcp);
-                    continue;
-                }
-            },
+        if limits.on_limit == OnLimit::Refuse && !gate.has_free_slot() {
+            // Full: refuse before spending a handshake on it.
+            state.handles.connections_refused.inc();
+            warn!(listener = state.name(), %peer, max_connections = limits.max_connections.get(), "connection refused: max_connections reached");
+            drop(tcp);
+            continue;
+        }
+        let Ok(handshaking) = gate.admit(&state, peer, reserved) else {
+            // Counted and (rate-limited) logged by the gate.
+            drop(tcp);
+            continue;
         };
-        let guard = tracker.guard();
+        let hold = ConnectionHold::new(state.clone(), tracker.guard());
         let state = state.clone();
-        tokio::spawn(async move {
-            conn::handle(state, tcp, peer).await;
-            drop(permit);
-            drop(guard);
-        });
+        tokio::spawn(conn::handle(state, tcp, peer, handshaking, hold));
     }
 }

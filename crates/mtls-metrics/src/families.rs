@@ -147,6 +147,9 @@ pub struct Metrics {
     pub handshake_duration: HistogramFamily<SideLabel>,
     /// `mtlsd_tls_handshake_failures_total{listener, reason}`.
     pub handshake_failures: Family<ReasonLabel, Counter>,
+    /// `mtlsd_handshakes_refused_total{listener, reason}`: connections closed before their
+    /// handshake because a handshake cap was reached.
+    pub handshakes_refused: Family<ReasonLabel, Counter>,
     /// `mtlsd_dial_errors_total{listener}`.
     pub dial_errors: Family<ListenerLabel, Counter>,
     /// `mtlsd_connections_closed_total{listener, reason}`.
@@ -191,6 +194,7 @@ impl Metrics {
             acl_decisions: Family::default(),
             handshake_duration: Family::new_with_constructor(handshake_histogram),
             handshake_failures: Family::default(),
+            handshakes_refused: Family::default(),
             dial_errors: Family::default(),
             connections_closed: Family::default(),
             cert_reloads: Family::default(),
@@ -241,6 +245,12 @@ impl Metrics {
             "tls_handshake_failures",
             "Failed TLS handshakes, by reason",
             m.handshake_failures.clone(),
+        );
+        registry.register(
+            "handshakes_refused",
+            "Connections closed before their TLS handshake because a handshake cap was reached, \
+             by reason (max_handshakes, max_handshakes_per_source)",
+            m.handshakes_refused.clone(),
         );
         registry.register(
             "dial_errors",

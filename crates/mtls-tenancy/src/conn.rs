@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use mtls_config::{GatewayProtocol, ProxyLimits};
 use mtls_http_proxy::{ForwardContext, ForwardedClientCert};
@@ -14,7 +15,7 @@ use tracing::info;
 use tracing::warn;
 
 use crate::limiter::ConnectionSlot;
-use crate::session::{Live, ServerTls, Session};
+use crate::session::{ListenerHold, Live, ServerTls, Session};
 use crate::tenancy::Tenancy;
 use crate::{http, tcp};
 
@@ -22,8 +23,17 @@ use crate::{http, tcp};
 /// completed: admits it against `tenancy`'s current view (refusals are logged, counted and
 /// close the connection), applies the tenant's limits, serves its HTTP requests, CONNECT
 /// tunnels or TCP route, and closes it as soon as a new registry view refuses it. `limits`
-/// are the listener's (`idle_timeout`, `dial_timeout`). Returns when the connection is done.
-pub async fn handle(tenancy: Arc<Tenancy>, limits: &ProxyLimits, tls: ServerTls, peer: SocketAddr) {
+/// are the listener's (`idle_timeout`, `dial_timeout`). `hold` is the runtime's hold on the
+/// listener for this connection: it is kept until the connection and everything that
+/// outlives its task (an upgraded HTTP/1 stream, a CONNECT tunnel) are gone. Returns when
+/// the connection task is done.
+pub async fn handle(
+    tenancy: Arc<Tenancy>,
+    limits: &ProxyLimits,
+    tls: ServerTls,
+    peer: SocketAddr,
+    hold: ListenerHold,
+) {
     // Subscribe before reading the view: a change after admission must not be missed.
     let mut changes = tenancy.view.subscribe();
     let view = changes.borrow_and_update().clone();
@@ -97,8 +107,12 @@ pub async fn handle(tenancy: Arc<Tenancy>, limits: &ProxyLimits, tls: ServerTls,
         peer,
         idle_timeout: limits.idle_timeout,
         dial_timeout: limits.dial_timeout,
+        client_io: Arc::default(),
+        tunnels: AtomicUsize::new(0),
     });
-    let slot: ConnectionSlot = match session.admitted.connect() {
+    // Tenants without a cap of their own get the listener's default one.
+    let default_cap = tenancy.settings.tenant_max_connections;
+    let slot: ConnectionSlot = match session.admitted.connect(default_cap) {
         Ok(slot) => slot,
         Err(open) => {
             session.admitted.metrics.limited(Limit::MaxConnections);
@@ -108,11 +122,7 @@ pub async fn handle(tenancy: Arc<Tenancy>, limits: &ProxyLimits, tls: ServerTls,
                 &serial,
                 &format!(
                     "the tenant already has {open} of at most {} connections open",
-                    session
-                        .admitted
-                        .limits()
-                        .max_connections
-                        .unwrap_or_default()
+                    session.admitted.max_connections(default_cap)
                 ),
             );
             return;
@@ -141,7 +151,7 @@ pub async fn handle(tenancy: Arc<Tenancy>, limits: &ProxyLimits, tls: ServerTls,
         sni = sni.as_deref().unwrap_or(""), protocol = if use_tcp { "tcp" } else { "http" },
         "tenant connection admitted"
     );
-    let live = Arc::new(Live::new(session.clone(), slot));
+    let live = Arc::new(Live::new(session.clone(), slot, hold));
     let closed = session.until_refused();
     tokio::select! {
         _ = async {

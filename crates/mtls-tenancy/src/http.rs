@@ -3,9 +3,10 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use http::{Method, Request, Response, header};
+use http::{Method, Request, Response, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -20,6 +21,8 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::chain::ErrorChain;
+use crate::held::Held;
+use crate::limiter::{ConnectionSlot, TenantLimiter};
 use crate::revocable::{Activity, Revocable};
 use crate::session::{Live, ServerTls, Session};
 
@@ -43,11 +46,13 @@ pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>
         .keep_alive_timeout(settings.request_timeout)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
     // Upgraded connections outlive this task: the wrapper closes them on revocation too.
-    // The stream holds `live` (the tenant's connection slot) for as long as it exists.
+    // The stream holds `live` (the tenant's and the listener's slots, the drain guard) for
+    // as long as it exists, wherever hyper moves it, and counts its bytes.
     let refused = session.until_refused();
     let activity = Arc::new(Activity::new());
+    let held = Held::new(tls, session.client_io.clone(), live.clone());
     let io = Revocable::new(
-        tls,
+        held,
         async move {
             live.closed(refused.await);
         },
@@ -84,9 +89,13 @@ pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>
     }
 }
 
-/// What the access-log line of one request says; logged when the response body is done.
+/// What the access-log line of one request says; logged when the response body is done,
+/// or for a CONNECT tunnel or an upgraded (WebSocket) connection when it closes, with the
+/// bytes it moved and its whole duration.
 struct AccessLine {
     session: Arc<Session>,
+    /// `http`, `connect` or `websocket`.
+    protocol: &'static str,
     method: Method,
     host: String,
     path: String,
@@ -94,28 +103,41 @@ struct AccessLine {
     upstream: String,
     error: &'static str,
     status: u16,
+    /// Bytes from the client: tunnel and WebSocket bytes (request bodies are not counted).
+    bytes_in: u64,
     bytes_out: u64,
+    /// How a tunnel ended (`mtls_splice::SpliceEnd::label`), empty otherwise.
+    end: &'static str,
     started: Instant,
 }
 
 // === impl AccessLine ===
 
+impl AccessLine {
+    /// What a closed tunnel moved, and how it ended.
+    fn tunnel_closed(&mut self, bytes_in: u64, bytes_out: u64, end: &'static str) {
+        self.bytes_in = bytes_in;
+        self.bytes_out = bytes_out;
+        self.end = end;
+    }
+}
+
 impl Drop for AccessLine {
     fn drop(&mut self) {
         let session = &self.session;
         info!(
-            listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, protocol = "http",
+            listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, protocol = self.protocol,
             method = %self.method, host = %self.host, path = %self.path, route = %self.route,
             upstream = %self.upstream, status = self.status, error = self.error,
-            bytes_out = self.bytes_out, duration_ms = self.started.elapsed().as_millis() as u64,
+            bytes_in = self.bytes_in, bytes_out = self.bytes_out, end = self.end,
+            duration_ms = self.started.elapsed().as_millis() as u64,
             "access"
         );
     }
 }
 
-/// Counts the response, and logs the access line once its body has been sent (or dropped).
-fn finish(mut line: AccessLine, response: Response<ProxyBody>) -> Response<ProxyBody> {
-    let (parts, body) = response.into_parts();
+/// Fills the line from the response head and counts the request.
+fn record(line: &mut AccessLine, parts: &http::response::Parts) {
     line.status = parts.status.as_u16();
     if let Some(info) = parts.extensions.get::<ForwardInfo>() {
         if let Some(up) = &info.upstream {
@@ -136,6 +158,32 @@ fn finish(mut line: AccessLine, response: Response<ProxyBody>) -> Response<Proxy
         .admitted
         .metrics
         .request(protocol, Outcome::of_status(line.status));
+}
+
+/// Counts the response, and logs the access line once its body has been sent (or dropped);
+/// for an upgraded (WebSocket) connection, once the upgraded stream closes.
+fn finish(mut line: AccessLine, response: Response<ProxyBody>) -> Response<ProxyBody> {
+    let (parts, body) = response.into_parts();
+    record(&mut line, &parts);
+    if parts
+        .extensions
+        .get::<ForwardInfo>()
+        .is_some_and(|info| info.upgraded)
+    {
+        // The client stream (which holds the connection) goes to the upgraded connection:
+        // the line reports what moved on it after this response, when it is dropped.
+        line.protocol = "websocket";
+        let io = line.session.client_io.clone();
+        let (read, written) = (io.read(), io.written());
+        io.on_close(move |io| {
+            line.tunnel_closed(
+                io.read().saturating_sub(read),
+                io.written().saturating_sub(written),
+                "closed",
+            );
+        });
+        return Response::from_parts(parts, body);
+    }
     let body = body
         .map_frame(move |frame| {
             // Capture the whole line (not just the counter): it logs when the body drops.
@@ -171,6 +219,11 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         .unwrap_or_default();
     let mut line = AccessLine {
         session: session.clone(),
+        protocol: if req.method() == Method::CONNECT {
+            "connect"
+        } else {
+            "http"
+        },
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
         host,
@@ -178,7 +231,9 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         upstream: String::new(),
         error: "",
         status: 0,
+        bytes_in: 0,
         bytes_out: 0,
+        end: "",
         started: Instant::now(),
     };
     let tenant = &session.tenant;
@@ -221,6 +276,14 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
                 return finish(line, refusal(ProxyErrorKind::Forbidden, &message, None));
             }
         };
+        // Over HTTP/2 tunnels share one connection: each one beyond the first counts as one
+        // more connection of the tenant.
+        let claim = match TunnelClaim::take(&session, limiter, req.version()) {
+            Ok(claim) => claim,
+            Err(message) => {
+                return finish(line, refusal(ProxyErrorKind::RateLimited, &message, None));
+            }
+        };
         drop(view);
         line.route = route.to_string();
         line.upstream = target.to_string();
@@ -241,15 +304,13 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
             line.error = ProxyErrorKind::from(e).as_str();
             warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
         }
-        if let Some(tunnel) = served.tunnel {
-            watch_tunnel(
-                session.clone(),
-                tunnel,
-                route.to_string(),
-                target.to_string(),
-            );
-        }
-        return finish(line, served.response);
+        let Some(tunnel) = served.tunnel else {
+            return finish(line, served.response);
+        };
+        let (parts, body) = served.response.into_parts();
+        record(&mut line, &parts);
+        watch_tunnel(session.clone(), tunnel, line, claim);
+        return Response::from_parts(parts, body);
     }
 
     let path_and_query = req.uri().path().to_owned();
@@ -291,33 +352,116 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
     finish(line, response)
 }
 
-/// Follows a CONNECT tunnel: logs it when it ends, and aborts it when the registry stops
-/// admitting the session's tenant or certificate.
+/// Follows a CONNECT tunnel: logs its access line when it ends (bytes and duration of the
+/// whole tunnel), and aborts it when the registry stops admitting the session's tenant or
+/// certificate. `claim` (its HTTP/2 tenant slot) is held until the tunnel is gone.
 fn watch_tunnel(
     session: Arc<Session>,
     mut tunnel: tokio::task::JoinHandle<Result<mtls_splice::SpliceSummary, hyper::Error>>,
-    route: String,
-    destination: String,
+    mut line: AccessLine,
+    claim: TunnelClaim,
 ) {
     let closed = session.until_refused();
-    let started = Instant::now();
     tokio::spawn(async move {
+        let _claim = claim;
         let listener = session.listener();
         tokio::select! {
             done = &mut tunnel => match done {
-                Ok(Ok(summary)) => info!(
-                    listener, peer = %session.peer, tenant = %session.tenant, protocol = "connect",
-                    %route, upstream = %destination, bytes_in = summary.client_to_upstream,
-                    bytes_out = summary.upstream_to_client, end = summary.end.label(),
-                    duration_ms = started.elapsed().as_millis() as u64, "tunnel closed"
+                Ok(Ok(summary)) => line.tunnel_closed(
+                    summary.client_to_upstream,
+                    summary.upstream_to_client,
+                    summary.end.label(),
                 ),
-                Ok(Err(e)) => info!(listener, peer = %session.peer, tenant = %session.tenant, %route, error = %ErrorChain(&e), "tunnel never upgraded"),
-                Err(e) => warn!(listener, tenant = %session.tenant, %route, error = %e, "tunnel task failed"),
+                Ok(Err(e)) => {
+                    line.tunnel_closed(0, 0, "not_upgraded");
+                    info!(listener, peer = %session.peer, tenant = %session.tenant, route = %line.route, error = %ErrorChain(&e), "tunnel never upgraded");
+                }
+                Err(e) => {
+                    line.tunnel_closed(0, 0, "task_failed");
+                    warn!(listener, tenant = %session.tenant, route = %line.route, error = %e, "tunnel task failed");
+                }
             },
             refusal = closed => {
-                tunnel.abort();
-                warn!(listener, peer = %session.peer, tenant = %session.tenant, %route, reason = refusal.as_str(), "closing CONNECT tunnel: the registry no longer admits it");
+                warn!(listener, peer = %session.peer, tenant = %session.tenant, route = %line.route, reason = refusal.as_str(), "closing CONNECT tunnel: the registry no longer admits it");
+                // The client stream fails now (it is revocable): the splice ends at once and
+                // reports what it moved. Abort it if it does not.
+                match tokio::time::timeout(Duration::from_secs(1), &mut tunnel).await {
+                    Ok(Ok(Ok(summary))) => line.tunnel_closed(
+                        summary.client_to_upstream,
+                        summary.upstream_to_client,
+                        "revoked",
+                    ),
+                    _ => {
+                        tunnel.abort();
+                        line.tunnel_closed(0, 0, "revoked");
+                    }
+                }
             }
         }
+        // The access line logs here, as `line` drops.
     });
+}
+
+/// A CONNECT tunnel's claim on its tenant's connection cap. Over HTTP/1.1 the tunnel is
+/// the connection (already counted); over HTTP/2, where one connection multiplexes many
+/// tunnels, every tunnel beyond the first open one on its connection takes a slot of the
+/// tenant's `max_connections` (and shows in its active-connections gauge) for its life.
+struct TunnelClaim {
+    session: Option<Arc<Session>>,
+    slot: Option<ConnectionSlot>,
+}
+
+// === impl TunnelClaim ===
+
+impl TunnelClaim {
+    /// The claim of a new tunnel on `session`, or the refusal message when the tenant is at
+    /// its cap (counted as a `max_connections` limit).
+    fn take(
+        session: &Arc<Session>,
+        limiter: &TenantLimiter,
+        version: Version,
+    ) -> Result<Self, String> {
+        if version != Version::HTTP_2 {
+            return Ok(Self {
+                session: None,
+                slot: None,
+            });
+        }
+        let open = session.tunnels.fetch_add(1, Ordering::AcqRel);
+        let mut claim = Self {
+            session: Some(session.clone()),
+            slot: None,
+        };
+        if open == 0 {
+            return Ok(claim);
+        }
+        let cap = session.tenancy.settings.tenant_max_connections;
+        match limiter.connect(cap) {
+            Ok(slot) => {
+                session.admitted.metrics.active().inc();
+                claim.slot = Some(slot);
+                Ok(claim)
+            }
+            Err(count) => {
+                limiter.metrics.limited(Limit::MaxConnections);
+                Err(format!(
+                    "tenant {} already has {count} of at most {} connections open (each HTTP/2 \
+                     CONNECT tunnel beyond a connection's first counts as one)",
+                    session.tenant,
+                    limiter.max_connections(cap)
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for TunnelClaim {
+    fn drop(&mut self) {
+        if let Some(session) = &self.session {
+            session.tunnels.fetch_sub(1, Ordering::AcqRel);
+            if self.slot.is_some() {
+                session.admitted.metrics.active().dec();
+            }
+        }
+    }
 }

@@ -78,6 +78,7 @@
 mod chain;
 mod conn;
 mod error;
+mod held;
 mod http;
 mod limiter;
 mod revocable;
@@ -91,7 +92,7 @@ pub mod watcher;
 pub use conn::handle;
 pub use error::RegistryStartError;
 pub use route_identities::RouteIdentities;
-pub use session::ServerTls;
+pub use session::{ListenerHold, ServerTls};
 pub use tenancy::Tenancy;
 pub use view::View;
 

@@ -89,14 +89,19 @@ impl TenantLimiter {
         self.limits
     }
 
-    /// Takes a connection slot, unless the tenant already holds `max_connections`. On
-    /// refusal, returns the current count.
-    pub(crate) fn connect(&self) -> Result<ConnectionSlot, usize> {
-        let max = self.limits.max_connections.map(|m| m as usize);
+    /// The tenant's connection cap: its own `max_connections`, else `default` (the
+    /// listener's `tenant_max_connections`).
+    pub(crate) fn max_connections(&self, default: NonZeroU32) -> u32 {
+        self.limits.max_connections.unwrap_or(default.get())
+    }
+
+    /// Takes a connection slot, unless the tenant already holds its cap
+    /// ([`TenantLimiter::max_connections`]). On refusal, returns the current count.
+    pub(crate) fn connect(&self, default: NonZeroU32) -> Result<ConnectionSlot, usize> {
+        let max = usize::try_from(self.max_connections(default)).unwrap_or(usize::MAX);
         self.active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| match max {
-                Some(max) if count >= max => None,
-                _ => Some(count + 1),
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                (count < max).then_some(count + 1)
             })
             .map(|_| ConnectionSlot {
                 active: self.active.clone(),
@@ -138,27 +143,42 @@ mod tests {
         TenantLimiter::new(limits, None, metrics)
     }
 
+    const DEFAULT: NonZeroU32 = NonZeroU32::new(1024).unwrap();
+
     #[test]
     fn connection_slots_are_counted_and_freed() {
         let a = limiter(Some(2), None);
-        let first = a.connect().unwrap();
-        let _second = a.connect().unwrap();
-        assert_eq!(a.connect().unwrap_err(), 2);
+        let first = a.connect(DEFAULT).unwrap();
+        let _second = a.connect(DEFAULT).unwrap();
+        assert_eq!(a.connect(DEFAULT).unwrap_err(), 2);
         drop(first);
         assert_eq!(a.open_connections(), 1);
-        assert!(a.connect().is_ok());
-        // Without a limit, anything goes.
+        assert!(a.connect(DEFAULT).is_ok());
+        // Without a limit of its own, the tenant gets the default cap.
         let b = limiter(None, None);
-        let held: Vec<_> = (0..10).map(|_| b.connect().unwrap()).collect();
+        let default = NonZeroU32::new(10).unwrap();
+        let held: Vec<_> = (0..10).map(|_| b.connect(default).unwrap()).collect();
         assert_eq!(b.open_connections(), 10);
+        assert_eq!(b.connect(default).unwrap_err(), 10, "over the default cap");
+        assert_eq!(b.max_connections(default), 10);
         drop(held);
         assert_eq!(b.open_connections(), 0);
     }
 
     #[test]
+    fn the_tenants_own_cap_overrides_the_default() {
+        let a = limiter(Some(3), None);
+        let small = NonZeroU32::new(1).unwrap();
+        assert_eq!(a.max_connections(small), 3);
+        let held: Vec<_> = (0..3).map(|_| a.connect(small).unwrap()).collect();
+        assert_eq!(a.connect(small).unwrap_err(), 3);
+        drop(held);
+    }
+
+    #[test]
     fn open_connections_carry_over_a_limit_change() {
         let old = limiter(Some(1), None);
-        let slot = old.connect().unwrap();
+        let slot = old.connect(DEFAULT).unwrap();
         let metrics = TenantMetrics::new(Arc::new(Metrics::new()), "gw".into(), "a".into());
         let limits = TenantLimits {
             max_connections: Some(2),
@@ -166,8 +186,8 @@ mod tests {
         };
         let new = TenantLimiter::new(limits, Some(old.active.clone()), metrics);
         assert_eq!(new.open_connections(), 1);
-        let _second = new.connect().unwrap();
-        assert_eq!(new.connect().unwrap_err(), 2);
+        let _second = new.connect(DEFAULT).unwrap();
+        assert_eq!(new.connect(DEFAULT).unwrap_err(), 2);
         drop(slot);
         assert_eq!(new.open_connections(), 1);
     }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mtls_http_proxy::ForwardContext;
@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::warn;
 
+use crate::held::ClientIo;
 use crate::limiter::{ConnectionSlot, TenantLimiter};
 use crate::tenancy::Tenancy;
 use crate::view::View;
@@ -36,6 +37,11 @@ pub(super) struct Session {
     pub(super) idle_timeout: Duration,
     pub(super) dial_timeout: Duration,
     pub(super) forward: ForwardContext,
+    /// Byte counts of the client stream (HTTP connections), read by the access line of an
+    /// upgraded (WebSocket) request.
+    pub(super) client_io: Arc<ClientIo>,
+    /// CONNECT tunnels open on this connection (HTTP/2 multiplexes them).
+    pub(super) tunnels: AtomicUsize,
 }
 
 // === impl Session ===
@@ -108,12 +114,21 @@ async fn past(not_after: OffsetDateTime) {
     }
 }
 
-/// An admitted connection's hold on its tenant's slot and active-connections gauge, shared
-/// by the connection task and, for HTTP, the client stream (which an upgraded connection
-/// takes into a task of its own): both are released when the last holder goes.
+/// What the runtime holds for one accepted connection (its listener's `max_connections`
+/// slot, the drain guard, `mtlsd_active_connections`), opaque here. [`handle`](crate::handle)
+/// keeps it until the connection and everything that outlives its task (an upgraded HTTP/1
+/// stream, a CONNECT tunnel) are gone, then drops it.
+pub type ListenerHold = Box<dyn Send + Sync + 'static>;
+
+/// An admitted connection's hold on everything it counts against: the tenant's slot and
+/// active-connections gauge, and the listener's [`ListenerHold`]. Shared by the connection
+/// task and, for HTTP, the client stream ([`crate::held::Held`]), which an upgraded
+/// connection (WebSocket, HTTP/1.1 CONNECT tunnel) takes into a task of its own: all of it
+/// is released when the last holder goes, so a tunnel stays bounded and drained.
 pub(super) struct Live {
     session: Arc<Session>,
     _slot: ConnectionSlot,
+    _listener: ListenerHold,
     started: Instant,
     reported: AtomicBool,
 }
@@ -121,11 +136,12 @@ pub(super) struct Live {
 // === impl Live ===
 
 impl Live {
-    pub(super) fn new(session: Arc<Session>, slot: ConnectionSlot) -> Self {
+    pub(super) fn new(session: Arc<Session>, slot: ConnectionSlot, listener: ListenerHold) -> Self {
         session.admitted.metrics.active().inc();
         Self {
             session,
             _slot: slot,
+            _listener: listener,
             started: Instant::now(),
             reported: AtomicBool::new(false),
         }

@@ -207,7 +207,7 @@ async fn limiters_survive_unrelated_changes_and_keep_counts_across_limit_changes
     assert!(watcher::poll_once(&f.tenancy).await);
     let v1 = f.tenancy.current();
     let first = v1.limiters[&a].clone();
-    let slot = first.connect().unwrap();
+    let slot = first.connect(std::num::NonZeroU32::MAX).unwrap();
     assert!(first.allow_request());
     assert!(!first.allow_request(), "one request per second");
 
@@ -217,7 +217,10 @@ async fn limiters_survive_unrelated_changes_and_keep_counts_across_limit_changes
     let v2 = f.tenancy.current();
     assert!(Arc::ptr_eq(&first, &v2.limiters[&a]));
     assert!(!v2.limiters[&a].allow_request());
-    assert!(v2.limiters[&a].connect().is_err(), "the slot is still held");
+    assert!(
+        v2.limiters[&a].connect(std::num::NonZeroU32::MAX).is_err(),
+        "the slot is still held"
+    );
 
     // New limits: a new limiter (fresh bucket), but the open connection still counts.
     let raised = TenantLimits {
@@ -232,8 +235,11 @@ async fn limiters_survive_unrelated_changes_and_keep_counts_across_limit_changes
     assert_eq!(third.limits(), raised);
     assert_eq!(third.open_connections(), 1);
     assert!(third.allow_request());
-    let _second = third.connect().unwrap();
-    assert!(third.connect().is_err(), "two of at most two");
+    let _second = third.connect(std::num::NonZeroU32::MAX).unwrap();
+    assert!(
+        third.connect(std::num::NonZeroU32::MAX).is_err(),
+        "two of at most two"
+    );
     drop(slot);
     assert_eq!(third.open_connections(), 1);
 

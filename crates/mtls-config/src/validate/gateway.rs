@@ -1,5 +1,6 @@
 //! Validation of a gateway listener: TLS defaults from the data dir and `[listener.gateway]`.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::super::raw::{RawGateway, RawIdentity, RawTls};
@@ -11,6 +12,8 @@ use super::tls::server_tls;
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// The connection cap of a tenant whose registry limits name none.
+const DEFAULT_TENANT_MAX_CONNECTIONS: NonZeroU32 = NonZeroU32::new(1024).unwrap();
 /// Below this, ordinary requests (a few cookies) no longer fit; hyper needs 8 KiB anyway.
 const MIN_MAX_HEADER_BYTES: i64 = 8 * 1024;
 const MAX_MAX_HEADER_BYTES: i64 = 16 * 1024 * 1024;
@@ -92,8 +95,22 @@ pub(super) fn settings(c: &mut Checker, g: RawGateway) -> GatewaySettings {
             GatewayProtocol::Auto
         }
     };
+    let tenant_max_connections = match g.tenant_max_connections {
+        None => DEFAULT_TENANT_MAX_CONNECTIONS,
+        Some(n) => match u32::try_from(n).ok().and_then(NonZeroU32::new) {
+            Some(n) => n,
+            None => {
+                c.problem(
+                    "gateway.tenant_max_connections",
+                    format!("{n} is not a positive number (at most {})", u32::MAX),
+                );
+                DEFAULT_TENANT_MAX_CONNECTIONS
+            }
+        },
+    };
     GatewaySettings {
         poll_interval,
+        tenant_max_connections,
         max_header_bytes,
         request_timeout,
         protocol,

@@ -11,7 +11,7 @@ use super::super::types::*;
 use super::tls::{client_tls, server_tls};
 use super::{
     Checker, DEFAULT_DIAL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, gateway,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_SOURCE, gateway,
 };
 
 pub(super) fn listener(c: &mut Checker, l: RawListener) -> Option<ListenerConfig> {
@@ -193,20 +193,48 @@ fn acl(c: &mut Checker, a: raw::RawAcl) -> AclRules {
     rules
 }
 
-fn limits(c: &mut Checker, p: raw::RawProxy) -> ProxyLimits {
-    let max_connections = match p.max_connections {
-        None => NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS),
-        Some(n) => match usize::try_from(n).ok().and_then(NonZeroUsize::new) {
-            Some(n) => Some(n),
-            None => {
-                c.problem(
-                    "proxy.max_connections",
-                    format!("{n} is not a positive number"),
-                );
-                None
-            }
-        },
+/// A positive count, or `default` when absent (a problem, and `1`, when not positive).
+fn positive(c: &mut Checker, field: &str, value: Option<i64>, default: usize) -> NonZeroUsize {
+    let Some(n) = value else {
+        return NonZeroUsize::new(default).unwrap_or(NonZeroUsize::MIN);
     };
+    match usize::try_from(n).ok().and_then(NonZeroUsize::new) {
+        Some(n) => n,
+        None => {
+            c.problem(field, format!("{n} is not a positive number"));
+            NonZeroUsize::MIN
+        }
+    }
+}
+
+fn limits(c: &mut Checker, p: raw::RawProxy) -> ProxyLimits {
+    let max_connections = positive(
+        c,
+        "proxy.max_connections",
+        p.max_connections,
+        DEFAULT_MAX_CONNECTIONS,
+    );
+    let max_handshakes = positive(
+        c,
+        "proxy.max_handshakes",
+        p.max_handshakes,
+        DEFAULT_MAX_HANDSHAKES,
+    );
+    let max_handshakes_per_source = positive(
+        c,
+        "proxy.max_handshakes_per_source",
+        p.max_handshakes_per_source,
+        DEFAULT_MAX_HANDSHAKES_PER_SOURCE.min(max_handshakes.get()),
+    );
+    if max_handshakes_per_source > max_handshakes {
+        c.problem(
+            "proxy.max_handshakes_per_source",
+            format!(
+                "{max_handshakes_per_source} is above proxy.max_handshakes ({max_handshakes}): \
+                 one source could take every handshake slot"
+            ),
+        );
+    }
     let on_limit = match p.on_limit.as_deref() {
         None | Some("wait") => OnLimit::Wait,
         Some("refuse") => OnLimit::Refuse,
@@ -234,7 +262,9 @@ fn limits(c: &mut Checker, p: raw::RawProxy) -> ProxyLimits {
             p.handshake_timeout.as_deref(),
             DEFAULT_HANDSHAKE_TIMEOUT,
         ),
-        max_connections: max_connections.unwrap_or(NonZeroUsize::MIN),
+        max_connections,
         on_limit,
+        max_handshakes,
+        max_handshakes_per_source,
     }
 }

@@ -19,6 +19,12 @@ const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+/// Handshakes in progress per listener: well above what a burst of honest clients needs
+/// (a handshake takes milliseconds), low enough that silent clients cannot pile up.
+const DEFAULT_MAX_HANDSHAKES: usize = 256;
+/// Handshakes in progress per source address (IPv4 address or IPv6 /64): room for a NAT
+/// gateway's burst, not for one client holding the listener.
+const DEFAULT_MAX_HANDSHAKES_PER_SOURCE: usize = 32;
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(500);
 const DEFAULT_HEALTH_LISTEN: &str = "127.0.0.1:9000";
