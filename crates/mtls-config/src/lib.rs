@@ -122,6 +122,7 @@
 //! | `listener.gateway.max_header_bytes` | `65536` (8 KiB to 16 MiB) |
 //! | `listener.gateway.request_timeout` | `30s` (request head read; default upstream timeout) |
 //! | `listener.gateway.protocol` | `auto` |
+//! | `listener.gateway.registry_staleness` | `30s` (at least twice `poll_interval`; then `/readyz` is 503) |
 //!
 //! # Gateway listeners
 //!

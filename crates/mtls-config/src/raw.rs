@@ -40,6 +40,7 @@ pub(super) struct RawGateway {
     pub(super) poll_interval: Option<String>,
     pub(super) max_header_bytes: Option<i64>,
     pub(super) request_timeout: Option<String>,
+    pub(super) registry_staleness: Option<String>,
     pub(super) protocol: Option<String>,
     /// Client identities HTTP routes may present upstream (`[[listener.gateway.identities]]`).
     pub(super) identities: Option<Vec<RawIdentity>>,

@@ -147,6 +147,10 @@ pub struct GatewaySettings {
     pub request_timeout: Duration,
     /// How a connection's protocol is chosen.
     pub protocol: GatewayProtocol,
+    /// How long the registry may stay unreadable (every poll failing) before `/readyz`
+    /// answers 503 naming it (default 30 s; at least twice `poll_interval`). Traffic keeps
+    /// flowing on the last snapshot read meanwhile.
+    pub registry_staleness: Duration,
 }
 
 /// `protocol` of `[listener.gateway]`.

@@ -92,8 +92,10 @@ pub use conn::handle;
 pub use error::RegistryStartError;
 pub use route_identities::RouteIdentities;
 pub use session::ServerTls;
-pub use tenancy::Tenancy;
+pub use tenancy::{StaleRegistry, Tenancy};
 pub use view::View;
 
+#[cfg(test)]
+mod publish_tests;
 #[cfg(test)]
 mod tests;
