@@ -8,6 +8,7 @@ mod model;
 mod open;
 mod routes;
 mod snapshot;
+mod read_only;
 mod source;
 mod tenants;
 mod tokens;
