@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use mtls_config::{IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
 use mtls_metrics::{
-    IdentityLabel, ListenerMetrics, Metrics, ReasonLabel, ResultLabel, SelectionMetrics,
-    SideLabel, start_at_zero,
+    IdentityLabel, ListenerMetrics, Metrics, ReasonLabel, ResultLabel, SelectionMetrics, SideLabel,
+    start_at_zero,
 };
 use mtls_resolver::{Identity, SelectionObserver};
 use mtls_tenancy::{RouteIdentities, Tenancy};

@@ -68,10 +68,10 @@
 mod audit;
 mod certs;
 mod error;
+mod read_only;
 mod routes;
 mod rows;
 mod schema;
-mod read_only;
 mod snapshot;
 mod source;
 mod store;

@@ -37,7 +37,10 @@ fn writer_once_read(path: &Path) -> std::fs::File {
                 // ENXIO: no reader yet.
                 std::thread::yield_now();
             }
-            Err(e) => panic!("no compile opened the CA file {} in time: {e}", path.display()),
+            Err(e) => panic!(
+                "no compile opened the CA file {} in time: {e}",
+                path.display()
+            ),
         }
     }
 }
@@ -88,7 +91,10 @@ fn a_recompile_finishing_after_a_newer_snapshot_does_not_republish_the_older_one
     // The upstream client identity `partner`, and a route presenting it whose CA is a FIFO.
     let (ca, ca_pem) = test_ca("upstream CA");
     let (cert_pem, key_pem) = test_leaf(&ca, false, false);
-    let (cert, key) = (dir.path().join("partner.pem"), dir.path().join("partner.key"));
+    let (cert, key) = (
+        dir.path().join("partner.pem"),
+        dir.path().join("partner.key"),
+    );
     std::fs::write(&cert, cert_pem).unwrap();
     std::fs::write(&key, key_pem).unwrap();
     let partner = || Identity::from_pem_files("partner", &cert, &key).unwrap();

@@ -303,7 +303,10 @@ impl Tenancy {
         .into_iter()
         .chain(Refusal::ALL.into_iter().map(AdmissionRefusal::Registry))
         .map(AdmissionRefusal::as_str);
-        start_at_zero(&self.metrics.tenant_connections_closed, admission.clone().map(reason));
+        start_at_zero(
+            &self.metrics.tenant_connections_closed,
+            admission.clone().map(reason),
+        );
         start_at_zero(
             &self.metrics.tenant_refusals,
             admission.chain(["max_connections"]).map(reason),
