@@ -1,4 +1,5 @@
-//! Publishing views: a certificate reload's recompile racing the registry watcher.
+//! Publishing views (a certificate reload's recompile racing the registry watcher) and the
+//! registry's read health (staleness).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -182,4 +183,73 @@ fn a_recompile_finishing_after_a_newer_snapshot_does_not_republish_the_older_one
         Refusal::CertificateRevoked
     );
     assert!(!view.http.contains_key(&route.id));
+}
+
+/// A registry that stays unreadable is reported stale once `registry_staleness` (30 s by
+/// default) has passed since the last good read, naming the registry, the version still
+/// served and the error; a good read clears it. Time is passed in, so nothing sleeps.
+#[test]
+fn a_registry_unreadable_for_longer_than_the_bound_is_reported_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "data_dir = \"{}\"\n[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:0\"\n",
+        dir.path().display()
+    );
+    let config = mtls_config::Config::from_toml(&text, dir.path().join("m.toml")).unwrap();
+    let listener = &config.listeners()[0];
+    let mtls_config::ListenerMode::Gateway { gateway, .. } = &listener.mode else {
+        panic!("not a gateway")
+    };
+    assert_eq!(gateway.registry_staleness, Duration::from_secs(30));
+    let actor = Actor::new("cli:test").unwrap();
+    let db = config.registry_path();
+    drop(SqliteStore::create(&db, &"gw.test".parse().unwrap(), &actor).unwrap());
+    let source = Arc::new(SqliteSnapshotSource::new(&db));
+    let tenancy = Arc::new(
+        Tenancy::open(
+            listener,
+            *gateway,
+            db.clone(),
+            Some(source),
+            Arc::new(Metrics::new()),
+            None,
+        )
+        .unwrap(),
+    );
+    let version = tenancy.current().snapshot().version();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let past_the_bound = || Instant::now() + Duration::from_secs(31);
+    assert_eq!(
+        tenancy.stale_registry(past_the_bound()),
+        None,
+        "never failed"
+    );
+
+    // A corrupt file renamed over the registry: every poll fails.
+    let kept = dir.path().join("kept.db");
+    std::fs::hard_link(&db, &kept).unwrap();
+    let corrupt = dir.path().join("corrupt.db");
+    std::fs::write(&corrupt, b"not a database").unwrap();
+    std::fs::rename(&corrupt, &db).unwrap();
+    assert!(!runtime.block_on(watcher::poll_once(&tenancy)));
+    assert_eq!(
+        tenancy.stale_registry(Instant::now()),
+        None,
+        "failing, but not for long"
+    );
+    let stale = tenancy.stale_registry(past_the_bound()).expect("stale");
+    assert_eq!(stale.registry, db);
+    assert_eq!(stale.version, version);
+    assert!(stale.error.contains("corrupt"), "{}", stale.error);
+    assert!(stale.failing_for >= Duration::from_secs(30));
+    // The view is still the last good one.
+    assert_eq!(tenancy.current().snapshot().version(), version);
+
+    // Readable again: no longer stale.
+    std::fs::rename(&kept, &db).unwrap();
+    assert!(runtime.block_on(watcher::poll_once(&tenancy)));
+    assert_eq!(tenancy.stale_registry(past_the_bound()), None);
 }
