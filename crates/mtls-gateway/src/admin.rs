@@ -1,4 +1,9 @@
 //! The plain-HTTP admin endpoints: `/healthz`, `/readyz`, `/certz` and `/metrics`.
+//!
+//! `/readyz` is 503 while listeners do not accept, a served certificate is outside its
+//! validity period, or a gateway listener's registry has been unreadable for longer than its
+//! `registry_staleness` (`stale_registries` names the registry, the version still served, for
+//! how long and why).
 
 use std::convert::Infallible;
 use std::sync::Arc;

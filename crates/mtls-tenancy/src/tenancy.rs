@@ -24,10 +24,12 @@ const MAX_PUBLISH_ATTEMPTS: usize = 4;
 /// The registry side of one gateway listener: its registry source, the current [`View`]
 /// and the listener's gateway settings.
 ///
-/// Views are published in one place ([`publish`](Self::publish)), which only ever replaces
-/// the current view with one compiled from a newer registry state or newer route identities
-/// (see `Stamp`): a slow compile that started from an older snapshot cannot bring a revoked
-/// certificate back.
+/// Views are published in one place (a compare-and-set on the view channel), which only ever
+/// replaces the current view with one compiled from a newer registry state (source
+/// generation, then version) or newer route identities, never older in either: a slow
+/// compile that started from an older snapshot (a [`recompile`](Self::recompile) after a
+/// certificate reload racing the registry watcher) cannot bring a revoked certificate back.
+/// Compiling is blocking and runs on the blocking pool.
 pub struct Tenancy {
     pub(crate) listener: Name,
     /// The registry's path, for logs.
