@@ -158,7 +158,10 @@ fn readyz_turns_503_while_the_registry_stays_unreadable_and_traffic_keeps_flowin
     );
     let port = gw.addr("gw").port();
     let ca = data.ca();
-    assert_eq!(gw.get("health+metrics", "/readyz").0, 200);
+    // `ready` on stdout comes once bound, just before the listeners accept.
+    wait_for("/readyz to turn 200", || {
+        gw.get("health+metrics", "/readyz").0 == 200
+    });
     assert_eq!(
         gw.metric(r#"mtlsd_registry_stale{listener="gw"}"#),
         Some(0.0)
@@ -244,4 +247,96 @@ fn counters_with_a_fixed_label_set_are_exported_at_zero_from_the_start() {
             "{series} missing at start; /metrics:\n{metrics}"
         );
     }
+}
+
+/// Runs `mtlsd --config <config> --check` as a user who may read but not write the registry:
+/// `nobody` (through `setpriv`) when the tests run as root, who would otherwise write
+/// anything, else the current user, for whom the file's mode is enough. (success, stderr).
+fn check_as_reader(config: &Path) -> (bool, String) {
+    let mut cmd = if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_mtlsd"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_mtlsd"))
+    };
+    let out = cmd
+        .arg("--config")
+        .arg(config)
+        .arg("--check")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn running_as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// Gives the data dir (and the temp dir above it) to the reader, except the registry file:
+/// readable only (0440, owned by root with the reader's group when running as root).
+fn registry_readable_only(tmp: &Path, data: &Path) {
+    let db = data.join("registry.db");
+    if running_as_root() {
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let nobody = 65534;
+        for entry in walk(data) {
+            std::os::unix::fs::chown(&entry, Some(nobody), Some(nobody)).unwrap();
+        }
+        std::os::unix::fs::chown(&db, Some(0), Some(nobody)).unwrap();
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o440)).unwrap();
+}
+
+/// `dir` and everything under it.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_owned()];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_data_plane_needs_only_read_access_to_the_registry_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    data.tenant("a");
+    registry_readable_only(tmp.path(), &data.root);
+    let db = data.root.join("registry.db");
+    let before = state_of(&db);
+    let config = tmp.path().join("mtlsd.toml");
+    std::fs::write(&config, data.config("")).unwrap();
+
+    let (ok, stderr) = check_as_reader(&config);
+    assert!(
+        ok,
+        "mtlsd --check with a read-only registry file failed: {stderr}"
+    );
+    assert_eq!(state_of(&db), before);
+
+    // The directory read-only too, and no -shm/-wal files left by a writer: SQLite cannot
+    // read the WAL-mode file, and the error says why (not "corrupt").
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(data.root.join(format!("registry.db{suffix}")));
+    }
+    std::fs::set_permissions(&data.root, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let (ok, stderr) = check_as_reader(&config);
+    std::fs::set_permissions(&data.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(!ok, "opened without side files in a read-only directory?");
+    assert!(
+        stderr.contains("-shm") && stderr.contains("directory") && !stderr.contains("corrupt"),
+        "{stderr}"
+    );
+    assert_eq!(state_of(&db), before);
 }

@@ -11,6 +11,21 @@ use crate::schema;
 use crate::snapshot;
 use crate::store::BUSY_TIMEOUT;
 
+/// What a reader was doing when SQLite could neither open nor create the WAL side files.
+const SIDE_FILES: &str = "read a WAL-mode registry read-only: its -shm and -wal files must exist \
+     and be readable, or its directory be writable by this process so that SQLite can create \
+     them";
+
+/// Whether `e` is SQLite failing to open or create the `-shm`/`-wal` files of a WAL-mode
+/// database for a read-only connection (a read-only directory, or side files it may not
+/// read).
+fn side_files_missing(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
 /// One read-only connection (`SQLITE_OPEN_READ_ONLY`, `PRAGMA query_only`) to a registry
 /// file: no migration, no change of journal mode or file mode, no checkpoint. The writer
 /// ([`SqliteStore`](crate::SqliteStore), that is `tenantctl`) owns all of that.
@@ -70,6 +85,18 @@ impl ReadOnlyRegistry {
         // Belt and braces: even a statement that would write is refused.
         conn.pragma_update(None, "query_only", true)
             .map_err(classify("set query_only"))?;
+        // The first read opens the WAL index: say plainly when SQLite cannot (rather than
+        // letting the integrity check call the file corrupt).
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| {
+            if side_files_missing(&e) {
+                db(SIDE_FILES)(e)
+            } else {
+                classify("read the schema")(e)
+            }
+        })?;
         schema::check_integrity(&conn, &path)?;
         let Some(found) = schema::stored_version(&conn)? else {
             return Err(RegistryError::NotInitialised {
