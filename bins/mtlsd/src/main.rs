@@ -200,8 +200,8 @@ fn main() -> ExitCode {
     })
 }
 
-/// The tenant registry of the data dir, when a listener is in gateway mode. Opened on first
-/// use, so that a missing or corrupt registry is reported where the gateway first reads it
+/// The tenant registry of the data dir, when a listener is in gateway mode: read-only (the
+/// data plane never migrates, chmods or writes it; `tenantctl` does). Opened on first use, so that a missing or corrupt registry is reported where the gateway first reads it
 /// (after the listeners' TLS material), and opened again whenever the file is replaced.
 fn registry(config: &Config) -> Option<Arc<dyn SnapshotSource>> {
     let gateway = config

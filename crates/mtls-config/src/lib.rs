@@ -124,6 +124,7 @@
 //! | `listener.gateway.request_timeout` | `30s` (request head read; default upstream timeout) |
 //! | `listener.gateway.protocol` | `auto` |
 //! | `listener.gateway.tenant_max_connections` | `1024` (tenants whose registry limits set none) |
+//! | `listener.gateway.registry_staleness` | `30s` (at least twice `poll_interval`; then `/readyz` is 503) |
 //!
 //! # Gateway listeners
 //!

@@ -40,6 +40,7 @@ pub(super) struct RawGateway {
     pub(super) poll_interval: Option<String>,
     pub(super) max_header_bytes: Option<i64>,
     pub(super) request_timeout: Option<String>,
+    pub(super) registry_staleness: Option<String>,
     pub(super) protocol: Option<String>,
     pub(super) tenant_max_connections: Option<i64>,
     /// Client identities HTTP routes may present upstream (`[[listener.gateway.identities]]`).

@@ -150,6 +150,10 @@ pub struct GatewaySettings {
     /// The connection cap of tenants whose registry limits set no `max_connections`
     /// (default 1024); a tenant's own value overrides it.
     pub tenant_max_connections: NonZeroU32,
+    /// How long the registry may stay unreadable (every poll failing) before `/readyz`
+    /// answers 503 naming it (default 30 s; at least twice `poll_interval`). Traffic keeps
+    /// flowing on the last snapshot read meanwhile.
+    pub registry_staleness: Duration,
 }
 
 /// `protocol` of `[listener.gateway]`.

@@ -1,4 +1,9 @@
 //! The plain-HTTP admin endpoints: `/healthz`, `/readyz`, `/certz` and `/metrics`.
+//!
+//! `/readyz` is 503 while listeners do not accept, a served certificate is outside its
+//! validity period, or a gateway listener's registry has been unreadable for longer than its
+//! `registry_staleness` (`stale_registries` names the registry, the version still served, for
+//! how long and why).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -91,9 +96,13 @@ fn respond(req: &Request<Incoming>, routes: Routes, state: &AdminState) -> Respo
         ("/readyz", true, _) => readyz(state),
         ("/certz", true, _) => json_reply(StatusCode::OK, certz(state)),
         ("/metrics", _, true) => {
-            // Expiry is a countdown: refresh it at scrape time.
+            // Expiry and registry staleness are countdowns: refresh them at scrape time.
+            let now = std::time::Instant::now();
             for l in &state.listeners {
                 l.update_expiry();
+                if let Some(tenancy) = &l.tenancy {
+                    tenancy.record_staleness(now);
+                }
             }
             reply(
                 StatusCode::OK,
@@ -107,7 +116,9 @@ fn respond(req: &Request<Incoming>, routes: Routes, state: &AdminState) -> Respo
 
 fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
     let now = OffsetDateTime::now_utc();
+    let instant = std::time::Instant::now();
     let mut problems = Vec::new();
+    let mut stale = Vec::new();
     if !state.accepting.load(Ordering::SeqCst) {
         problems.push("listeners are not accepting (starting or draining)".to_owned());
     }
@@ -125,13 +136,31 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
                 ));
             }
         }
+        if let Some(s) = l.tenancy.as_ref().and_then(|t| t.stale_registry(instant)) {
+            problems.push(format!(
+                "listener {:?}: registry {} unreadable for {}s (longer than its \
+                 registry_staleness); still serving snapshot version {}; last error: {}",
+                l.name(),
+                s.registry.display(),
+                s.failing_for.as_secs(),
+                s.version,
+                s.error
+            ));
+            stale.push(json!({
+                "listener": l.name(),
+                "registry": s.registry.display().to_string(),
+                "serving_version": s.version,
+                "failing_for_seconds": s.failing_for.as_secs(),
+                "error": s.error,
+            }));
+        }
     }
     if problems.is_empty() {
         json_reply(StatusCode::OK, json!({"status": "ready"}))
     } else {
         json_reply(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"status": "not_ready", "problems": problems}),
+            json!({"status": "not_ready", "problems": problems, "stale_registries": stale}),
         )
     }
 }

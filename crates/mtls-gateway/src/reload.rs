@@ -131,15 +131,24 @@ pub(crate) async fn run(
         tokio::select! {
             _ = hup.recv() => {
                 info!("SIGHUP received, reloading certificates");
-                reload_all(&listeners, "sighup");
+                reload_off_runtime(&listeners, "sighup").await;
             }
             _ = trigger.notified() => {
                 debug!("certificate file changed, waiting for it to settle");
                 debounce(&trigger, config.debounce).await;
-                reload_all(&listeners, "file_change");
+                reload_off_runtime(&listeners, "file_change").await;
             }
             _ = crate::tracker::stopped(&mut shutdown) => return,
         }
+    }
+}
+
+/// [`reload_all`] on the blocking pool: reading the files and compiling the registry views
+/// again must not hold up a runtime worker (handshakes, requests).
+async fn reload_off_runtime(listeners: &[Arc<ListenerState>], cause: &'static str) {
+    let listeners = listeners.to_vec();
+    if let Err(e) = tokio::task::spawn_blocking(move || reload_all(&listeners, cause)).await {
+        error!(cause, error = %e, "certificate reload task failed");
     }
 }
 

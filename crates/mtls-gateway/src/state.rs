@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 
 use mtls_config::{IdentityConfig, ListenerConfig, ListenerMode, ServerTlsConfig};
 use mtls_metrics::{
-    IdentityLabel, ListenerMetrics, Metrics, ResultLabel, SelectionMetrics, SideLabel,
+    IdentityLabel, ListenerMetrics, Metrics, ReasonLabel, ResultLabel, SelectionMetrics, SideLabel,
+    start_at_zero,
 };
 use mtls_resolver::{Identity, SelectionObserver};
 use mtls_tenancy::{RouteIdentities, Tenancy};
@@ -26,6 +27,26 @@ pub(crate) struct Loaded<T> {
     pub(crate) config: Arc<T>,
     pub(crate) certs: Vec<CertInfo>,
 }
+
+/// Every `reason` of `mtlsd_tls_handshake_failures_total`: what `conn::classify` returns,
+/// plus `timeout`. Their series start at 0.
+pub(crate) const HANDSHAKE_FAILURE_REASONS: [&str; 15] = [
+    "timeout",
+    "eof",
+    "io",
+    "no_client_cert",
+    "cert_expired",
+    "cert_not_yet_valid",
+    "unknown_ca",
+    "cert_revoked",
+    "name_mismatch",
+    "bad_certificate",
+    "protocol_version",
+    "incompatible",
+    "not_tls",
+    "alert_received",
+    "other",
+];
 
 /// Which TLS side of a listener failed to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,8 +185,30 @@ impl ListenerState {
             upstream: upstream.map(ArcSwap::from_pointee),
             tenancy: None,
         };
+        state.init_series();
         state.update_expiry();
         state
+    }
+
+    /// Creates the listener's counters whose label values are known in advance at 0
+    /// (reload results, handshake failure reasons), so that an alert on their increase
+    /// fires on the first one.
+    fn init_series(&self) {
+        let name = &self.handles.name;
+        start_at_zero(
+            &self.metrics.cert_reloads,
+            ["success", "failure"].map(|result| ResultLabel {
+                listener: name.clone(),
+                result,
+            }),
+        );
+        start_at_zero(
+            &self.metrics.handshake_failures,
+            HANDSHAKE_FAILURE_REASONS.map(|reason| ReasonLabel {
+                listener: name.clone(),
+                reason,
+            }),
+        );
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -215,6 +258,8 @@ impl ListenerState {
 
     /// Rebuilds the TLS configs from disk. On success new handshakes use them (open
     /// connections keep theirs); on failure the old ones stay and the error is returned.
+    /// Blocking (reads files, compiles the registry view again): call it on the blocking
+    /// pool.
     pub(crate) fn reload(&self) -> Result<(), (TlsSide, TlsError)> {
         let result = build(&self.config, Some(&self.metrics));
         let label = |result| ResultLabel {

@@ -115,6 +115,20 @@ pub struct TenantRequestLabel {
     pub status: &'static str,
 }
 
+/// Creates the series of `family` for every label set of `labels` at 0 (if not there yet).
+///
+/// For counters whose label values are known in advance (`result="failure"`, a refusal
+/// reason): a series that only appears at its first increment has no earlier sample, so
+/// `increase()` over it, and an alert on it, misses that first increment.
+pub fn start_at_zero<L>(family: &Family<L, Counter>, labels: impl IntoIterator<Item = L>)
+where
+    L: Clone + std::hash::Hash + Eq,
+{
+    for label in labels {
+        drop(family.get_or_create(&label));
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -166,6 +180,10 @@ pub struct Metrics {
     pub registry_version: Family<ListenerLabel, Gauge>,
     /// `mtlsd_registry_reloads_total{listener, result}`.
     pub registry_reloads: Family<ResultLabel, Counter>,
+    /// `mtlsd_registry_read_age_seconds{listener}`.
+    pub registry_read_age: Family<ListenerLabel, Gauge>,
+    /// `mtlsd_registry_stale{listener}`.
+    pub registry_stale: Family<ListenerLabel, Gauge>,
     /// `mtlsd_tenant_refusals_total{listener, reason}`.
     pub tenant_refusals: Family<ReasonLabel, Counter>,
     /// `mtlsd_tenant_connections_closed_total{listener, reason}`.
@@ -203,6 +221,8 @@ impl Metrics {
             identity_expiry: Family::default(),
             registry_version: Family::default(),
             registry_reloads: Family::default(),
+            registry_read_age: Family::default(),
+            registry_stale: Family::default(),
             tenant_refusals: Family::default(),
             tenant_connections_closed: Family::default(),
             tenant_active_connections: Family::default(),
@@ -295,6 +315,17 @@ impl Metrics {
             "registry_reloads",
             "Registry snapshot reloads after a version change (success, failure)",
             m.registry_reloads.clone(),
+        );
+        registry.register(
+            "registry_read_age_seconds",
+            "Seconds since a gateway listener last read its registry successfully",
+            m.registry_read_age.clone(),
+        );
+        registry.register(
+            "registry_stale",
+            "1 while a gateway listener's registry has been unreadable for longer than its \
+             registry_staleness (it serves the last snapshot read; /readyz is 503), else 0",
+            m.registry_stale.clone(),
         );
         registry.register(
             "tenant_refusals",

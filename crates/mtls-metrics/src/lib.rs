@@ -46,7 +46,7 @@ mod observe;
 
 pub use families::{
     DirectionLabel, IdentityLabel, ListenerLabel, Metrics, Name, ReasonLabel, ResultLabel,
-    SelectionLabel, SideLabel, TenantLabel, TenantLimitLabel, TenantRequestLabel,
+    SelectionLabel, SideLabel, TenantLabel, TenantLimitLabel, TenantRequestLabel, start_at_zero,
 };
 pub use handles::{Limit, ListenerMetrics, Outcome, Protocol, TenantMetrics};
 pub use observe::SelectionMetrics;

@@ -4,8 +4,9 @@
 //!   safe to share between threads and processes: schema and migrations, every operation
 //!   in one transaction with its audit event, and snapshots built in one read transaction.
 //! - [`SqliteSnapshotSource`] is the data plane's read side
-//!   ([`mtls_registry::SnapshotSource`]) over a path: it opens the file again when it was
-//!   replaced (a restore from a backup renamed into place).
+//!   ([`mtls_registry::SnapshotSource`]) over a path: read-only (it never migrates, chmods
+//!   or writes), and it opens the file again when it was replaced (a restore from a backup
+//!   renamed into place).
 //!
 //! The domain types, the `Store` trait, snapshots and the audit chain's rules are in
 //! `mtls-registry`; this crate only stores them. SQLite's own errors reach callers as the
@@ -67,6 +68,7 @@
 mod audit;
 mod certs;
 mod error;
+mod read_only;
 mod routes;
 mod rows;
 mod schema;

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mtls_registry::{RegistryError, Snapshot, SnapshotSource, Store};
+use mtls_registry::{RegistryError, Snapshot, SnapshotSource};
 
-use crate::SqliteStore;
+use crate::read_only::ReadOnlyRegistry;
 
 /// A [`SnapshotSource`] over the registry file at a path, that opens the file again when it
 /// was replaced.
@@ -32,21 +32,28 @@ use crate::SqliteStore;
 /// read a left-over WAL as the new file's.
 ///
 /// [`new`](Self::new) opens nothing: the first call opens the file, so a missing or corrupt
-/// registry is reported there, as [`SqliteStore::open`] reports it. [`open`](Self::open)
-/// opens at once. The first open is not a switch: the generation starts at 0.
+/// registry is reported there. [`open`](Self::open) opens at once. The first open is not a
+/// switch: the generation starts at 0.
 ///
-/// Opening applies pending schema migrations, as [`SqliteStore::open`] does. Costs on top
-/// of the store's: one `stat` of the path per call.
+/// **Read-only**: the file is opened with `SQLITE_OPEN_READ_ONLY` and `PRAGMA query_only`.
+/// Unlike [`SqliteStore::open`](crate::SqliteStore::open), opening never migrates the
+/// schema, never changes the journal mode or the file's permissions and never writes: a
+/// registry with an older schema is refused with
+/// [`SchemaNeedsMigration`](RegistryError::SchemaNeedsMigration) (`tenantctl` migrates it).
+/// The process needs read access to the file, and its `-shm` file must exist or its
+/// directory be writable (SQLite's rule for readers of a WAL-mode file). Costs on top of
+/// the reads: one `stat` of the path per call.
 pub struct SqliteSnapshotSource {
     path: PathBuf,
-    /// The store open now and the file it was opened from; `None` until the first call.
+    /// The connection open now and the file it was opened from; `None` until the first
+    /// call.
     open: Mutex<Option<Opened>>,
     generation: AtomicU64,
 }
 
-/// An open store and the file it was opened from.
+/// An open read-only connection and the file it was opened from.
 struct Opened {
-    store: Arc<SqliteStore>,
+    store: Arc<ReadOnlyRegistry>,
     file: Option<FileId>,
 }
 
@@ -69,8 +76,10 @@ impl SqliteSnapshotSource {
         }
     }
 
-    /// A source for the registry at `path`, opened now: the errors of
-    /// [`SqliteStore::open`].
+    /// A source for the registry at `path`, opened now: the errors of opening it read-only
+    /// ([`NotInitialised`](RegistryError::NotInitialised), [`Corrupt`](RegistryError::Corrupt),
+    /// [`SchemaNeedsMigration`](RegistryError::SchemaNeedsMigration),
+    /// [`SchemaTooNew`](RegistryError::SchemaTooNew), ...).
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, RegistryError> {
         let source = Self::new(path);
         source.store()?;
@@ -82,9 +91,9 @@ impl SqliteSnapshotSource {
         &self.path
     }
 
-    /// The store for the file at the path now, opening it (again) when needed. The lock is
-    /// held while opening, so that concurrent callers open a replaced file once.
-    fn store(&self) -> Result<Arc<SqliteStore>, RegistryError> {
+    /// The connection to the file at the path now, opening it (again) when needed. The lock
+    /// is held while opening, so that concurrent callers open a replaced file once.
+    fn store(&self) -> Result<Arc<ReadOnlyRegistry>, RegistryError> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         // Taken before opening: should the file be replaced in between, the next call sees
         // a different file and opens once more, which is harmless.
@@ -94,7 +103,8 @@ impl SqliteSnapshotSource {
         {
             return Ok(current.store.clone());
         }
-        let store = Arc::new(SqliteStore::open(&self.path)?);
+        let store = Arc::new(ReadOnlyRegistry::open(&self.path)?);
+        debug_assert_eq!(store.path(), self.path);
         if open.is_some() {
             // Relaxed: readers that care called `version` or `snapshot` first, whose lock
             // orders this increment before their load.
@@ -110,11 +120,11 @@ impl SqliteSnapshotSource {
 
 impl SnapshotSource for SqliteSnapshotSource {
     fn version(&self) -> Result<u64, RegistryError> {
-        Store::version(&*self.store()?)
+        self.store()?.version()
     }
 
     fn snapshot(&self) -> Result<Snapshot, RegistryError> {
-        Store::snapshot(&*self.store()?)
+        self.store()?.snapshot()
     }
 
     fn generation(&self) -> u64 {

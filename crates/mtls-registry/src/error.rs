@@ -59,6 +59,19 @@ pub enum RegistryError {
         /// The newest schema version this build knows.
         supported: u32,
     },
+    /// A read-only reader (the data plane) found a database whose schema is older than this
+    /// build's: it does not migrate, the registry's writer (`tenantctl`) does.
+    #[error(
+        "registry database {path} has schema version {found}; this build needs {supported}: migrate it with the registry's writer (`tenantctl tenant list` does: tenantctl migrates on open), then start mtlsd again"
+    )]
+    SchemaNeedsMigration {
+        /// The database path.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: u32,
+        /// The schema version this build reads.
+        supported: u32,
+    },
     /// A file-system operation on the database file failed.
     #[error("cannot {operation} {path}")]
     Io {
@@ -290,6 +303,7 @@ impl RegistryError {
                 | Self::NotInitialised { .. }
                 | Self::Corrupt { .. }
                 | Self::SchemaTooNew { .. }
+                | Self::SchemaNeedsMigration { .. }
                 | Self::Io { .. }
                 | Self::Busy { .. }
                 | Self::Database { .. }

@@ -60,7 +60,10 @@
 //!   limiters and metric handles, published in one `watch` channel);
 //! - the registry watcher ([`watcher::run`]), which polls the registry version off the
 //!   runtime threads and publishes a new view on change; nothing on the handshake or request
-//!   path touches the database;
+//!   path touches the database. Views only move forward (registry version and route
+//!   identities), whoever publishes them, and a registry unreadable for longer than
+//!   `registry_staleness` is reported ([`Tenancy::stale_registry`]) while the last snapshot
+//!   keeps serving;
 //! - serving one connection after its handshake ([`handle`]): admission with
 //!   [`mtls_policy::admit`] (resumed sessions included), per-tenant limits
 //!   (`max_connections`, `requests_per_second`), HTTP requests, CONNECT tunnels and TCP
@@ -93,8 +96,10 @@ pub use conn::handle;
 pub use error::RegistryStartError;
 pub use route_identities::RouteIdentities;
 pub use session::{ListenerHold, ServerTls};
-pub use tenancy::Tenancy;
+pub use tenancy::{StaleRegistry, Tenancy};
 pub use view::View;
 
+#[cfg(test)]
+mod publish_tests;
 #[cfg(test)]
 mod tests;

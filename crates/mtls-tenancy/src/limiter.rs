@@ -14,10 +14,54 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use mtls_identity::TenantId;
 use mtls_metrics::{Metrics, Name, TenantMetrics};
 use mtls_registry::{Snapshot, TenantLimits};
+
+/// The time source of the request-rate limiters: monotonic time, or in tests a clock that
+/// only moves when told to (so refill tests need no sleep).
+#[derive(Debug, Clone)]
+pub(crate) enum LimiterClock {
+    /// Monotonic time since `origin`.
+    Monotonic {
+        /// When the limiter was built.
+        origin: std::time::Instant,
+    },
+    /// A clock moved by hand ([`FakeRelativeClock::advance`](governor::clock::FakeRelativeClock::advance)).
+    #[cfg(test)]
+    Manual(governor::clock::FakeRelativeClock),
+}
+
+// === impl LimiterClock ===
+
+impl LimiterClock {
+    /// Monotonic time, starting now.
+    pub(crate) fn monotonic() -> Self {
+        Self::Monotonic {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for LimiterClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        match self {
+            Self::Monotonic { origin } => Nanos::from(origin.elapsed()),
+            #[cfg(test)]
+            Self::Manual(clock) => clock.now(),
+        }
+    }
+}
+
+/// A request-rate limiter (GCRA) on a [`LimiterClock`].
+type RequestRateLimiter = RateLimiter<NotKeyed, InMemoryState, LimiterClock, NoOpMiddleware<Nanos>>;
 
 /// The limits and metric handles of one tenant on one listener.
 pub(crate) struct TenantLimiter {
@@ -25,7 +69,7 @@ pub(crate) struct TenantLimiter {
     /// Open connections of the tenant on this listener (shared with the tenant's limiters
     /// of other snapshots, and with every open [`ConnectionSlot`]).
     active: Arc<AtomicUsize>,
-    rate: Option<DefaultDirectRateLimiter>,
+    rate: Option<RequestRateLimiter>,
     pub(crate) metrics: TenantMetrics,
 }
 
@@ -72,10 +116,20 @@ impl TenantLimiter {
         active: Option<Arc<AtomicUsize>>,
         metrics: TenantMetrics,
     ) -> Self {
+        Self::with_clock(limits, active, metrics, LimiterClock::monotonic())
+    }
+
+    /// [`new`](Self::new) with the request rate measured on `clock`.
+    pub(crate) fn with_clock(
+        limits: TenantLimits,
+        active: Option<Arc<AtomicUsize>>,
+        metrics: TenantMetrics,
+        clock: LimiterClock,
+    ) -> Self {
         let rate = limits
             .requests_per_second
             .and_then(NonZeroU32::new)
-            .map(|rate| RateLimiter::direct(Quota::per_second(rate)));
+            .map(|rate| RateLimiter::direct_with_clock(Quota::per_second(rate), clock));
         Self {
             limits,
             active: active.unwrap_or_default(),
@@ -131,6 +185,8 @@ impl Drop for ConnectionSlot {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use governor::clock::FakeRelativeClock;
 
     use super::*;
 
@@ -194,13 +250,25 @@ mod tests {
 
     #[test]
     fn rate_limit_refills_over_time() {
-        let a = limiter(None, Some(3));
+        let clock = FakeRelativeClock::default();
+        let limits = TenantLimits {
+            max_connections: None,
+            requests_per_second: Some(3),
+        };
+        let metrics = TenantMetrics::new(Arc::new(Metrics::new()), "gw".into(), "a".into());
+        let a =
+            TenantLimiter::with_clock(limits, None, metrics, LimiterClock::Manual(clock.clone()));
         let allowed = (0..10).filter(|_| a.allow_request()).count();
         assert_eq!(allowed, 3, "a full bucket holds one second's worth");
-        // One token comes back every 333 ms.
-        std::thread::sleep(Duration::from_millis(400));
+        // One token comes back every 333 ms: not yet after 300 ms, one after 334 ms.
+        clock.advance(Duration::from_millis(300));
+        assert!(!a.allow_request());
+        clock.advance(Duration::from_millis(34));
         assert!(a.allow_request());
         assert!(!a.allow_request());
+        // A whole second refills the bucket, and no more than that.
+        clock.advance(Duration::from_secs(5));
+        assert_eq!((0..10).filter(|_| a.allow_request()).count(), 3);
         assert!(limiter(None, None).allow_request(), "no limit set");
     }
 }

@@ -1,36 +1,72 @@
 //! [`Tenancy`]: the registry side of one gateway listener.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use mtls_http_proxy::TargetOptions;
-use mtls_registry::SnapshotSource;
+use mtls_policy::AdmissionRefusal;
+use mtls_registry::{Refusal, Snapshot, SnapshotSource};
 use tokio::sync::watch;
+use tracing::{debug, warn};
 
 use mtls_config::{GatewaySettings, ListenerConfig};
-use mtls_metrics::{ListenerLabel, Metrics, Name};
+use mtls_metrics::{ListenerLabel, Metrics, Name, ReasonLabel, ResultLabel, start_at_zero};
 
 use crate::error::RegistryStartError;
 use crate::route_identities::RouteIdentities;
 use crate::view::View;
 
+/// How many times a publication is rebuilt when another one got in first (each rebuild
+/// starts from what that one published, so two are enough unless identities keep changing).
+const MAX_PUBLISH_ATTEMPTS: usize = 4;
+
 /// The registry side of one gateway listener: its registry source, the current [`View`]
 /// and the listener's gateway settings.
+///
+/// Views are published in one place (a compare-and-set on the view channel), which only ever
+/// replaces the current view with one compiled from a newer registry state (source
+/// generation, then version) or newer route identities, never older in either: a slow
+/// compile that started from an older snapshot (a [`recompile`](Self::recompile) after a
+/// certificate reload racing the registry watcher) cannot bring a revoked certificate back.
+/// Compiling is blocking and runs on the blocking pool.
 pub struct Tenancy {
     pub(crate) listener: Name,
     /// The registry's path, for logs.
     pub(crate) registry_path: PathBuf,
     /// Where snapshots come from (blocking: only touched on the blocking pool or at start).
     pub(crate) source: Arc<dyn SnapshotSource>,
-    /// The source's [`generation`](SnapshotSource::generation) the current view was read at.
-    pub(crate) generation: AtomicU64,
     pub(crate) view: watch::Sender<Arc<View>>,
     pub(crate) settings: GatewaySettings,
     pub(crate) options: TargetOptions,
     pub(crate) metrics: Arc<Metrics>,
     /// The client identities HTTP routes may name (`[[listener.gateway.identities]]`).
     pub(crate) identities: Option<Arc<RouteIdentities>>,
+    /// How the registry polls have gone, for `/readyz` and the staleness metrics.
+    health: Mutex<ReadHealth>,
+}
+
+/// The outcome of the registry polls so far.
+#[derive(Debug)]
+struct ReadHealth {
+    /// When the registry was last read successfully.
+    last_success: Instant,
+    /// Since when every poll has failed, and the last error; `None` while reads succeed.
+    failing: Option<(Instant, String)>,
+}
+
+/// The registry of a gateway listener has been unreadable for longer than its
+/// `registry_staleness`: the listener still serves the last snapshot it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRegistry {
+    /// The registry's path.
+    pub registry: PathBuf,
+    /// The version of the snapshot still served.
+    pub version: u64,
+    /// How long every read has failed.
+    pub failing_for: Duration,
+    /// The last read error.
+    pub error: String,
 }
 
 // === impl Tenancy ===
@@ -38,8 +74,8 @@ pub struct Tenancy {
 impl Tenancy {
     /// Reaches the registry through `source` and builds the first view (blocking: call at
     /// start only). `registry_path` only names the registry in errors and logs; `metrics`
-    /// receives the listener's registry and tenant series; `identities` are the client
-    /// identities its HTTP routes may name.
+    /// receives the listener's registry and tenant series (the series with a fixed label
+    /// set start at 0); `identities` are the client identities its HTTP routes may name.
     pub fn open(
         config: &ListenerConfig,
         settings: GatewaySettings,
@@ -73,6 +109,7 @@ impl Tenancy {
         let listener: Name = config.name.as_str().into();
         let view = View::build(
             snapshot,
+            generation,
             None,
             &options,
             &metrics,
@@ -83,14 +120,19 @@ impl Tenancy {
             listener,
             registry_path,
             source,
-            generation: AtomicU64::new(generation),
             view: watch::Sender::new(Arc::new(view)),
             settings,
             options,
             metrics,
             identities,
+            health: Mutex::new(ReadHealth {
+                last_success: Instant::now(),
+                failing: None,
+            }),
         };
+        tenancy.init_series();
         tenancy.record_version();
+        tenancy.record_staleness(Instant::now());
         Ok(tenancy)
     }
 
@@ -99,25 +141,136 @@ impl Tenancy {
         self.view.borrow().clone()
     }
 
-    /// Compiles the current snapshot again (after the route identities were reloaded, so
-    /// that routes naming one get fresh client configs), and publishes it. Blocking: reads
-    /// route CA files.
+    /// Compiles the current snapshot again under the route identities now (after they were
+    /// reloaded, so that routes naming one get fresh client configs), and publishes it unless
+    /// a newer view was published meanwhile that already has them. Blocking (reads route CA
+    /// files): call it on the blocking pool, never on a runtime worker.
     pub fn recompile(&self) {
-        let current = self.current();
-        let view = View::build(
-            current.snapshot().clone(),
-            Some(&current),
-            &self.options,
-            &self.metrics,
-            &self.listener,
-            self.identities.as_deref(),
-        );
-        self.view.send_replace(Arc::new(view));
+        self.compile_and_publish(None);
+    }
+
+    /// Builds a view from `read` (a snapshot and the source generation it was read at), or
+    /// from the current view's snapshot when `read` is older or `None`, under the current
+    /// route identities, and publishes it. When another publication got in first, starts
+    /// again from the newer of the two. Returns the view published, or `None` when the
+    /// current view already is as new as it would be. Blocking.
+    pub(crate) fn compile_and_publish(&self, read: Option<(Snapshot, u64)>) -> Option<Arc<View>> {
+        let mut read = read;
+        for _ in 0..MAX_PUBLISH_ATTEMPTS {
+            let current = self.current();
+            let (snapshot, generation) = match read.take() {
+                Some((snapshot, generation))
+                    if (generation, snapshot.version()) > current.stamp.registry() =>
+                {
+                    (snapshot, generation)
+                }
+                _ => (current.snapshot().clone(), current.stamp.generation),
+            };
+            let identities = self
+                .identities
+                .as_deref()
+                .map_or(0, RouteIdentities::generation);
+            if (generation, snapshot.version()) == current.stamp.registry()
+                && identities <= current.stamp.identities
+            {
+                return None;
+            }
+            let view = View::build(
+                snapshot.clone(),
+                generation,
+                Some(&current),
+                &self.options,
+                &self.metrics,
+                &self.listener,
+                self.identities.as_deref(),
+            );
+            match self.publish(view) {
+                Ok(published) => return Some(published),
+                Err(newer) => {
+                    debug!(listener = %self.listener, built = ?(generation, snapshot.version()), current = ?newer.stamp, "a newer view was published meanwhile; compiling again from it");
+                    read = Some((snapshot, generation));
+                }
+            }
+        }
+        warn!(listener = %self.listener, "views kept being replaced while compiling; keeping the current one");
+        None
+    }
+
+    /// Publishes `view` if its stamp supersedes the current view's (compare-and-set under
+    /// the channel's lock); otherwise returns the current view, which is newer in some way.
+    pub(crate) fn publish(&self, view: View) -> Result<Arc<View>, Arc<View>> {
+        let view = Arc::new(view);
+        let mut refused = None;
+        self.view.send_if_modified(|current| {
+            if view.stamp.supersedes(&current.stamp) {
+                *current = view.clone();
+                true
+            } else {
+                refused = Some(current.clone());
+                false
+            }
+        });
+        match refused {
+            None => {
+                self.record_version();
+                Ok(view)
+            }
+            Some(current) => Err(current),
+        }
     }
 
     /// The registry's path, for logs.
     pub fn registry_path(&self) -> &Path {
         &self.registry_path
+    }
+
+    /// `Some` while the registry has been unreadable for longer than the listener's
+    /// `registry_staleness` at `now`: what `/readyz` reports.
+    pub fn stale_registry(&self, now: Instant) -> Option<StaleRegistry> {
+        let health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        let (since, error) = health.failing.as_ref()?;
+        let failing_for = now.saturating_duration_since(*since);
+        (now.saturating_duration_since(health.last_success) > self.settings.registry_staleness)
+            .then(|| StaleRegistry {
+                registry: self.registry_path.clone(),
+                version: self.current().snapshot().version(),
+                failing_for,
+                error: error.clone(),
+            })
+    }
+
+    /// Refreshes `mtlsd_registry_read_age_seconds` and `mtlsd_registry_stale` for `now`
+    /// (the watcher does after every poll, the admin endpoint at scrape time).
+    pub fn record_staleness(&self, now: Instant) {
+        let age = {
+            let health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+            now.saturating_duration_since(health.last_success)
+        };
+        let label = ListenerLabel {
+            listener: self.listener.clone(),
+        };
+        self.metrics
+            .registry_read_age
+            .get_or_create(&label)
+            .set(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+        self.metrics
+            .registry_stale
+            .get_or_create(&label)
+            .set(i64::from(age > self.settings.registry_staleness));
+    }
+
+    /// Notes a successful registry read at `now`.
+    pub(crate) fn read_succeeded(&self, now: Instant) {
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        health.last_success = now;
+        health.failing = None;
+    }
+
+    /// Notes a failed registry read at `now`.
+    pub(crate) fn read_failed(&self, now: Instant, error: String) {
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        let since = health.failing.as_ref().map_or(now, |(since, _)| *since);
+        health.failing = Some((since, error));
     }
 
     pub(crate) fn record_version(&self) {
@@ -128,5 +281,37 @@ impl Tenancy {
                 listener: self.listener.clone(),
             })
             .set(i64::try_from(version).unwrap_or(i64::MAX));
+    }
+
+    /// Creates the listener's registry and tenant counters whose label values are known in
+    /// advance at 0, so that an alert on their increase fires on the first one.
+    fn init_series(&self) {
+        start_at_zero(
+            &self.metrics.registry_reloads,
+            ["success", "failure"].map(|result| ResultLabel {
+                listener: self.listener.clone(),
+                result,
+            }),
+        );
+        let reason = |reason| ReasonLabel {
+            listener: self.listener.clone(),
+            reason,
+        };
+        let admission = [
+            AdmissionRefusal::NoTenant,
+            AdmissionRefusal::CertificateExpired,
+            AdmissionRefusal::CertificateNotYetValid,
+        ]
+        .into_iter()
+        .chain(Refusal::ALL.into_iter().map(AdmissionRefusal::Registry))
+        .map(AdmissionRefusal::as_str);
+        start_at_zero(
+            &self.metrics.tenant_connections_closed,
+            admission.clone().map(reason),
+        );
+        start_at_zero(
+            &self.metrics.tenant_refusals,
+            admission.chain(["max_connections"]).map(reason),
+        );
     }
 }

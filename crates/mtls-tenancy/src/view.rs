@@ -1,6 +1,7 @@
 //! One published state of the registry: the decision policy (snapshot + route table, from
 //! `mtls-policy`), compiled HTTP targets, per-tenant limiters.
 
+use std::cmp::Ordering as By;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,9 +26,48 @@ pub(crate) struct CompiledRoute {
     pub(crate) target: Result<Arc<RouteTarget>, String>,
 }
 
+/// What a [`View`] was compiled from: which copy of the registry (the source's
+/// [`generation`](mtls_registry::SnapshotSource::generation)), its version, and the route
+/// identities' generation (bumped by every certificate reload).
+///
+/// Views are only ever replaced by views whose stamp [`supersedes`](Self::supersedes) theirs:
+/// a slow compile that started from an older registry state can never bring it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// The snapshot source's generation the snapshot was read at.
+    pub(crate) generation: u64,
+    /// The snapshot's registry version.
+    pub(crate) version: u64,
+    /// The route identities' generation the HTTP routes were compiled under (0 without
+    /// route identities). Read before compiling, so it never claims newer identities than
+    /// the view holds.
+    pub(crate) identities: u64,
+}
+
+// === impl Stamp ===
+
+impl Stamp {
+    /// Whether a view stamped `self` may replace one stamped `current`: the registry state
+    /// (generation, then version: a replaced file may carry any version) does not go back,
+    /// nor do the identities, and at least one of them moves forward.
+    pub(crate) fn supersedes(&self, current: &Stamp) -> bool {
+        let registry = self.registry().cmp(&current.registry());
+        registry != By::Less
+            && self.identities >= current.identities
+            && (registry == By::Greater || self.identities > current.identities)
+    }
+
+    /// The registry state: (source generation, version), ordered.
+    pub(crate) fn registry(&self) -> (u64, u64) {
+        (self.generation, self.version)
+    }
+}
+
 /// Everything a request needs from the registry, immutable once published: one compiled
 /// registry snapshot of a gateway listener.
 pub struct View {
+    /// What this view was compiled from.
+    pub(crate) stamp: Stamp,
     /// The snapshot and its route table: admission and route lookups go through it, the
     /// same functions `tenantctl explain` prints.
     pub(crate) policy: Policy,
@@ -41,24 +81,34 @@ pub struct View {
 // === impl View ===
 
 impl View {
-    /// Compiles `snapshot`. HTTP targets of `previous` whose route is unchanged are reused,
-    /// so their connection pools and failure marks survive unrelated changes; so are the
-    /// limiters of tenants whose limits are unchanged.
+    /// Compiles `snapshot`, read at source generation `generation`. HTTP targets of
+    /// `previous` whose route is unchanged are reused, so their connection pools and failure
+    /// marks survive unrelated changes; so are the limiters of tenants whose limits are
+    /// unchanged. Blocking (reads route CA files): call it on the blocking pool.
     pub(crate) fn build(
         snapshot: Snapshot,
+        generation: u64,
         previous: Option<&View>,
         options: &TargetOptions,
         metrics: &Arc<Metrics>,
         listener: &Name,
         identities: Option<&RouteIdentities>,
     ) -> Self {
+        // Read once, before compiling: the stamp never claims newer identities than the
+        // routes were compiled with.
+        let identities_generation = identities.map_or(0, RouteIdentities::generation);
+        let stamp = Stamp {
+            generation,
+            version: snapshot.version(),
+            identities: identities_generation,
+        };
         let mut http = HashMap::new();
         let mut tcp_cursor = HashMap::new();
         for (tenant, _) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
                 match &record.spec {
                     RouteSpec::Http(spec) => {
-                        let generation = identities.map_or(0, RouteIdentities::generation);
+                        let generation = identities_generation;
                         let names_identity = spec
                             .upstream_tls
                             .as_ref()
@@ -91,6 +141,7 @@ impl View {
         }
         let limiters = limiter::build(&snapshot, previous.map(|p| &p.limiters), metrics, listener);
         Self {
+            stamp,
             policy: Policy::new(snapshot),
             limiters,
             http,
@@ -147,4 +198,34 @@ fn compile(
             error!(listener, route = id, error = %message, "HTTP route unusable; its requests get 502");
             message
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stamp;
+
+    fn stamp(generation: u64, version: u64, identities: u64) -> Stamp {
+        Stamp {
+            generation,
+            version,
+            identities,
+        }
+    }
+
+    #[test]
+    fn only_forward_moves_supersede() {
+        let current = stamp(1, 10, 3);
+        // Forward: a newer version, a replaced file (any version), newer identities.
+        assert!(stamp(1, 11, 3).supersedes(&current));
+        assert!(stamp(2, 1, 3).supersedes(&current));
+        assert!(stamp(1, 10, 4).supersedes(&current));
+        assert!(stamp(1, 11, 4).supersedes(&current));
+        // Not forward: the same, an older version or file, older identities, or a mix.
+        assert!(!stamp(1, 10, 3).supersedes(&current));
+        assert!(!stamp(1, 9, 3).supersedes(&current));
+        assert!(!stamp(0, 99, 3).supersedes(&current));
+        assert!(!stamp(1, 10, 2).supersedes(&current));
+        assert!(!stamp(1, 11, 2).supersedes(&current));
+        assert!(!stamp(1, 9, 4).supersedes(&current));
+    }
 }

@@ -3,7 +3,7 @@
 //! The runtime spawns [`run`] once per gateway listener.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use mtls_metrics::ResultLabel;
 use tokio::sync::watch;
@@ -11,10 +11,11 @@ use tracing::{debug, info, warn};
 
 use crate::chain::ErrorChain;
 use crate::tenancy::Tenancy;
-use crate::view::View;
 
 /// Polls `tenancy`'s registry every `poll_interval` until `shutdown`. The database is only
-/// touched on the blocking pool. A failing poll or snapshot keeps the previous view.
+/// touched, and views only compiled, on the blocking pool. A failing poll or snapshot keeps
+/// the previous view; once reads have failed for longer than `registry_staleness`,
+/// [`Tenancy::stale_registry`] says so (and `/readyz` turns 503).
 pub async fn run(tenancy: Arc<Tenancy>, mut shutdown: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(tenancy.settings.poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -32,65 +33,71 @@ pub async fn run(tenancy: Arc<Tenancy>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// What one poll found.
+enum Polled {
+    /// The version and generation are those of the current view.
+    Unchanged,
+    /// A newer snapshot was read; `Some` with what was published (`None`: a newer view was
+    /// already in place).
+    Changed(Option<(u64, u64)>),
+}
+
 /// One poll. Returns false when the registry could not be read.
 pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
-    let current = tenancy.current();
-    let known = current.snapshot().version();
-    let known_generation = tenancy.generation.load(Ordering::Relaxed);
     let t = tenancy.clone();
     let result = tokio::task::spawn_blocking(move || {
+        let known = t.current().stamp;
         let version = t.source.version()?;
         // After `version`, where the source notices that it switched to another copy of the
         // registry (the file replaced): then rebuild even if the version is the same.
         let generation = t.source.generation();
-        if version == known && generation == known_generation {
-            return Ok(None);
+        if version == known.version && generation == known.generation {
+            return Ok(Polled::Unchanged);
         }
-        if generation != known_generation {
+        if generation != known.generation {
             info!(listener = %t.listener, registry = %t.registry_path.display(), "registry file replaced; opened it again");
         }
         let snapshot = t.source.snapshot()?;
-        let view = View::build(
-            snapshot,
-            Some(&current),
-            &t.options,
-            &t.metrics,
-            &t.listener,
-            t.identities.as_deref(),
-        );
-        Ok(Some((view, generation)))
+        let published = t
+            .compile_and_publish(Some((snapshot, generation)))
+            .map(|view| (known.version, view.snapshot().version()));
+        Ok(Polled::Changed(published))
     })
     .await;
+    let now = Instant::now();
     let label = |result| ResultLabel {
         listener: tenancy.listener.clone(),
         result,
     };
-    match result {
-        Ok(Ok(None)) => true,
-        Ok(Ok(Some((view, generation)))) => {
-            let version = view.snapshot().version();
-            tenancy.view.send_replace(Arc::new(view));
-            tenancy.generation.store(generation, Ordering::Relaxed);
-            tenancy.record_version();
-            tenancy
-                .metrics
-                .registry_reloads
-                .get_or_create(&label("success"))
-                .inc();
-            info!(listener = %tenancy.listener, from = known, to = version, "registry changed; new snapshot in effect");
+    let ok = match result {
+        Ok(Ok(polled)) => {
+            tenancy.read_succeeded(now);
+            if let Polled::Changed(published) = polled {
+                tenancy
+                    .metrics
+                    .registry_reloads
+                    .get_or_create(&label("success"))
+                    .inc();
+                if let Some((from, to)) = published {
+                    info!(listener = %tenancy.listener, from, to, "registry changed; new snapshot in effect");
+                }
+            }
             true
         }
         Ok(Err(e)) => {
             let e: mtls_registry::RegistryError = e;
+            let error = ErrorChain(&e).to_string();
+            tenancy.read_failed(now, error.clone());
             tenancy
                 .metrics
                 .registry_reloads
                 .get_or_create(&label("failure"))
                 .inc();
-            warn!(listener = %tenancy.listener, registry = %tenancy.registry_path.display(), error = %ErrorChain(&e), "cannot read the registry; keeping snapshot version {known}");
+            warn!(listener = %tenancy.listener, registry = %tenancy.registry_path.display(), %error, "cannot read the registry; keeping snapshot version {}", tenancy.current().snapshot().version());
             false
         }
         Err(e) => {
+            tenancy.read_failed(now, format!("the registry poll task failed: {e}"));
             tenancy
                 .metrics
                 .registry_reloads
@@ -99,5 +106,7 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
             debug!(listener = %tenancy.listener, error = %e, "registry poll task failed");
             false
         }
-    }
+    };
+    tenancy.record_staleness(now);
+    ok
 }

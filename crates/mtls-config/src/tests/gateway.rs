@@ -43,6 +43,7 @@ fn tls_defaults_come_from_the_data_dir() {
     assert_eq!(gateway.request_timeout, Duration::from_secs(30));
     assert_eq!(gateway.max_header_bytes, 64 * 1024);
     assert_eq!(gateway.protocol, GatewayProtocol::Auto);
+    assert_eq!(gateway.registry_staleness, Duration::from_secs(30));
     assert_eq!(gw.mode.as_str(), "gateway");
 }
 
@@ -51,7 +52,7 @@ fn explicit_tls_and_gateway_settings_win() {
     let text = format!(
         "{GATEWAY}\n[listener.tls]\ncert = \"/pki/gw.pem\"\nkey = \"gw-key.pem\"\nca = \"/pki/ca.pem\"\n\n\
          [listener.gateway]\npoll_interval = \"100ms\"\nmax_header_bytes = 16384\n\
-         request_timeout = \"5s\"\nprotocol = \"tcp\"\n"
+         request_timeout = \"5s\"\nprotocol = \"tcp\"\nregistry_staleness = \"2s\"\n"
     );
     let config = load(&text).unwrap();
     let ListenerMode::Gateway { tls, gateway, .. } = &config.listeners()[0].mode else {
@@ -63,6 +64,7 @@ fn explicit_tls_and_gateway_settings_win() {
     assert_eq!(gateway.max_header_bytes, 16384);
     assert_eq!(gateway.request_timeout, Duration::from_secs(5));
     assert_eq!(gateway.protocol, GatewayProtocol::Tcp);
+    assert_eq!(gateway.registry_staleness, Duration::from_secs(2));
 }
 
 #[test]
@@ -89,7 +91,8 @@ fn data_dir_defaults_to_the_callers_default_or_mtlsd_data_next_to_the_config() {
 fn gateway_mistakes_are_reported_with_their_field() {
     let text = format!(
         "{}\ntarget = \"127.0.0.1:80\"\n[listener.tls]\nclient_auth = \"optional\"\n\
-         [listener.gateway]\npoll_interval = \"5s\"\nmax_header_bytes = 10\nprotocol = \"udp\"\n",
+         [listener.gateway]\npoll_interval = \"5s\"\nmax_header_bytes = 10\nprotocol = \"udp\"\n\
+         registry_staleness = \"100ms\"\n",
         GATEWAY.trim_end()
     );
     let found: Vec<(String, String)> = problems(&text)
@@ -104,6 +107,7 @@ fn gateway_mistakes_are_reported_with_their_field() {
             "tls.client_auth",
             "gateway.poll_interval",
             "gateway.max_header_bytes",
+            "gateway.registry_staleness",
             "gateway.protocol",
         ],
         "{found:?}"

@@ -11,6 +11,7 @@ use super::tls::server_tls;
 
 const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_REGISTRY_STALENESS: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 /// The connection cap of a tenant whose registry limits name none.
 const DEFAULT_TENANT_MAX_CONNECTIONS: NonZeroU32 = NonZeroU32::new(1024).unwrap();
@@ -83,6 +84,21 @@ pub(super) fn settings(c: &mut Checker, g: RawGateway) -> GatewaySettings {
         g.request_timeout.as_deref(),
         DEFAULT_REQUEST_TIMEOUT,
     );
+    let mut registry_staleness = c.duration(
+        "gateway.registry_staleness",
+        g.registry_staleness.as_deref(),
+        DEFAULT_REGISTRY_STALENESS,
+    );
+    if registry_staleness < poll_interval * 2 {
+        c.problem(
+            "gateway.registry_staleness",
+            format!(
+                "{registry_staleness:?} is below twice the poll interval ({poll_interval:?}): \
+                 one slow poll would turn /readyz to 503"
+            ),
+        );
+        registry_staleness = DEFAULT_REGISTRY_STALENESS.max(poll_interval * 2);
+    }
     let protocol = match g.protocol.as_deref() {
         None | Some("auto") => GatewayProtocol::Auto,
         Some("http") => GatewayProtocol::Http,
@@ -114,5 +130,6 @@ pub(super) fn settings(c: &mut Checker, g: RawGateway) -> GatewaySettings {
         max_header_bytes,
         request_timeout,
         protocol,
+        registry_staleness,
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod model;
 mod open;
+mod read_only;
 mod routes;
 mod snapshot;
 mod source;
