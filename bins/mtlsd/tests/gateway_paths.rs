@@ -97,7 +97,12 @@ fn dot_segments_and_escaped_slashes_cannot_leave_the_route_prefix() {
     );
 
     // The issue's reproduction: these are requests for /admin/, which no route matches.
-    for escape in ["/v1/../admin/", "/v1/%2e%2e/admin/", "/v1/%2E%2E/admin/", "/v1/.%2e/admin/"] {
+    for escape in [
+        "/v1/../admin/",
+        "/v1/%2e%2e/admin/",
+        "/v1/%2E%2E/admin/",
+        "/v1/.%2e/admin/",
+    ] {
         let (status, body) = get_as_is(&a, &ca, port, escape);
         assert_eq!(status, 404, "{escape}: {body}");
         assert!(body.contains(r#""error":"no_route""#), "{escape}: {body}");
@@ -158,20 +163,51 @@ fn escaped_slashes_reach_only_a_route_that_opts_in() {
     let (upstream, seen) = recording_upstream();
     // `/files` keeps escaped slashes (set with tenantctl); `/v1` and `/` refuse them.
     data.ctl(&[
-        "route", "add", "a", "http", "--host", "localhost", "--path", "/files",
-        "--upstream", &format!("http://{upstream}"), "--escaped-slashes", "keep",
+        "route",
+        "add",
+        "a",
+        "http",
+        "--host",
+        "localhost",
+        "--path",
+        "/files",
+        "--upstream",
+        &format!("http://{upstream}"),
+        "--escaped-slashes",
+        "keep",
     ]);
     data.ctl(&[
-        "route", "add", "a", "http", "--host", "localhost", "--path", "/v1",
-        "--upstream", &format!("http://{upstream}"),
+        "route",
+        "add",
+        "a",
+        "http",
+        "--host",
+        "localhost",
+        "--path",
+        "/v1",
+        "--upstream",
+        &format!("http://{upstream}"),
     ]);
     data.ctl(&[
-        "route", "add", "a", "http", "--host", "localhost",
-        "--upstream", &format!("http://{upstream}"),
+        "route",
+        "add",
+        "a",
+        "http",
+        "--host",
+        "localhost",
+        "--upstream",
+        &format!("http://{upstream}"),
     ]);
     let listed = data.ctl(&["route", "list", "a"]);
-    assert!(listed.contains("http localhost/files -> http://"), "{listed}");
-    assert_eq!(listed.matches("[escaped slashes kept]").count(), 1, "{listed}");
+    assert!(
+        listed.contains("http localhost/files -> http://"),
+        "{listed}"
+    );
+    assert_eq!(
+        listed.matches("[escaped slashes kept]").count(),
+        1,
+        "{listed}"
+    );
     let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
     let port = gw.addr("gw").port();
     let ca = data.ca();

@@ -56,12 +56,27 @@ impl Policy {
     /// Because a path without escaped slashes normalises the same whatever the setting, a
     /// route that refuses them is matched exactly as if they were refused before routing,
     /// and a route that keeps them only receives paths its own prefix matched.
+    ///
+    /// The asterisk form `*` (`OPTIONS * HTTP/1.1`) is not a path and is routed as it is:
+    /// only a route for `/` matches it.
     pub fn route_http_request<'p, 'r>(
         &'p self,
         tenant: &TenantId,
         host: &str,
         path: &'r str,
     ) -> Result<HttpRouted<'p, 'r>, HttpRefusal<'p, 'r>> {
+        if path == "*" {
+            return match self.route_http(tenant, host, path) {
+                Ok(matched) => Ok(HttpRouted {
+                    matched,
+                    path: Cow::Borrowed(path),
+                }),
+                Err(miss) => Err(HttpRefusal::NoRoute {
+                    miss,
+                    path: Cow::Borrowed(path),
+                }),
+            };
+        }
         let normalized = NormalizedPath::parse(path).map_err(HttpRefusal::BadPath)?;
         let matched = match self.route_http(tenant, host, normalized.as_str()) {
             Ok(matched) => matched,

@@ -169,6 +169,9 @@ fn requests_are_routed_on_the_normalised_path() {
         route("/files/a\\b").unwrap_err().path_error(),
         Some(PathError::Backslash { at: 8 })
     );
+    // The asterisk form of OPTIONS is not a path: only the catch-all matches it, as is.
+    let routed = route("*").unwrap();
+    assert_eq!((prefix_of(&routed), &*routed.path), ("/".into(), "*"));
     match route("/v1/a%zz") {
         Err(HttpRefusal::BadPath(PathError::BadEscape { at: 5 })) => {}
         other => panic!("expected a bad escape, got {other:?}"),
