@@ -69,7 +69,8 @@ pub(crate) struct ExplainArgs {
     /// HTTP request host (a port is ignored).
     #[arg(long)]
     pub(crate) host: Option<String>,
-    /// HTTP request path.
+    /// HTTP request path, as the client sends it (a query is kept apart); normalised as the
+    /// gateway does before routing.
     #[arg(long, default_value = "/", requires = "host")]
     pub(crate) path: String,
     /// CONNECT destination HOST:PORT.
@@ -323,6 +324,10 @@ pub(crate) struct HttpRouteArgs {
     /// Source IP for connections to the upstream.
     #[arg(long)]
     pub(crate) egress_bind: Option<IpAddr>,
+    /// Request paths with an escaped slash (%2F, %5C): "refuse" (400) or "keep" them as
+    /// they are, not as separators.
+    #[arg(long, value_parser = ["refuse", "keep"], default_value = "refuse")]
+    pub(crate) escaped_slashes: String,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,9 @@ pub enum ProxyErrorKind {
     /// The request is malformed (for example a CONNECT target without a port): 400
     /// `bad_request`.
     BadRequest,
+    /// The request path is refused by normalisation (an escaped slash on a route that does
+    /// not keep them, a backslash, a bad escape, a control byte): 400 `bad_path`.
+    BadPath,
 }
 
 // === impl ProxyErrorKind ===
@@ -45,12 +48,12 @@ impl ProxyErrorKind {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::BadPath => StatusCode::BAD_REQUEST,
         }
     }
 
     /// The stable name: `no_route`, `upstream_unreachable`, `upstream_timeout`,
-    /// `rate_limited`, `body_too_large`, `forbidden` or `bad_request`.
+    /// `rate_limited`, `body_too_large`, `forbidden`, `bad_request` or `bad_path`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoRoute => "no_route",
@@ -60,6 +63,7 @@ impl ProxyErrorKind {
             Self::BodyTooLarge => "body_too_large",
             Self::Forbidden => "forbidden",
             Self::BadRequest => "bad_request",
+            Self::BadPath => "bad_path",
         }
     }
 }

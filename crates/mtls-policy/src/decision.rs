@@ -2,12 +2,13 @@
 //! route (with the candidates it beat), the destination verdict and the upstream identity.
 
 use mtls_registry::RouteId;
+use mtls_request_path::{PathError, split_query};
 use mtls_route_spec::UpstreamTls;
 use mtls_router::{HttpExplanation, NoRoute, TcpMatch};
 use time::OffsetDateTime;
 
 use crate::admission::{Admitted, Refused, admit};
-use crate::routes::{ConnectDecision, Policy};
+use crate::routes::{ConnectDecision, HttpRefusal, Policy};
 
 /// What a client asks of the gateway once admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub enum Request<'a> {
     Http {
         /// The request's host (authority or `Host` header), port included if sent.
         host: &'a str,
-        /// The request path.
+        /// The request path as sent, a query allowed (it is split off and not normalised).
         path: &'a str,
     },
     /// An HTTP `CONNECT host:port`.
@@ -47,10 +48,15 @@ pub struct Decision<'p> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RouteDecision<'p> {
-    /// HTTP: the winner (or why none) and every candidate.
+    /// HTTP: the path as normalised (or refused), the winner (or why none) and every
+    /// candidate.
     Http {
-        /// The matcher's explanation; `outcome` is what the gateway acts on.
-        explanation: HttpExplanation<'p, RouteId>,
+        /// The request path, normalised as the gateway does before routing.
+        path: PathDecision,
+        /// The matcher's explanation for the normalised path; `outcome` is what the gateway
+        /// acts on unless `path.refusal` refuses the request. `None` when the path is refused
+        /// before routing.
+        explanation: Option<HttpExplanation<'p, RouteId>>,
         /// The client identity the winning route presents upstream.
         upstream_identity: Option<UpstreamIdentity<'p>>,
     },
@@ -58,6 +64,21 @@ pub enum RouteDecision<'p> {
     Connect(Result<ConnectDecision<'p>, NoRoute>),
     /// TCP by SNI.
     Tcp(Result<TcpMatch<'p, RouteId>, NoRoute>),
+}
+
+/// The path part of an HTTP decision: what the gateway routes on and forwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathDecision {
+    /// The path as requested, query split off.
+    pub raw: String,
+    /// The query, forwarded unchanged.
+    pub query: Option<String>,
+    /// The normalised path the route is matched on (escaped slashes kept), or why the path
+    /// is refused before routing.
+    pub normalized: Result<String, PathError>,
+    /// Why the gateway answers 400 `bad_path`, if it does: a refusal before routing, or an
+    /// escaped slash on a winning route that refuses them.
+    pub refusal: Option<PathError>,
 }
 
 /// Which client certificate an HTTP route presents to its upstream.
@@ -109,12 +130,35 @@ impl Policy {
             let tenant = &admitted.tenant;
             match request {
                 Request::Http { host, path } => {
-                    let explanation = self.explain_http(tenant, host, path);
-                    let upstream_identity = explanation.outcome.as_ref().ok().map(|m| {
-                        let https = m.route.upstreams.iter().any(|u| u.is_https());
-                        UpstreamIdentity::of_route(m.route.upstream_tls.as_ref(), https)
-                    });
+                    let (raw, query) = split_query(path);
+                    // The gateway's own lookup decides the path; the explanation adds the
+                    // candidates for the same normalised path.
+                    let (normalized, refusal) = match self.route_http_request(tenant, host, raw) {
+                        Ok(routed) => (Ok(routed.path.into_owned()), None),
+                        Err(HttpRefusal::BadPath(error)) => (Err(error), Some(error)),
+                        Err(HttpRefusal::NoRoute { path, .. }) => (Ok(path.into_owned()), None),
+                        Err(HttpRefusal::EscapedSlash { error, path, .. }) => {
+                            (Ok(path.into_owned()), Some(error))
+                        }
+                    };
+                    let explanation = normalized
+                        .as_deref()
+                        .ok()
+                        .map(|normalized| self.explain_http(tenant, host, normalized));
+                    let upstream_identity = explanation
+                        .as_ref()
+                        .and_then(|e| e.outcome.as_ref().ok())
+                        .map(|m| {
+                            let https = m.route.upstreams.iter().any(|u| u.is_https());
+                            UpstreamIdentity::of_route(m.route.upstream_tls.as_ref(), https)
+                        });
                     RouteDecision::Http {
+                        path: PathDecision {
+                            raw: raw.to_owned(),
+                            query: query.map(str::to_owned),
+                            normalized,
+                            refusal,
+                        },
                         explanation,
                         upstream_identity,
                     }

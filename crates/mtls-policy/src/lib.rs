@@ -11,9 +11,11 @@
 //!   is inside its validity period, names a tenant under the registry's trust domain, and
 //!   the registry admits that tenant and serial. [`readmit`] re-checks a live connection
 //!   against a newer snapshot.
-//! - [`Policy`]: one snapshot with its compiled route table; [`Policy::route_http`],
-//!   [`Policy::route_tcp`] and [`Policy::route_connect`] are the per-request lookups (no
-//!   allocation), [`Policy::decide`] the whole decision with the candidates.
+//! - [`Policy`]: one snapshot with its compiled route table; [`Policy::route_http_request`]
+//!   (the request path normalised by `mtls-request-path`, then matched, then the winning
+//!   route's `escaped_slashes` applied), [`Policy::route_tcp`] and
+//!   [`Policy::route_connect`] are the per-request lookups (no allocation for a path that
+//!   is already normal), [`Policy::decide`] the whole decision with the candidates.
 //! - [`DestinationVerdict`]: which CONNECT destinations may be dialed (non-public ranges
 //!   need the route's `allow_private`); names are judged per resolved address at dial time
 //!   with [`DestinationVerdict::of_address`].
@@ -56,11 +58,25 @@
 //! let request = Request::Http { host: "api.acme.test", path: "/v1/orders" };
 //! let decision = policy.decide(Some(&cert.cert_der), now, request);
 //! assert_eq!(decision.admission.as_ref().map(|a| &a.tenant).ok(), Some(&acme));
-//! let Some(RouteDecision::Http { explanation, upstream_identity }) = decision.route else {
+//! let Some(RouteDecision::Http { path, explanation, upstream_identity }) = decision.route else {
 //!     unreachable!("an HTTP request gets an HTTP route decision")
 //! };
-//! assert!(explanation.outcome.is_ok());
+//! assert!(explanation.is_some_and(|e| e.outcome.is_ok()));
 //! assert_eq!(upstream_identity, Some(UpstreamIdentity::PlainHttp));
+//! assert_eq!(path.normalized.as_deref(), Ok("/v1/orders"));
+//!
+//! // The request path is normalised before routing, as the gateway does: this request is
+//! // for /admin, which no route of acme matches, and an escaped slash is refused.
+//! let escape = Request::Http { host: "api.acme.test", path: "/v1/%2e%2e/admin?x=1" };
+//! let Some(RouteDecision::Http { path, explanation, .. }) =
+//!     policy.decide(Some(&cert.cert_der), now, escape).route else { unreachable!() };
+//! assert_eq!((path.raw.as_str(), path.query.as_deref()), ("/v1/%2e%2e/admin", Some("x=1")));
+//! assert_eq!(path.normalized.as_deref(), Ok("/admin"));
+//! assert!(explanation.is_some_and(|e| e.outcome.is_err()));
+//! let slash = Request::Http { host: "api.acme.test", path: "/v1/a%2Fb" };
+//! let Some(RouteDecision::Http { path, .. }) =
+//!     policy.decide(Some(&cert.cert_der), now, slash).route else { unreachable!() };
+//! assert_eq!(path.refusal.map(|e| e.reason()), Some("encoded_slash"));
 //!
 //! // A day after the certificate expires, the same certificate is refused (a resumed TLS
 //! // session would not have checked).
@@ -80,8 +96,9 @@ mod decision;
 mod routes;
 
 pub use admission::{AdmissionRefusal, Admitted, Refused, admit, readmit};
-pub use decision::{Decision, Request, RouteDecision, UpstreamIdentity};
-pub use routes::{ConnectDecision, DestinationVerdict, Policy};
+pub use decision::{Decision, PathDecision, Request, RouteDecision, UpstreamIdentity};
+pub use mtls_request_path::PathError;
+pub use routes::{ConnectDecision, DestinationVerdict, HttpRefusal, HttpRouted, Policy};
 
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,12 @@
 //! The route side of a decision: the tenant's route table compiled from a snapshot, and the
 //! lookups the gateway makes per request.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use mtls_identity::TenantId;
 use mtls_registry::{RouteId, Snapshot};
+use mtls_request_path::{NormalizedPath, PathError};
 use mtls_route_spec::DestinationPolicy;
 use mtls_router::{ConnectMatch, HttpExplanation, HttpMatch, NoRoute, RouteTable, TcpMatch};
 
@@ -44,8 +46,64 @@ impl Policy {
         &self.table
     }
 
-    /// The tenant's HTTP route for `host` and `path` (most specific host, then longest path
-    /// prefix, then the oldest route). Allocates nothing.
+    /// How the gateway routes an HTTP request for `host` and `path` (the request's path,
+    /// without its query): the path is normalised ([`NormalizedPath::parse`]: dot segments,
+    /// unreserved escapes, repeated slashes; escaped slashes kept for now), the route is
+    /// matched on the normalised path with [`route_http`](Self::route_http), and the winning
+    /// route's `escaped_slashes` decides whether an escaped slash in the path is refused.
+    /// On success, the normalised path is what is forwarded (borrowed when unchanged).
+    ///
+    /// Because a path without escaped slashes normalises the same whatever the setting, a
+    /// route that refuses them is matched exactly as if they were refused before routing,
+    /// and a route that keeps them only receives paths its own prefix matched.
+    ///
+    /// The asterisk form `*` (`OPTIONS * HTTP/1.1`) is not a path and is routed as it is:
+    /// only a route for `/` matches it.
+    pub fn route_http_request<'p, 'r>(
+        &'p self,
+        tenant: &TenantId,
+        host: &str,
+        path: &'r str,
+    ) -> Result<HttpRouted<'p, 'r>, HttpRefusal<'p, 'r>> {
+        if path == "*" {
+            return match self.route_http(tenant, host, path) {
+                Ok(matched) => Ok(HttpRouted {
+                    matched,
+                    path: Cow::Borrowed(path),
+                }),
+                Err(miss) => Err(HttpRefusal::NoRoute {
+                    miss,
+                    path: Cow::Borrowed(path),
+                }),
+            };
+        }
+        let normalized = NormalizedPath::parse(path).map_err(HttpRefusal::BadPath)?;
+        let matched = match self.route_http(tenant, host, normalized.as_str()) {
+            Ok(matched) => matched,
+            Err(miss) => {
+                return Err(HttpRefusal::NoRoute {
+                    miss,
+                    path: normalized.into_cow(),
+                });
+            }
+        };
+        if let Err(error) = normalized.allow(matched.route.escaped_slashes) {
+            return Err(HttpRefusal::EscapedSlash {
+                matched,
+                error,
+                path: normalized.into_cow(),
+            });
+        }
+        Ok(HttpRouted {
+            matched,
+            path: normalized.into_cow(),
+        })
+    }
+
+    /// The tenant's HTTP route for `host` and `path` as given (most specific host, then
+    /// longest path prefix, then the oldest route). Allocates nothing. The gateway routes
+    /// requests with [`route_http_request`](Self::route_http_request), which normalises
+    /// the path first.
     pub fn route_http(
         &self,
         tenant: &TenantId,
@@ -88,6 +146,53 @@ impl Policy {
             matched,
             destination,
         })
+    }
+}
+
+/// An HTTP request routed by [`Policy::route_http_request`].
+#[derive(Debug)]
+pub struct HttpRouted<'p, 'r> {
+    /// The winning route.
+    pub matched: HttpMatch<'p, RouteId>,
+    /// The normalised path: what was matched, and what is forwarded (with the request's
+    /// query, unchanged). Borrowed when normalising changed nothing.
+    pub path: Cow<'r, str>,
+}
+
+/// Why [`Policy::route_http_request`] routes a request nowhere.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HttpRefusal<'p, 'r> {
+    /// The path is refused before routing (a backslash, a bad escape, a control byte, …):
+    /// the gateway answers 400 `bad_path`.
+    BadPath(PathError),
+    /// No route of the tenant matches the normalised path: 404 `no_route`.
+    NoRoute {
+        /// Why nothing matched.
+        miss: NoRoute,
+        /// The normalised path that was matched.
+        path: Cow<'r, str>,
+    },
+    /// The path holds an escaped slash and the winning route refuses them: 400 `bad_path`.
+    EscapedSlash {
+        /// The route that won and refuses escaped slashes.
+        matched: HttpMatch<'p, RouteId>,
+        /// Which escaped slash, and where in the raw path.
+        error: PathError,
+        /// The normalised path (escaped slashes kept) that was matched.
+        path: Cow<'r, str>,
+    },
+}
+
+// === impl HttpRefusal ===
+
+impl HttpRefusal<'_, '_> {
+    /// The refusal of the path, for the two 400 `bad_path` cases.
+    pub fn path_error(&self) -> Option<PathError> {
+        match self {
+            Self::BadPath(error) | Self::EscapedSlash { error, .. } => Some(*error),
+            Self::NoRoute { .. } => None,
+        }
     }
 }
 

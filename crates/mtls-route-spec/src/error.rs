@@ -137,6 +137,16 @@ pub enum RouteSpecError {
         /// The repeated entry (for headers, the name).
         value: String,
     },
+    /// An HTTP route's `path_prefix` that no normalised request path can match: it holds a
+    /// backslash or an escaped control byte, or an escaped slash (`%2F`, `%5C`) while the
+    /// route's `escaped_slashes` is `refuse`.
+    #[error("path_prefix {value:?} never matches a normalised request path: {problem}{}", escaped_slash_hint(.problem))]
+    UnmatchablePathPrefix {
+        /// The prefix.
+        value: String,
+        /// What the request-path normaliser refuses in it.
+        problem: mtls_request_path::PathError,
+    },
     /// `upstream_tls` was set on a route whose upstreams are all plain `http`.
     #[error("upstream_tls: set, but no upstream uses https")]
     UpstreamTlsWithoutHttps,
@@ -290,4 +300,12 @@ pub enum Reason {
     /// A header name the proxy sets or strips itself.
     #[error("is a hop-by-hop or identity header that the proxy manages; it cannot be added")]
     ReservedHeader,
+}
+
+fn escaped_slash_hint(problem: &mtls_request_path::PathError) -> &'static str {
+    if problem.is_escaped_separator() {
+        " (allowed only with escaped_slashes \"keep\")"
+    } else {
+        ""
+    }
 }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mtls_request_path::{EscapedSlashes, NormalizedPath};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::check::{MAX_UPSTREAMS, check_egress_bind, check_list};
@@ -27,7 +28,8 @@ const MAX_IDENTITY_NAME_LEN: usize = 128;
 /// [`validate`](HttpRoute::validate) (or [`RouteSpec::validate`](crate::RouteSpec::validate))
 /// before storing one. Deserialisation always validates, so a route read back from JSON is
 /// valid. In JSON, empty and absent optional fields are omitted, `path_prefix` defaults to
-/// `/`, `timeout` is a humantime string such as `"30s"`, and unknown fields are refused.
+/// `/`, `timeout` is a humantime string such as `"30s"`, `escaped_slashes` defaults to
+/// `"refuse"` (and is omitted then), and unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "HttpRouteRepr")]
 pub struct HttpRoute {
@@ -58,6 +60,14 @@ pub struct HttpRoute {
     /// Source address for upstream connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub egress_bind: Option<IpAddr>,
+    /// Request paths holding an escaped slash (`%2F` or `%5C`): refused with 400 (the
+    /// default), or kept as they are and not treated as separators. See `mtls-request-path`.
+    #[serde(skip_serializing_if = "is_refuse")]
+    pub escaped_slashes: EscapedSlashes,
+}
+
+fn is_refuse(escaped_slashes: &EscapedSlashes) -> bool {
+    *escaped_slashes == EscapedSlashes::Refuse
 }
 
 /// How the proxy originates TLS to `https` upstreams. All fields optional: by default the
@@ -98,6 +108,8 @@ struct HttpRouteRepr {
     upstream_tls: Option<UpstreamTls>,
     #[serde(default)]
     egress_bind: Option<IpAddr>,
+    #[serde(default)]
+    escaped_slashes: EscapedSlashes,
 }
 
 fn serialize_timeout<S: Serializer>(
@@ -125,12 +137,22 @@ impl HttpRoute {
             max_body_bytes: None,
             upstream_tls: None,
             egress_bind: None,
+            escaped_slashes: EscapedSlashes::Refuse,
         }
     }
 
     /// Cross-field checks: upstream and header counts and duplicates, `rewrite_host`,
-    /// `timeout`, `upstream_tls` (only with an `https` upstream) and `egress_bind`.
+    /// `timeout`, `upstream_tls` (only with an `https` upstream), `egress_bind`, and that a
+    /// normalised request path can match `path_prefix` (no backslash or escaped control
+    /// byte; an escaped slash only with `escaped_slashes` `"keep"`).
     pub fn validate(&self) -> Result<(), RouteSpecError> {
+        let prefix = self.path_prefix.as_str();
+        NormalizedPath::parse(prefix)
+            .and_then(|path| path.allow(self.escaped_slashes))
+            .map_err(|problem| RouteSpecError::UnmatchablePathPrefix {
+                value: prefix.to_owned(),
+                problem,
+            })?;
         check_list("upstreams", &self.upstreams, 1, MAX_UPSTREAMS, |u| {
             u.to_string()
         })?;
@@ -179,6 +201,7 @@ impl TryFrom<HttpRouteRepr> for HttpRoute {
             max_body_bytes: repr.max_body_bytes,
             upstream_tls: repr.upstream_tls,
             egress_bind: repr.egress_bind,
+            escaped_slashes: repr.escaped_slashes,
         };
         route.validate()?;
         Ok(route)
@@ -242,3 +265,6 @@ fn check_identity_name(name: &str) -> Result<(), Reason> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -75,6 +75,8 @@ pub use header::{HeaderSpec, MAX_HEADER_VALUE_LEN, RESERVED_HEADERS};
 pub use host::{HostPattern, MAX_HOST_NAME_LEN};
 pub use host_port::HostPort;
 pub use http_route::{HttpRoute, MAX_ADD_HEADERS, UpstreamTls};
+/// An HTTP route's `escaped_slashes` setting, from `mtls-request-path`.
+pub use mtls_request_path::EscapedSlashes;
 pub use path::{MAX_PATH_PREFIX_LEN, PathPrefix};
 pub use spec::{RouteKind, RouteSpec};
 pub use tcp_route::TcpRoute;

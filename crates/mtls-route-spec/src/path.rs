@@ -15,8 +15,10 @@ pub const MAX_PATH_PREFIX_LEN: usize = 1024;
 /// Rules: starts with `/`; visible ASCII only (`!` to `~`, so no spaces or controls); no `?` or
 /// `#`; no empty segments (`//`); no `.` or `..` segments, also when percent-encoded (`%2e`);
 /// no trailing `/` except for the root `/`; every `%` starts a two-hex-digit escape; at most
-/// 1024 bytes. Escapes are stored with uppercase hex digits, so `/a%2f` and `/a%2F` are the
-/// same prefix.
+/// 1024 bytes. Escapes of unreserved characters are decoded (`/%7Eu` is `/~u`) and the others
+/// stored with uppercase hex digits, so `/a%2f` and `/a%2F` are the same prefix: the form
+/// request paths take after normalisation (`mtls-request-path`), which is what prefixes are
+/// matched against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PathPrefix(Box<str>);
@@ -54,9 +56,17 @@ impl PathPrefix {
                     if !hex.iter().all(u8::is_ascii_hexdigit) {
                         return Err(Reason::BadPercentEscape);
                     }
-                    canonical.push('%');
-                    canonical.push(char::from(hex[0].to_ascii_uppercase()));
-                    canonical.push(char::from(hex[1].to_ascii_uppercase()));
+                    // Unreserved characters are decoded, as request paths are before
+                    // matching (mtls-request-path), so that `/%7Eu` matches `/~u`.
+                    let digit = |d: u8| char::from(d).to_digit(16).unwrap_or(0) as u8;
+                    let byte = digit(hex[0]) << 4 | digit(hex[1]);
+                    if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                        canonical.push(char::from(byte));
+                    } else {
+                        canonical.push('%');
+                        canonical.push(char::from(hex[0].to_ascii_uppercase()));
+                        canonical.push(char::from(hex[1].to_ascii_uppercase()));
+                    }
                     i += 3;
                     continue;
                 }

@@ -119,6 +119,9 @@ impl RouteSpec {
             Self::Http(r) => {
                 let _ = write!(out, "http {}{} -> ", r.host, r.path_prefix);
                 push_list(&mut out, &r.upstreams, 1);
+                if r.escaped_slashes == mtls_request_path::EscapedSlashes::Keep {
+                    out.push_str(" [escaped slashes kept]");
+                }
                 r.egress_bind
             }
             Self::Tcp(r) => {

@@ -1,12 +1,14 @@
 //! HTTP on a gateway connection: hyper (HTTP/1.1 and h2, upgrades), per-request routing,
 //! the tenant's rate limit, CONNECT egress, one access-log line per request.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use http::{Method, Request, Response, Version, header};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -16,6 +18,7 @@ use mtls_http_proxy::{
     ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward, serve_connect,
 };
 use mtls_metrics::{Limit, Outcome, Protocol};
+use mtls_policy::HttpRefusal;
 use mtls_splice::SpliceConfig;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -98,7 +101,10 @@ struct AccessLine {
     protocol: &'static str,
     method: Method,
     host: String,
+    /// The normalised path when there is one, else the path as received.
     path: String,
+    /// The path as received, when it differs from `path`; else empty.
+    raw_path: String,
     route: String,
     upstream: String,
     error: &'static str,
@@ -127,7 +133,7 @@ impl Drop for AccessLine {
         let session = &self.session;
         info!(
             listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, protocol = self.protocol,
-            method = %self.method, host = %self.host, path = %self.path, route = %self.route,
+            method = %self.method, host = %self.host, path = %self.path, raw_path = %self.raw_path, route = %self.route,
             upstream = %self.upstream, status = self.status, error = self.error,
             bytes_in = self.bytes_in, bytes_out = self.bytes_out, end = self.end,
             duration_ms = self.started.elapsed().as_millis() as u64,
@@ -204,7 +210,7 @@ fn refusal(kind: ProxyErrorKind, message: &str, route: Option<&str>) -> Response
     response
 }
 
-async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let view = session.tenancy.current();
     let host = req
         .uri()
@@ -226,6 +232,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         },
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
+        raw_path: String::new(),
         host,
         route: String::new(),
         upstream: String::new(),
@@ -313,20 +320,66 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         return Response::from_parts(parts, body);
     }
 
-    let path_and_query = req.uri().path().to_owned();
-    let matched = view
+    // The path is normalised before routing (dot segments, unreserved escapes, repeated
+    // slashes; escaped slashes only on a route that keeps them), and forwarded normalised.
+    let raw_path = req.uri().path();
+    let routed = view
         .policy
-        .route_http(tenant, &line.host, &path_and_query)
-        .map(|m| m.key.clone());
-    let route = match matched {
-        Ok(route) => route,
-        Err(miss) => {
-            let message = miss
-                .for_http(tenant, &line.host, &path_and_query)
-                .to_string();
-            return finish(line, refusal(ProxyErrorKind::NoRoute, &message, None));
+        .route_http_request(tenant, &line.host, raw_path)
+        .map(|routed| {
+            let normalized = match routed.path {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(path) => Some(path),
+            };
+            (routed.matched.key.clone(), normalized)
+        });
+    let (route, normalized) = match routed {
+        Ok(found) => found,
+        Err(refused) => {
+            let (kind, message, route) = match &refused {
+                HttpRefusal::BadPath(error) => (
+                    ProxyErrorKind::BadPath,
+                    format!("request path {raw_path:?} refused: {error}"),
+                    None,
+                ),
+                HttpRefusal::NoRoute { miss, path } => {
+                    let message = miss.for_http(tenant, &line.host, path).to_string();
+                    (ProxyErrorKind::NoRoute, message, None)
+                }
+                HttpRefusal::EscapedSlash { matched, error, .. } => (
+                    ProxyErrorKind::BadPath,
+                    format!(
+                        "request path {raw_path:?} refused: {error}; route {} does not allow escaped slashes (escaped_slashes \"keep\" would)",
+                        matched.key
+                    ),
+                    Some(matched.key.to_string()),
+                ),
+                _ => (
+                    ProxyErrorKind::BadPath,
+                    format!("request path {raw_path:?} refused"),
+                    None,
+                ),
+            };
+            match &refused {
+                HttpRefusal::NoRoute { path, .. } | HttpRefusal::EscapedSlash { path, .. }
+                    if path != raw_path =>
+                {
+                    line.raw_path = std::mem::replace(&mut line.path, path.to_string());
+                }
+                _ => {}
+            }
+            if let Some(error) = refused.path_error() {
+                info!(listener = session.listener(), peer = %session.peer, %tenant, path = ?raw_path, reason = error.reason(), "request path refused");
+            }
+            return finish(line, refusal(kind, &message, route.as_deref()));
         }
     };
+    if let Some(path) = normalized {
+        if let Err(message) = rewrite_path(&mut req, &path) {
+            return finish(line, refusal(ProxyErrorKind::BadPath, &message, None));
+        }
+        line.raw_path = std::mem::replace(&mut line.path, path);
+    }
     line.route = route.to_string();
     let target = match view.http.get(&route).map(|c| &c.target) {
         Some(Ok(target)) => target.clone(),
@@ -350,6 +403,23 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
     drop(view);
     let response = forward(req, &session.forward, &target).await;
     finish(line, response)
+}
+
+/// Replaces the request's path with the normalised `path`, keeping the scheme, authority
+/// and query as they came, so that the upstream is asked for what was routed.
+fn rewrite_path<B>(req: &mut Request<B>, path: &str) -> Result<(), String> {
+    let path_and_query = match req.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::try_from(path_and_query)
+            .map_err(|e| format!("normalised path {path:?} is not a valid URI path: {e}"))?,
+    );
+    *req.uri_mut() = Uri::from_parts(parts)
+        .map_err(|e| format!("normalised path {path:?} does not make a valid URI: {e}"))?;
+    Ok(())
 }
 
 /// Follows a CONNECT tunnel: logs its access line when it ends (bytes and duration of the

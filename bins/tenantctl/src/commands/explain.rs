@@ -6,8 +6,8 @@ use std::path::Path;
 
 use mtls_identity::PeerIdentity;
 use mtls_policy::{
-    AdmissionRefusal, ConnectDecision, DestinationVerdict, Policy, Request, RouteDecision,
-    UpstreamIdentity,
+    AdmissionRefusal, ConnectDecision, DestinationVerdict, PathDecision, Policy, Request,
+    RouteDecision, UpstreamIdentity,
 };
 use mtls_registry::{RouteId, Store};
 use mtls_router::{HttpExplanation, NoRoute};
@@ -97,18 +97,27 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
     value["admitted"] = json!(true);
     match decision.route {
         Some(RouteDecision::Http {
+            path,
             explanation,
             upstream_identity,
         }) => {
             let host = args.host.as_deref().unwrap_or_default();
-            explain_http(
-                &explanation,
-                upstream_identity,
-                host,
-                &args.path,
-                &mut human,
-                &mut value,
-            );
+            explain_path(&path, &mut human, &mut value);
+            if let Some(explanation) = &explanation {
+                let shown = path.normalized.as_deref().unwrap_or(&path.raw);
+                explain_http(
+                    explanation,
+                    upstream_identity,
+                    host,
+                    shown,
+                    &mut human,
+                    &mut value,
+                );
+            }
+            if let Some(refusal) = path.refusal {
+                // The gateway refuses the request: 400 bad_path, whichever route would win.
+                value["refusal"] = json!(refusal.reason());
+            }
         }
         Some(RouteDecision::Connect(outcome)) => {
             let target = args.connect.as_deref().unwrap_or_default();
@@ -117,6 +126,41 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
         _ => {}
     }
     Ok(Output::new(human, value))
+}
+
+/// The path step: the raw path, the normalised one the gateway routes on and forwards (with
+/// the query unchanged), or why it answers 400 bad_path.
+fn explain_path(path: &PathDecision, human: &mut String, value: &mut Value) {
+    value["path"] = json!(path.raw);
+    value["query"] = json!(path.query);
+    value["normalized_path"] = json!(path.normalized.as_ref().ok());
+    value["path_refusal"] = json!(path.refusal.map(|r| r.reason()));
+    let query = path
+        .query
+        .as_deref()
+        .map(|q| format!(" (query ?{q} forwarded unchanged)"))
+        .unwrap_or_default();
+    match (&path.normalized, path.refusal) {
+        (Ok(normalized), None) if *normalized == path.raw => {
+            human.push_str(&format!("Path         {normalized}: already normal{query}
+"));
+        }
+        (Ok(normalized), None) => human.push_str(&format!(
+            "Path         {} normalises to {normalized}{query}
+",
+            path.raw
+        )),
+        (Ok(normalized), Some(refusal)) => human.push_str(&format!(
+            "Path         {} normalises to {normalized}, then REFUSED: {refusal} and the winning route does not allow escaped slashes (the gateway answers 400 bad_path)
+",
+            path.raw
+        )),
+        (Err(refusal), _) => human.push_str(&format!(
+            "Path         {}: REFUSED: {refusal} (the gateway answers 400 bad_path)
+",
+            path.raw
+        )),
+    }
 }
 
 fn explain_http(

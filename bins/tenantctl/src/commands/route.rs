@@ -112,6 +112,10 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
                 max_body_bytes: a.max_body_bytes,
                 upstream_tls,
                 egress_bind: a.egress_bind,
+                escaped_slashes: a
+                    .escaped_slashes
+                    .parse()
+                    .map_err(CliError::invalid("--escaped-slashes", &a.escaped_slashes))?,
             })
         }
         RouteSpecArgs::Tcp(a) => RouteSpec::Tcp(TcpRoute {

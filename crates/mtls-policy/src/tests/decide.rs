@@ -54,10 +54,12 @@ fn http_decision_names_the_winner_its_candidates_and_the_upstream_identity() {
     let Some(RouteDecision::Http {
         explanation,
         upstream_identity,
+        ..
     }) = decision.route
     else {
         panic!("not an HTTP decision");
     };
+    let explanation = explanation.unwrap();
     let winner = explanation.outcome.unwrap();
     let fast = policy
         .route_http(&tid("acme"), "api.acme.test", "/v1/orders")
@@ -82,12 +84,150 @@ fn http_decision_names_the_winner_its_candidates_and_the_upstream_identity() {
     let Some(RouteDecision::Http {
         explanation,
         upstream_identity,
+        ..
     }) = decision.route
     else {
         panic!("not an HTTP decision");
     };
-    assert_eq!(explanation.outcome.unwrap_err(), NoRoute::NoHostMatch);
+    assert_eq!(
+        explanation.unwrap().outcome.unwrap_err(),
+        NoRoute::NoHostMatch
+    );
     assert_eq!(upstream_identity, None);
+}
+
+/// acme: `/v1` refuses escaped slashes, `/files` keeps them, `/` catches the rest.
+fn path_policy(w: &World, acme: &mtls_ca::IssuedCertificate) -> Policy {
+    let http = |prefix: &str, extra: &str| {
+        spec(&format!(
+            r#"{{"kind":"http","host":"api.acme.test","path_prefix":"{prefix}","upstreams":["http://127.0.0.1:9"]{extra}}}"#
+        ))
+    };
+    Policy::new(snapshot(
+        w,
+        &[("acme", TenantStatus::Active)],
+        &[
+            ("acme", http("/v1", "")),
+            ("acme", http("/files", r#","escaped_slashes":"keep""#)),
+            ("acme", http("/", "")),
+        ],
+        &[(acme, "acme", false)],
+    ))
+}
+
+#[test]
+fn requests_are_routed_on_the_normalised_path() {
+    let w = World::new();
+    let acme = w.issue("acme");
+    let policy = path_policy(&w, &acme);
+    let route = |path| policy.route_http_request(&tid("acme"), "api.acme.test", path);
+    let prefix_of = |routed: &HttpRouted<'_, '_>| routed.matched.route.path_prefix.to_string();
+
+    // The issue's escape: a request for /admin/ is not under /v1.
+    let routed = route("/v1/../admin/").unwrap();
+    assert_eq!((prefix_of(&routed), &*routed.path), ("/".into(), "/admin/"));
+    let routed = route("/v1/%2e%2e/admin/").unwrap();
+    assert_eq!((prefix_of(&routed), &*routed.path), ("/".into(), "/admin/"));
+    let routed = route("/files/../v1/./x//y").unwrap();
+    assert_eq!(
+        (prefix_of(&routed), &*routed.path),
+        ("/v1".into(), "/v1/x/y")
+    );
+    // Unchanged paths are borrowed.
+    assert!(matches!(
+        route("/v1/x").unwrap().path,
+        std::borrow::Cow::Borrowed("/v1/x")
+    ));
+
+    // Escaped slashes: kept by /files, refused by /v1 and by the catch-all.
+    let routed = route("/files/a%2fb").unwrap();
+    assert_eq!(
+        (prefix_of(&routed), &*routed.path),
+        ("/files".into(), "/files/a%2Fb")
+    );
+    match route("/v1/a%2Fb") {
+        Err(HttpRefusal::EscapedSlash {
+            matched,
+            error,
+            path,
+        }) => {
+            assert_eq!(matched.route.path_prefix.to_string(), "/v1");
+            assert_eq!(error, PathError::EncodedSlash { at: 5 });
+            assert_eq!(path, "/v1/a%2Fb");
+        }
+        other => panic!("expected an escaped-slash refusal, got {other:?}"),
+    }
+    // `..%2F..` on /files is one segment: it cannot climb into /v1.
+    let routed = route("/files/..%2F..%2Fv1").unwrap();
+    assert_eq!(prefix_of(&routed), "/files");
+    assert_eq!(
+        route("/other/%5c").unwrap_err().path_error(),
+        Some(PathError::EncodedBackslash { at: 7 })
+    );
+    // Refused before routing, whatever the route.
+    assert_eq!(
+        route("/files/a\\b").unwrap_err().path_error(),
+        Some(PathError::Backslash { at: 8 })
+    );
+    // The asterisk form of OPTIONS is not a path: only the catch-all matches it, as is.
+    let routed = route("*").unwrap();
+    assert_eq!((prefix_of(&routed), &*routed.path), ("/".into(), "*"));
+    match route("/v1/a%zz") {
+        Err(HttpRefusal::BadPath(PathError::BadEscape { at: 5 })) => {}
+        other => panic!("expected a bad escape, got {other:?}"),
+    }
+}
+
+#[test]
+fn http_decision_shows_the_raw_and_normalised_path_or_the_refusal() {
+    let w = World::new();
+    let acme = w.issue("acme");
+    let policy = path_policy(&w, &acme);
+    let now = OffsetDateTime::now_utc();
+    let decide = |path| match policy
+        .decide(
+            Some(&acme.cert_der),
+            now,
+            Request::Http {
+                host: "api.acme.test",
+                path,
+            },
+        )
+        .route
+    {
+        Some(RouteDecision::Http {
+            path, explanation, ..
+        }) => (
+            path,
+            explanation.map(|e| e.outcome.map(|m| m.route.path_prefix.to_string())),
+        ),
+        other => panic!("not an HTTP decision: {other:?}"),
+    };
+
+    let (path, winner) = decide("/v1/%2e%2e/admin/?q=/../");
+    assert_eq!(
+        path,
+        PathDecision {
+            raw: "/v1/%2e%2e/admin/".into(),
+            query: Some("q=/../".into()),
+            normalized: Ok("/admin/".into()),
+            refusal: None,
+        }
+    );
+    assert_eq!(winner, Some(Ok("/".into())), "the catch-all, not /v1");
+
+    let (path, winner) = decide("/v1/a%2fb");
+    assert_eq!(path.normalized.as_deref(), Ok("/v1/a%2Fb"));
+    assert_eq!(path.refusal, Some(PathError::EncodedSlash { at: 5 }));
+    assert_eq!(winner, Some(Ok("/v1".into())));
+
+    let (path, winner) = decide("/v1/a\\b");
+    assert_eq!(path.normalized, Err(PathError::Backslash { at: 5 }));
+    assert_eq!(path.refusal, Some(PathError::Backslash { at: 5 }));
+    assert_eq!(
+        winner, None,
+        "nothing is matched for a path refused before routing"
+    );
 }
 
 #[test]

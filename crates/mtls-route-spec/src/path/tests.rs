@@ -19,6 +19,9 @@ fn accepts_and_canonicalises() {
         ("/api", "/api"),
         ("/api/v1", "/api/v1"),
         ("/a%2fb", "/a%2Fb"),
+        ("/%7Euser/%41%2d%5F", "/~user/A-_"),
+        ("/a%2eb", "/a.b"),
+        ("/a%c3%a9", "/a%C3%A9"),
         ("/...", "/..."),
         ("/.well-known/acme", "/.well-known/acme"),
         ("/a.b/c..d", "/a.b/c..d"),
@@ -121,9 +124,14 @@ fn reference_path(s: &str) -> Option<String> {
             if !h.is_ascii_hexdigit() || !l.is_ascii_hexdigit() {
                 return None;
             }
-            out.push('%');
-            out.extend(h.to_uppercase());
-            out.extend(l.to_uppercase());
+            let byte = u8::from_str_radix(&format!("{h}{l}"), 16).unwrap();
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                out.push(char::from(byte));
+            } else {
+                out.push('%');
+                out.extend(h.to_uppercase());
+                out.extend(l.to_uppercase());
+            }
             i += 3;
         } else {
             out.push(chars[i]);
@@ -137,8 +145,7 @@ fn reference_path(s: &str) -> Option<String> {
         return None;
     }
     for segment in out[1..].split('/') {
-        let decoded = segment.replace("%2E", ".");
-        if segment.is_empty() || decoded == "." || decoded == ".." {
+        if segment.is_empty() || segment == "." || segment == ".." {
             return None;
         }
     }
@@ -148,7 +155,7 @@ fn reference_path(s: &str) -> Option<String> {
 fn path_like() -> impl Strategy<Value = String> {
     prop_oneof![
         "[/a.%2eEfz?# \u{e9}~]{0,12}",
-        "(/([a-z]{1,3}|\\.|\\.\\.|%2[eEfF]|%[0-9a-fA-Fg]{0,2})){0,5}/?",
+        "(/([a-z]{1,3}|\\.|\\.\\.|%2[eEfF]|%[4-7][0-9a-fA-F]|%[0-9a-fA-Fg]{0,2})){0,5}/?",
     ]
 }
 

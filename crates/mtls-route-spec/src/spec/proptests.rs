@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::destination::non_public_range;
 use crate::{
-    ConnectPattern, HeaderSpec, HostPattern, HostPort, PathPrefix, UpstreamTls, UpstreamUrl,
+    ConnectPattern, EscapedSlashes, HeaderSpec, HostPattern, HostPort, PathPrefix, UpstreamTls,
+    UpstreamUrl,
 };
 
 fn dns_name() -> impl Strategy<Value = String> {
@@ -35,7 +36,7 @@ fn concrete_host() -> impl Strategy<Value = String> {
 }
 
 fn path_prefix() -> impl Strategy<Value = PathPrefix> {
-    prop::collection::vec("[a-zA-Z0-9_~.-]{1,6}|%[0-9a-f]{2}", 0..4)
+    prop::collection::vec("[a-zA-Z0-9_~.-]{1,6}|%[2-6][0-9a-f]", 0..4)
         .prop_filter_map("dot segments", |segments| {
             format!("/{}", segments.join("/")).parse().ok()
         })
@@ -110,6 +111,15 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                     |h| h.name().to_owned(),
                 );
                 let any_https = upstreams.iter().any(UpstreamUrl::is_https);
+                // A prefix with an escaped slash is only valid on a route keeping them.
+                let escaped_slashes = if ["%2F", "%5C"]
+                    .iter()
+                    .any(|e| path_prefix.as_str().contains(e))
+                {
+                    EscapedSlashes::Keep
+                } else {
+                    EscapedSlashes::Refuse
+                };
                 HttpRoute {
                     host,
                     path_prefix,
@@ -127,6 +137,7 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                         identity: id,
                     }),
                     egress_bind,
+                    escaped_slashes,
                 }
             },
         )
