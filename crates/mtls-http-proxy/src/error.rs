@@ -31,6 +31,12 @@ pub enum ProxyErrorKind {
     /// The request is malformed (for example a CONNECT target without a port): 400
     /// `bad_request`.
     BadRequest,
+    /// The request names two hosts (two `Host` fields, or a `Host` that differs from the
+    /// `:authority` or absolute-form target; see [`request_authority`]): 400
+    /// `ambiguous_host`.
+    ///
+    /// [`request_authority`]: crate::request_authority
+    AmbiguousHost,
 }
 
 // === impl ProxyErrorKind ===
@@ -46,11 +52,12 @@ impl ProxyErrorKind {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::AmbiguousHost => StatusCode::BAD_REQUEST,
         }
     }
 
     /// The stable name: `no_route`, `upstream_unreachable`, `upstream_timeout`,
-    /// `rate_limited`, `body_too_large`, `forbidden` or `bad_request`.
+    /// `rate_limited`, `body_too_large`, `forbidden`, `bad_request` or `ambiguous_host`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoRoute => "no_route",
@@ -60,6 +67,7 @@ impl ProxyErrorKind {
             Self::BodyTooLarge => "body_too_large",
             Self::Forbidden => "forbidden",
             Self::BadRequest => "bad_request",
+            Self::AmbiguousHost => "ambiguous_host",
         }
     }
 }
