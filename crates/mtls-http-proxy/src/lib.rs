@@ -73,6 +73,7 @@ mod connect;
 mod error;
 mod forward;
 pub mod headers;
+mod preface;
 mod target;
 mod upstream;
 mod xfcc;
@@ -83,6 +84,7 @@ pub use connect::{ConnectResponse, serve_connect};
 pub use error::{ProxyErrorKind, error_response};
 pub use forward::{ForwardInfo, forward};
 pub use headers::{ForwardedFor, HeaderRewrite};
+pub use preface::{H2_PREFACE, PrefaceError, PrefacedIo, bad_preface_reply, expect_h2_preface};
 pub use target::{
     DEFAULT_ROUTE_TIMEOUT, DEFAULT_UPGRADE_IDLE_TIMEOUT, ForwardContext, RouteTarget,
     RouteTargetError, TargetOptions,
