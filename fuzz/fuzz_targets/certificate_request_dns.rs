@@ -128,5 +128,8 @@ fuzz_target!(|data: &[u8]| {
             .as_ref()
             .to_vec()
     });
-    assert_eq!(sent_leaf, explained_leaf, "resolve() and explain() disagree");
+    assert_eq!(
+        sent_leaf, explained_leaf,
+        "resolve() and explain() disagree"
+    );
 });

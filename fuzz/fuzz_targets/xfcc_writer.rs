@@ -15,6 +15,8 @@
 //! exactly the RDN and multi-value separators of the `Name` that went in.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mtls_http_proxy::ForwardedClientCert;
@@ -79,31 +81,38 @@ fn name(u: &mut Unstructured<'_>) -> ArbResult<(Vec<u8>, Vec<usize>)> {
 /// checked by the writer, so it is a placeholder.
 fn certificate(subject: &[u8]) -> Vec<u8> {
     let spki = spki();
-    let alg = tlv(0x30, &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]));
+    let alg = tlv(
+        0x30,
+        &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+    );
     let mut tbs = tlv(0xa0, &tlv(0x02, &[2]));
     tbs.extend(tlv(0x02, &[0x10, 0x01]));
     tbs.extend(&alg);
-    tbs.extend(tlv(0x30, &tlv(0x31, &tlv(0x30, &{
-        let mut cn = tlv(0x06, &[0x55, 0x04, 0x03]);
-        cn.extend(tlv(0x0c, b"issuer"));
-        cn
-    }))));
+    let mut issuer_cn = tlv(0x06, &[0x55, 0x04, 0x03]);
+    issuer_cn.extend(tlv(0x0c, b"issuer"));
+    tbs.extend(tlv(0x30, &tlv(0x31, &tlv(0x30, &issuer_cn))));
     let mut validity = tlv(0x17, b"250101000000Z");
     validity.extend(tlv(0x17, b"350101000000Z"));
     tbs.extend(tlv(0x30, &validity));
     tbs.extend_from_slice(subject);
-    tbs.extend_from_slice(&spki);
+    tbs.extend_from_slice(spki);
     let mut cert = tlv(0x30, &tbs);
     cert.extend(&alg);
-    cert.extend(tlv(0x03, &[0, 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]));
+    cert.extend(tlv(
+        0x03,
+        &[0, 0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01],
+    ));
     tlv(0x30, &cert)
 }
 
 /// The SubjectPublicKeyInfo of the fixture certificate.
-fn spki() -> Vec<u8> {
-    let der: &[u8] = include_bytes!("../fixtures/acme.der");
-    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("fixture certificate");
-    cert.tbs_certificate.subject_pki.raw.to_vec()
+fn spki() -> &'static [u8] {
+    static SPKI: OnceLock<Vec<u8>> = OnceLock::new();
+    SPKI.get_or_init(|| {
+        let der: &[u8] = include_bytes!("../fixtures/acme.der");
+        let (_, cert) = x509_parser::parse_x509_certificate(der).expect("fixture certificate");
+        cert.tbs_certificate.subject_pki.raw.to_vec()
+    })
 }
 
 fn uri(u: &mut Unstructured<'_>) -> ArbResult<Option<String>> {
@@ -244,7 +253,11 @@ fn check(der: &[u8], uri: Option<&str>, shape: Option<&[usize]>) {
     let (commas, pluses) = separators(subject);
     if let Some(shape) = shape {
         let rdns = shape.len();
-        assert_eq!(commas, rdns.saturating_sub(1), "RDN separators in {subject:?}");
+        assert_eq!(
+            commas,
+            rdns.saturating_sub(1),
+            "RDN separators in {subject:?}"
+        );
         let multi: usize = shape.iter().map(|attrs| attrs - 1).sum();
         assert_eq!(pluses, multi, "multi-value separators in {subject:?}");
     }
