@@ -68,9 +68,21 @@ impl From<&AuthorityError> for ProxyErrorKind {
     }
 }
 
-/// The one authority `request` is for (see the [module docs](self)), or `None` for a
-/// request that names none where that is allowed (HTTP/1.0, or HTTP/2 without
-/// `:authority` and `Host`).
+/// The one authority `request` is for, or `None` for a request that names none where that
+/// is allowed (HTTP/1.0, or HTTP/2 without `:authority` and `Host`).
+///
+/// A request can name its host in the target URI (HTTP/2 `:authority`, HTTP/1.1
+/// absolute-form, CONNECT's authority-form) and in `Host`; a router reading one and an
+/// upstream (or `x-forwarded-host`) reading the other must never see different hosts. So
+/// this refuses ([`AuthorityError`]): more than one `Host` field (RFC 9112 section 3.2); a
+/// `Host` that is empty, not `host[:port]`, or carries userinfo; a `Host` naming another
+/// authority than the target URI; an HTTP/1.1 request with no host at all. Hosts compare
+/// ASCII case-insensitively ignoring one trailing dot, and ports after filling in the
+/// scheme's default (443 for `https`, 80 for `http`): `Host: a:443` agrees with
+/// `:authority: A` on `https`, `Host: a:8443` does not.
+///
+/// The authority returned is the target URI's when there is one (RFC 9112 section 3.2.2,
+/// RFC 9113 section 8.3.1), else the `Host` field, as the client wrote it.
 ///
 /// ```
 /// use mtls_http_proxy::{AuthorityError, request_authority};
