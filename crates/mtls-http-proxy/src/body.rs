@@ -9,6 +9,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use tokio::sync::oneshot;
 
+use crate::headers::sanitize_request_trailers;
+
 /// The error type of [`ProxyBody`]: any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -27,6 +29,22 @@ pub fn empty_body() -> ProxyBody {
     http_body_util::Empty::new()
         .map_err(|never| match never {})
         .boxed_unsync()
+}
+
+/// `body` with its trailers (HTTP/1.1 chunked trailer section, HTTP/2 trailing HEADERS)
+/// passed through [`sanitize_request_trailers`]: no identity header, or look-alike of one,
+/// reaches the upstream as a trailer. Data frames pass untouched.
+pub(crate) fn sanitized_trailers<B>(body: B) -> impl Body<Data = Bytes, Error = B::Error> + Unpin
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    body.map_frame(|frame| match frame.into_trailers() {
+        Ok(mut trailers) => {
+            sanitize_request_trailers(&mut trailers);
+            Frame::trailers(trailers)
+        }
+        Err(frame) => frame,
+    })
 }
 
 /// A request body grew past the route's limit while streaming.

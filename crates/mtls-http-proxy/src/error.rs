@@ -34,6 +34,12 @@ pub enum ProxyErrorKind {
     /// The request path is refused by normalisation (an escaped slash on a route that does
     /// not keep them, a backslash, a bad escape, a control byte): 400 `bad_path`.
     BadPath,
+    /// The request names two hosts (two `Host` fields, or a `Host` that differs from the
+    /// `:authority` or absolute-form target; see [`request_authority`]): 400
+    /// `ambiguous_host`.
+    ///
+    /// [`request_authority`]: crate::request_authority
+    AmbiguousHost,
 }
 
 // === impl ProxyErrorKind ===
@@ -48,12 +54,13 @@ impl ProxyErrorKind {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::BadRequest | Self::BadPath => StatusCode::BAD_REQUEST,
+            Self::BadRequest | Self::BadPath | Self::AmbiguousHost => StatusCode::BAD_REQUEST,
         }
     }
 
     /// The stable name: `no_route`, `upstream_unreachable`, `upstream_timeout`,
-    /// `rate_limited`, `body_too_large`, `forbidden`, `bad_request` or `bad_path`.
+    /// `rate_limited`, `body_too_large`, `forbidden`, `bad_request`, `bad_path` or
+    /// `ambiguous_host`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoRoute => "no_route",
@@ -64,6 +71,7 @@ impl ProxyErrorKind {
             Self::Forbidden => "forbidden",
             Self::BadRequest => "bad_request",
             Self::BadPath => "bad_path",
+            Self::AmbiguousHost => "ambiguous_host",
         }
     }
 }

@@ -12,7 +12,8 @@ use tokio::sync::oneshot;
 
 use mtls_splice::{SpliceConfig, splice};
 
-use crate::body::{BoxError, LimitedBody, ProxyBody, empty_body};
+use crate::authority::authority_of;
+use crate::body::{BoxError, LimitedBody, ProxyBody, empty_body, sanitized_trailers};
 use crate::error::{ProxyErrorKind, error_chain, error_response};
 use crate::headers::{
     ClientFacts, rewrite_request_headers, rewrite_response_headers, upgrade_protocol,
@@ -35,7 +36,10 @@ pub struct ForwardInfo {
 ///
 /// - The upstream URI is the upstream's scheme and authority, its base path joined with the
 ///   request's path, and the request's query.
-/// - Headers are rewritten as the [`headers`](crate::headers) module describes.
+/// - A request naming two hosts (see [`request_authority`](crate::request_authority)) is
+///   refused with 400; the one it names becomes `x-forwarded-host`.
+/// - Headers are rewritten as the [`headers`](crate::headers) module describes; request
+///   trailers lose identity headers ([`sanitize_request_trailers`](crate::headers::sanitize_request_trailers)).
 /// - Bodies stream both ways; nothing is buffered beyond a frame.
 /// - A request whose `Content-Length` exceeds the route's body limit is refused up front
 ///   with 413; one that grows past it while streaming is cut off, and the client gets 413
@@ -91,12 +95,11 @@ where
         client_version <= Version::HTTP_11 && upgrade_protocol(request.headers()).is_some();
     let client_upgrade = is_upgrade.then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
-    let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
+    // The one authority the request is for (the gateway routed on the same value).
+    let original_host = match authority_of(parts.version, &parts.uri, &parts.headers) {
+        Ok(authority) => authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
+        Err(error) => return refuse(ProxyErrorKind::from(&error), &error.to_string(), None),
+    };
     let mut headers = parts.headers;
     let facts = ClientFacts {
         tenant: ctx.tenant.as_str(),
@@ -112,6 +115,7 @@ where
     );
 
     let bodyless = body.is_end_stream();
+    let body = sanitized_trailers(body);
     let (tripped_tx, tripped_rx) = oneshot::channel();
     let mut body: Option<ProxyBody> = Some(match target.max_body_bytes {
         Some(limit) => LimitedBody::new(body, limit, tripped_tx).boxed_unsync(),

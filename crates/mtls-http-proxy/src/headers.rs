@@ -9,8 +9,15 @@
 //!    `Connection: upgrade`;
 //! 2. **client-supplied identity headers go** ([`strip_client_identity`]):
 //!    `x-forwarded-client-cert`, every `x-mtls-*`, `forwarded`, `x-forwarded-host`,
-//!    `x-forwarded-proto` and `x-real-ip`. The tenant's certificate is the only source of
-//!    identity; nothing a client writes may look like something the proxy vouches for;
+//!    `x-forwarded-proto` and `x-real-ip`, and their look-alikes spelled with `_` for `-`
+//!    (`x_mtls_tenant`, `X_Forwarded_Client_Cert`; see [`is_client_identity`]), because
+//!    CGI/WSGI-style upstreams map both spellings to the same `HTTP_X_MTLS_TENANT`
+//!    variable. So does the look-alike of `x-forwarded-for` and of every header the route
+//!    adds. Other names with `_` pass (unlike nginx's `underscores_in_headers off`): they
+//!    are legal, some APIs use them, and they cannot shadow what the proxy vouches for. The
+//!    tenant's certificate is the only source of identity; nothing a client writes may look
+//!    like something the proxy vouches for. Request trailers get the same treatment
+//!    ([`sanitize_request_trailers`]);
 //! 3. **the proxy's own headers are set**: `x-forwarded-client-cert` (Envoy's format, see
 //!    [`ForwardedClientCert`]), `x-mtls-tenant`, `x-forwarded-for` (see [`ForwardedFor`]),
 //!    `x-forwarded-proto: https`, `x-forwarded-host` (the `Host` the client asked for), the
@@ -147,21 +154,101 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Removes every identity or forwarding header a client may have supplied:
-/// `x-forwarded-client-cert`, all `x-mtls-*`, `forwarded`, `x-forwarded-host`,
-/// `x-forwarded-proto` and `x-real-ip`. (`x-forwarded-for` follows [`ForwardedFor`].)
-pub fn strip_client_identity(headers: &mut HeaderMap) {
-    for name in CLIENT_IDENTITY {
-        headers.remove(name);
+/// Whether a client-supplied header (or trailer) named `name` must not reach the upstream
+/// because it is, or looks like, an identity or forwarding header the proxy vouches for:
+/// `x-forwarded-client-cert`, any `x-mtls-*`, `forwarded`, `x-forwarded-host`,
+/// `x-forwarded-proto`, `x-real-ip`, or any of them spelled with `_` for `-`
+/// (case-insensitive, as every header name is).
+///
+/// `x-forwarded-for` itself is not on the list (it follows [`ForwardedFor`]), but its
+/// underscore look-alike is: no client has a reason to send `x_forwarded_for`, and a
+/// CGI-style upstream would read it as the client address.
+///
+/// ```
+/// use mtls_http_proxy::headers::is_client_identity;
+/// assert!(is_client_identity("x-mtls-tenant"));
+/// assert!(is_client_identity("X_MTLS_Tenant"));
+/// assert!(is_client_identity("x-forwarded_client-cert"));
+/// assert!(is_client_identity("x_forwarded_for"));
+/// assert!(!is_client_identity("x-forwarded-for"));
+/// assert!(!is_client_identity("x_api_key"));
+/// ```
+pub fn is_client_identity(name: &str) -> bool {
+    if CLIENT_IDENTITY
+        .iter()
+        .any(|identity| same_cgi_name(name, identity.as_str()))
+    {
+        return true;
     }
-    let reserved: Vec<HeaderName> = headers
+    if name
+        .get(..X_MTLS_PREFIX.len())
+        .is_some_and(|prefix| same_cgi_name(prefix, X_MTLS_PREFIX))
+    {
+        return true;
+    }
+    name.contains('_') && same_cgi_name(name, X_FORWARDED_FOR.as_str())
+}
+
+/// Whether `a` and `b` name the same CGI variable: equal ignoring ASCII case, with `_` and
+/// `-` counted as the same character.
+fn same_cgi_name(a: &str, b: &str) -> bool {
+    let fold = |c: u8| match c {
+        b'_' => b'-',
+        c => c.to_ascii_lowercase(),
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
+/// Removes every identity or forwarding header a client may have supplied, and their
+/// underscore look-alikes: every name [`is_client_identity`] matches.
+/// (`x-forwarded-for` follows [`ForwardedFor`].)
+pub fn strip_client_identity(headers: &mut HeaderMap) {
+    remove_names(headers, |name| is_client_identity(name.as_str()));
+}
+
+/// Removes every header whose name satisfies `doomed` (all its values).
+fn remove_names(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
+    let names: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(X_MTLS_PREFIX))
+        .filter(|name| doomed(name))
         .cloned()
         .collect();
-    for name in reserved {
+    for name in names {
         headers.remove(name);
     }
+}
+
+/// Removes the underscore look-alikes of the headers a route adds (`x_env` for a route
+/// that adds `x-env`): the route's value replaces the real name, and a CGI-style upstream
+/// must not see a second, client-chosen spelling of it.
+fn strip_added_look_alikes(headers: &mut HeaderMap, rewrite: &HeaderRewrite) {
+    if rewrite.add.is_empty() {
+        return;
+    }
+    remove_names(headers, |name| {
+        name.as_str().contains('_')
+            && rewrite
+                .add
+                .iter()
+                .any(|(added, _)| added != name && same_cgi_name(name.as_str(), added.as_str()))
+    });
+}
+
+/// What is done to a request's trailers (HTTP/1.1 chunked trailer section or HTTP/2
+/// trailing HEADERS) before they go upstream: the identity headers and look-alikes of
+/// [`strip_client_identity`] go, as do the fields RFC 9110 section 6.5.1 forbids in a
+/// trailer (hop-by-hop fields, `host`, `content-length`), so a trailer can never add
+/// identity the header section could not carry.
+pub fn sanitize_request_trailers(trailers: &mut HeaderMap) {
+    strip_client_identity(trailers);
+    for name in HOP_BY_HOP {
+        trailers.remove(name);
+    }
+    trailers.remove(header::HOST);
+    trailers.remove(header::CONTENT_LENGTH);
+    remove_names(trailers, |name| {
+        same_cgi_name(name.as_str(), "x-forwarded-for")
+    });
 }
 
 /// Sets `x-forwarded-for` to `client_ip`, or appends it to the existing values.
@@ -205,6 +292,7 @@ pub fn rewrite_request_headers(
     let original_host = original_host.cloned();
     strip_hop_by_hop(headers, keep_upgrade);
     strip_client_identity(headers);
+    strip_added_look_alikes(headers, rewrite);
     headers.remove(header::HOST);
 
     headers.insert(

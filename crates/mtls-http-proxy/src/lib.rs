@@ -28,7 +28,9 @@
 //! };
 //!
 //! // Per request (in the gateway's hyper service):
-//! let request = http::Request::get("/v1/items").body(Empty::<Bytes>::new())?;
+//! let request = http::Request::get("/v1/items")
+//!     .header("host", "api.acme.test")
+//!     .body(Empty::<Bytes>::new())?;
 //! let response = forward(request, &ctx, &target).await;
 //! assert_eq!(response.status(), 502);
 //! let info = response.extensions().get::<ForwardInfo>().unwrap().clone();
@@ -65,20 +67,24 @@
 //!
 //! [`DialError`]: mtls_egress::DialError
 
+mod authority;
 mod body;
 mod connect;
 mod error;
 mod forward;
 pub mod headers;
+mod preface;
 mod target;
 mod upstream;
 mod xfcc;
 
+pub use authority::{AuthorityError, authority_of, request_authority};
 pub use body::{BodyTooLarge, BoxError, ProxyBody, empty_body, full_body};
 pub use connect::{ConnectResponse, serve_connect};
 pub use error::{ProxyErrorKind, error_response};
 pub use forward::{ForwardInfo, forward};
 pub use headers::{ForwardedFor, HeaderRewrite};
+pub use preface::{H2_PREFACE, PrefaceError, PrefacedIo, bad_preface_reply, expect_h2_preface};
 pub use target::{
     DEFAULT_ROUTE_TIMEOUT, DEFAULT_UPGRADE_IDLE_TIMEOUT, ForwardContext, RouteTarget,
     RouteTargetError, TargetOptions,

@@ -8,6 +8,17 @@
 //! `openssl x509 -subject -nameopt RFC2253`.
 //!
 //! We send one element: `Hash=<sha256 hex of the DER>;Subject="<DN>";URI=<spiffe uri>`.
+//!
+//! One deviation keeps the element unambiguous for every reader: inside the quoted
+//! `Subject`, a `"` or `\` from the certificate is written as its RFC 4514 hex escape
+//! (`\22`, `\5C`) instead of `\"` and `\\`. A DN parser reads both forms as the same
+//! character, but a reader that ends a quoted value at the first `"` not preceded by `\`
+//! and one that follows RFC 9110's quoted-pair rule (`\` escapes the next character) now
+//! agree on where the Subject ends, so a certificate subject like
+//! `CN=x";URI=spiffe://…/admin` cannot add or change a key. Subjects without `"` or `\`
+//! (nearly all) are byte for byte what Envoy and `openssl -nameopt RFC2253` print. The URI
+//! must not contain `"`, `\` or anything but visible ASCII (a URI never does): such a URI is
+//! refused with [`ClientCertError::BadUri`].
 
 use std::fmt::Write as _;
 
@@ -60,17 +71,24 @@ impl ForwardedClientCert {
     /// tenant's SPIFFE URI; `None` leaves the `URI` key out).
     pub fn from_der(der: &[u8], uri: Option<&str>) -> Result<Self, ClientCertError> {
         let (_, cert) = X509Certificate::from_der(der).map_err(ClientCertError::Malformed)?;
+        let bad_uri = |uri: &str| ClientCertError::BadUri {
+            uri: uri.to_owned(),
+        };
         let mut text = format!("Hash={}", Fingerprint::of_der(der));
         text.push_str(";Subject=\"");
-        text.push_str(&escape_quotes(&rfc2253_name(cert.subject())));
+        write_name(&mut text, cert.subject(), true);
         text.push('"');
         if let Some(uri) = uri {
+            if !uri
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            {
+                return Err(bad_uri(uri));
+            }
             text.push_str(";URI=");
             text.push_str(&quote_value(uri));
         }
-        let value = HeaderValue::try_from(text).map_err(|_| ClientCertError::BadUri {
-            uri: uri.unwrap_or_default().to_owned(),
-        })?;
+        let value = HeaderValue::try_from(text).map_err(|_| bad_uri(uri.unwrap_or_default()))?;
         Ok(Self { value })
     }
 
@@ -80,22 +98,19 @@ impl ForwardedClientCert {
     }
 }
 
-/// Envoy's quoting: values with `,`, `;`, `=` or `"` are quoted, `"` escaped as `\"`.
+/// Envoy's quoting: values with `,`, `;` or `=` are quoted. (Callers never pass `"` or
+/// `\`: a URI with them is refused.)
 pub(crate) fn quote_value(value: &str) -> String {
-    if value.contains([',', ';', '=', '"']) {
-        format!("\"{}\"", escape_quotes(value))
+    if value.contains([',', ';', '=']) {
+        format!("\"{value}\"")
     } else {
         value.to_owned()
     }
 }
 
-fn escape_quotes(value: &str) -> String {
-    value.replace('"', "\\\"")
-}
-
-/// A distinguished name in RFC 2253 form, as OpenSSL's `XN_FLAG_RFC2253` prints it.
-pub(crate) fn rfc2253_name(name: &X509Name<'_>) -> String {
-    let mut out = String::new();
+/// Appends `name` in RFC 2253 form, as OpenSSL's `XN_FLAG_RFC2253` prints it; with `quote_safe`, `"` and `\` in values are written
+/// as `\22` and `\5C` (see the module docs).
+fn write_name(out: &mut String, name: &X509Name<'_>, quote_safe: bool) {
     let rdns: Vec<_> = name.iter().collect();
     for (i, rdn) in rdns.iter().rev().enumerate() {
         if i > 0 {
@@ -105,18 +120,17 @@ pub(crate) fn rfc2253_name(name: &X509Name<'_>) -> String {
             if j > 0 {
                 out.push('+');
             }
-            write_attribute(&mut out, attr);
+            write_attribute(out, attr, quote_safe);
         }
     }
-    out
 }
 
-fn write_attribute(out: &mut String, attr: &AttributeTypeAndValue<'_>) {
+fn write_attribute(out: &mut String, attr: &AttributeTypeAndValue<'_>, quote_safe: bool) {
     let oid = attr.attr_type().to_id_string();
     out.push_str(short_name(&oid).unwrap_or(&oid));
     out.push('=');
     match attr.as_str() {
-        Ok(text) => escape_rfc2253(out, text.as_bytes()),
+        Ok(text) => escape_rfc2253(out, text.as_bytes(), quote_safe),
         Err(_) => {
             // Not a string type: OpenSSL dumps the DER encoding as `#hex`.
             out.push('#');
@@ -162,10 +176,14 @@ fn short_name(oid: &str) -> Option<&'static str> {
 
 /// RFC 2253 escaping with OpenSSL's `ESC_CTRL | ESC_MSB`: `,+"\<>;` get a backslash, as do
 /// a leading `#` or space and a trailing space; control and non-ASCII bytes become `\XX`.
-fn escape_rfc2253(out: &mut String, bytes: &[u8]) {
+/// With `quote_safe`, `"` and `\` become `\22` and `\5C` instead.
+fn escape_rfc2253(out: &mut String, bytes: &[u8], quote_safe: bool) {
     let last = bytes.len().saturating_sub(1);
     for (i, &b) in bytes.iter().enumerate() {
         match b {
+            b'"' | b'\\' if quote_safe => {
+                let _ = write!(out, "\\{b:02X}");
+            }
             b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';' => {
                 out.push('\\');
                 out.push(b as char);

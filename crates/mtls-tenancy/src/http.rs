@@ -8,14 +8,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
-use http::{Method, Request, Response, Uri, Version, header};
+use http::{Method, Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use mtls_egress::{EgressPolicy, connect_target};
 use mtls_http_proxy::{
-    ForwardInfo, ProxyBody, ProxyErrorKind, error_response, forward, serve_connect,
+    ForwardInfo, PrefaceError, PrefacedIo, ProxyBody, ProxyErrorKind, error_response,
+    expect_h2_preface, forward, request_authority, serve_connect,
 };
 use mtls_metrics::{Limit, Outcome, Protocol};
 use mtls_policy::HttpRefusal;
@@ -48,6 +49,22 @@ pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>
         .keep_alive_interval(settings.request_timeout)
         .keep_alive_timeout(settings.request_timeout)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
+    // ALPN chose h2: anything but the HTTP/2 preface gets a GOAWAY, never an HTTP/1 answer.
+    let tls = if h2 {
+        match expect_h2_preface(tls, settings.request_timeout).await {
+            Ok(tls) => tls,
+            Err(PrefaceError::Timeout(idle)) => {
+                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, ?idle, "closing idle HTTP/2 connection before its preface");
+                return;
+            }
+            Err(e) => {
+                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, error = %e, "closing h2 connection without a valid preface");
+                return;
+            }
+        }
+    } else {
+        PrefacedIo::passthrough(tls)
+    };
     // Upgraded connections outlive this task: the wrapper closes them on revocation too.
     // The stream holds `live` (the tenant's and the listener's slots, the drain guard) for
     // as long as it exists, wherever hyper moves it, and counts its bytes.
@@ -212,17 +229,12 @@ fn refusal(kind: ProxyErrorKind, message: &str, route: Option<&str>) -> Response
 
 async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let view = session.tenancy.current();
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
+    // One authority for routing, the access log and x-forwarded-host; two hosts are a 400.
+    let authority = request_authority(&req);
+    let host = match &authority {
+        Ok(Some(a)) => a.to_string(),
+        _ => String::new(),
+    };
     let mut line = AccessLine {
         session: session.clone(),
         protocol: if req.method() == Method::CONNECT {
@@ -243,6 +255,9 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         end: "",
         started: Instant::now(),
     };
+    if let Err(e) = &authority {
+        return finish(line, refusal(ProxyErrorKind::from(e), &e.to_string(), None));
+    }
     let tenant = &session.tenant;
     let limiter = session.limiter(&view);
     if !limiter.allow_request() {

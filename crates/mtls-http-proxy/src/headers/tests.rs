@@ -140,6 +140,104 @@ fn spoofed_identity_headers_are_replaced() {
 }
 
 #[test]
+fn underscore_look_alikes_of_identity_headers_are_dropped() {
+    let cert = cert();
+    let mut headers = map(&[
+        ("x_mtls_tenant", "b"),
+        ("X_Forwarded_Client_Cert", "Hash=evil"),
+        ("x-forwarded_client-cert", "Hash=evil"),
+        ("x_mtls-anything", "x"),
+        ("x_forwarded_host", "evil.test"),
+        ("x_forwarded_proto", "http"),
+        ("x_real_ip", "10.9.9.9"),
+        ("x_forwarded_for", "10.9.9.9"),
+        ("x_env", "dev"),
+        // Not a look-alike of anything the proxy vouches for: passes.
+        ("x_api_key", "k"),
+    ]);
+    let client = ClientFacts {
+        tenant: "acme",
+        client_ip: CLIENT_IP,
+        client_cert: &cert,
+    };
+    let rewrite = HeaderRewrite {
+        add: vec![(
+            HeaderName::from_static("x-env"),
+            HeaderValue::from_static("prod"),
+        )],
+        ..HeaderRewrite::default()
+    };
+    rewrite_request_headers(&mut headers, &client, &rewrite, None, false);
+    let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        [
+            "x-env",
+            "x-forwarded-client-cert",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-mtls-tenant",
+            "x_api_key",
+        ]
+    );
+    assert_eq!(headers[X_MTLS_TENANT], "acme");
+    assert_eq!(headers["x-env"], "prod");
+}
+
+#[test]
+fn identity_names_match_with_either_spelling_and_any_case() {
+    for name in [
+        "x-forwarded-client-cert",
+        "X_FORWARDED_CLIENT_CERT",
+        "x-forwarded_client-cert",
+        "x-mtls-tenant",
+        "x_mtls_tenant",
+        "X-Mtls_",
+        "forwarded",
+        "Forwarded",
+        "x_forwarded_host",
+        "x_forwarded_proto",
+        "x_real_ip",
+        "x_forwarded_for",
+    ] {
+        assert!(is_client_identity(name), "{name}");
+    }
+    for name in [
+        "x-forwarded-for",
+        "x-mtls",
+        "x_mtls",
+        "xmtls-tenant",
+        "x-forwarded-client-cert2",
+        "x_api_key",
+        "forwarded-x",
+    ] {
+        assert!(!is_client_identity(name), "{name}");
+    }
+}
+
+#[test]
+fn trailers_lose_identity_and_framing_fields() {
+    let mut trailers = map(&[
+        ("x-mtls-tenant", "admin"),
+        ("x_mtls_tenant", "admin"),
+        ("x-forwarded-client-cert", "Hash=evil"),
+        ("x-forwarded-for", "10.9.9.9"),
+        ("x_forwarded_for", "10.9.9.9"),
+        ("forwarded", "for=10.9.9.9"),
+        ("host", "evil.test"),
+        ("content-length", "1"),
+        ("transfer-encoding", "chunked"),
+        ("x-checksum", "abc"),
+        ("grpc-status", "0"),
+    ]);
+    sanitize_request_trailers(&mut trailers);
+    let mut left: Vec<&str> = trailers.keys().map(HeaderName::as_str).collect();
+    left.sort_unstable();
+    assert_eq!(left, ["grpc-status", "x-checksum"]);
+}
+
+#[test]
 fn no_host_rewrite_leaves_host_to_the_client_library() {
     let cert = cert();
     let mut headers = map(&[("host", "api.acme.test")]);
@@ -206,6 +304,11 @@ fn header_name() -> impl Strategy<Value = String> {
         Just("x-forwarded-for".to_owned()),
         Just("forwarded".to_owned()),
         Just("host".to_owned()),
+        Just("x_mtls_tenant".to_owned()),
+        Just("X_Forwarded_Client_Cert".to_owned()),
+        Just("x-forwarded_client-cert".to_owned()),
+        Just("x_forwarded_for".to_owned()),
+        "x[-_]mtls[-_][a-z0-9_-]{1,12}",
         "x-mtls-[a-z0-9-]{1,12}",
         "[a-z][a-z0-9-]{0,15}",
     ]
@@ -257,6 +360,9 @@ proptest! {
         let mut headers = headers;
         rewrite_request_headers(&mut headers, &client, &HeaderRewrite::default(), None, keep_upgrade);
         for (name, value) in &headers {
+            let cgi = name.as_str().replace('_', "-");
+            prop_assert!(cgi == name.as_str() || !is_client_identity(name.as_str()), "look-alike {} survived", name);
+            prop_assert!(!cgi.starts_with(X_MTLS_PREFIX) || cgi == name.as_str());
             if name.as_str().starts_with(X_MTLS_PREFIX) {
                 prop_assert_eq!(name, &X_MTLS_TENANT);
                 prop_assert_eq!(value, "acme");
@@ -269,5 +375,15 @@ proptest! {
         prop_assert!(headers.get("forwarded").is_none());
         prop_assert!(headers.get("te").is_none());
         prop_assert!(headers.get("transfer-encoding").is_none());
+    }
+
+    #[test]
+    fn no_identity_trailer_survives(trailers in headers_strategy()) {
+        let mut trailers = trailers;
+        sanitize_request_trailers(&mut trailers);
+        for name in trailers.keys() {
+            prop_assert!(!is_client_identity(name.as_str()), "{} survived", name);
+            prop_assert!(name.as_str().replace('_', "-") != "x-forwarded-for");
+        }
     }
 }
