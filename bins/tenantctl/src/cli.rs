@@ -323,6 +323,10 @@ pub(crate) struct HttpRouteArgs {
     /// Source IP for connections to the upstream.
     #[arg(long)]
     pub(crate) egress_bind: Option<IpAddr>,
+    /// Allow upstreams that are, or resolve to, loopback, private, link-local or other
+    /// non-public addresses (refused by default, at add time and at every dial).
+    #[arg(long)]
+    pub(crate) allow_private: bool,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +340,10 @@ pub(crate) struct TcpRouteArgs {
     /// Source IP for connections to the upstream.
     #[arg(long)]
     pub(crate) egress_bind: Option<IpAddr>,
+    /// Allow upstreams that are, or resolve to, loopback, private, link-local or other
+    /// non-public addresses (refused by default, at add time and at every dial).
+    #[arg(long)]
+    pub(crate) allow_private: bool,
 }
 
 #[derive(Debug, Args)]

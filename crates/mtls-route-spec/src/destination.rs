@@ -341,5 +341,21 @@ pub struct PrivateDestination {
     pub why: NonPublic,
 }
 
+/// Refuses an upstream that is a non-public IP literal unless `allow_private` (the add-time
+/// check of HTTP and TCP routes).
+pub(crate) fn check_upstream_literal(
+    upstream: &dyn fmt::Display,
+    ip: Option<IpAddr>,
+    allow_private: bool,
+) -> Result<(), crate::RouteSpecError> {
+    match ip.and_then(non_public) {
+        Some(why) if !allow_private => Err(crate::RouteSpecError::PrivateUpstream {
+            upstream: upstream.to_string(),
+            why,
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests;

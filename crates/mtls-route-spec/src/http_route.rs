@@ -58,6 +58,11 @@ pub struct HttpRoute {
     /// Source address for upstream connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub egress_bind: Option<IpAddr>,
+    /// Permit upstreams in non-public ranges ([`non_public`](crate::non_public)): checked on
+    /// every resolved address at dial time, and on IP literals when the route is added
+    /// ([`RouteSpec::validate_new`](crate::RouteSpec::validate_new)). Absent means `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_private: bool,
 }
 
 /// How the proxy originates TLS to `https` upstreams. All fields optional: by default the
@@ -98,6 +103,8 @@ struct HttpRouteRepr {
     upstream_tls: Option<UpstreamTls>,
     #[serde(default)]
     egress_bind: Option<IpAddr>,
+    #[serde(default)]
+    allow_private: bool,
 }
 
 fn serialize_timeout<S: Serializer>(
@@ -125,6 +132,7 @@ impl HttpRoute {
             max_body_bytes: None,
             upstream_tls: None,
             egress_bind: None,
+            allow_private: false,
         }
     }
 
@@ -156,6 +164,22 @@ impl HttpRoute {
     }
 }
 
+impl HttpRoute {
+    /// The check only a route being added gets: without `allow_private`, no upstream may be
+    /// an IP address in a non-public range. Not part of [`validate`](Self::validate), so
+    /// routes stored before the check existed still load (the dialer refuses them).
+    pub fn check_private_upstreams(&self) -> Result<(), RouteSpecError> {
+        for upstream in &self.upstreams {
+            crate::destination::check_upstream_literal(
+                upstream,
+                upstream.ip(),
+                self.allow_private,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl TryFrom<HttpRouteRepr> for HttpRoute {
     type Error = RouteSpecError;
 
@@ -179,6 +203,7 @@ impl TryFrom<HttpRouteRepr> for HttpRoute {
             max_body_bytes: repr.max_body_bytes,
             upstream_tls: repr.upstream_tls,
             egress_bind: repr.egress_bind,
+            allow_private: repr.allow_private,
         };
         route.validate()?;
         Ok(route)

@@ -95,6 +95,35 @@ impl RouteSpec {
         }
     }
 
+    /// [`validate`](Self::validate), plus what only a route being **added** is held to: an
+    /// HTTP or TCP upstream, or a CONNECT pattern, that is an IP address in a non-public range
+    /// needs `allow_private`. Routes read
+    /// back from storage are not, so ones stored before this check still load; the dialer
+    /// refuses their non-public addresses at dial time anyway.
+    ///
+    /// ```
+    /// use mtls_route_spec::{RouteSpec, RouteSpecError, TcpRoute};
+    ///
+    /// let mut route = TcpRoute::new("db.acme.test".parse()?, vec!["127.0.0.1:5432".parse()?]);
+    /// let err = RouteSpec::from(route.clone()).validate_new().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "upstream \"127.0.0.1:5432\": loopback (127.0.0.0/8) address; \
+    ///      set allow_private (tenantctl: --allow-private) to permit it"
+    /// );
+    /// route.allow_private = true;
+    /// RouteSpec::from(route).validate_new()?;
+    /// # Ok::<(), RouteSpecError>(())
+    /// ```
+    pub fn validate_new(&self) -> Result<(), RouteSpecError> {
+        self.validate()?;
+        match self {
+            Self::Http(route) => route.check_private_upstreams(),
+            Self::Tcp(route) => route.check_private_upstreams(),
+            Self::Connect(route) => route.check_private_patterns(),
+        }
+    }
+
     /// True when both specs would claim the same traffic within one tenant, so the second
     /// must not be added: `http` routes with the same host pattern and the same path prefix;
     /// `tcp` routes with the same SNI pattern; `connect` routes sharing an identical allow
@@ -119,11 +148,17 @@ impl RouteSpec {
             Self::Http(r) => {
                 let _ = write!(out, "http {}{} -> ", r.host, r.path_prefix);
                 push_list(&mut out, &r.upstreams, 1);
+                if r.allow_private {
+                    out.push_str(" [private allowed]");
+                }
                 r.egress_bind
             }
             Self::Tcp(r) => {
                 let _ = write!(out, "tcp {} -> ", r.sni);
                 push_list(&mut out, &r.upstreams, 1);
+                if r.allow_private {
+                    out.push_str(" [private allowed]");
+                }
                 r.egress_bind
             }
             Self::Connect(r) => {

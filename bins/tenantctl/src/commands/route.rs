@@ -112,6 +112,7 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
                 max_body_bytes: a.max_body_bytes,
                 upstream_tls,
                 egress_bind: a.egress_bind,
+                allow_private: a.allow_private,
             })
         }
         RouteSpecArgs::Tcp(a) => RouteSpec::Tcp(TcpRoute {
@@ -122,6 +123,7 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
                 .map(|u| u.parse().map_err(CliError::invalid("--upstream", u)))
                 .collect::<Result<_, _>>()?,
             egress_bind: a.egress_bind,
+            allow_private: a.allow_private,
         }),
         RouteSpecArgs::Connect(a) => RouteSpec::Connect(ConnectRoute {
             allow: a
@@ -133,7 +135,7 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
             egress_bind: a.egress_bind,
         }),
     };
-    spec.validate()
+    spec.validate_new()
         .map_err(CliError::invalid("route", &spec.summary()))?;
     Ok(spec)
 }
