@@ -89,6 +89,7 @@ pub async fn dial(host: &str, port: u16, policy: &EgressPolicy) -> Result<TcpStr
                 host: host.to_owned(),
                 addr: refused.addr,
                 range: refused.range,
+                why: refused.why,
             })?;
     }
     let candidates: Vec<SocketAddr> = match policy.egress_bind {
