@@ -238,6 +238,7 @@ async fn request(session: Arc<Session>, req: Request<Incoming>) -> Response<Prox
         )
         .await;
         if let Some(e) = &served.error {
+            session.tenancy.options.counters.dial_errors.inc();
             line.error = ProxyErrorKind::from(e).as_str();
             warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
         }
