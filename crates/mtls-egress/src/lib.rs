@@ -55,6 +55,6 @@ mod dial;
 mod error;
 mod target;
 
-pub use dial::{EgressPolicy, dial};
+pub use dial::{EgressPolicy, dial, literal_ip};
 pub use error::DialError;
 pub use target::{ConnectTargetError, connect_target};
