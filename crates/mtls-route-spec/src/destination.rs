@@ -127,8 +127,8 @@ impl fmt::Display for SpecialRange {
 const RESERVED_V6: &str = "reserved (outside 2000::/3 global unicast)";
 
 /// Every special-purpose block the proxy does not dial without `allow_private`, IPv4 then
-/// IPv6. Rows may nest; the longest prefix containing an address decides (see the
-/// [module documentation](self) for the rule and for embedded IPv4 addresses).
+/// IPv6. Rows may nest; the longest prefix containing an address decides (see [`non_public`]
+/// for the rule and for embedded IPv4 addresses).
 pub static SPECIAL_RANGES: &[SpecialRange] = &[
     // IPv4 (IANA IPv4 special-purpose address registry, multicast, reserved, broadcast).
     SpecialRange::v4(0, 0, 0, 0, 8, "this network"),
@@ -238,6 +238,19 @@ impl fmt::Display for NonPublic {
 }
 
 /// Judges `ip` by the table: `None` for a public address, otherwise the deciding range.
+///
+/// An address is judged by the most specific row of [`SPECIAL_RANGES`] containing it
+/// (longest prefix). No row: public. A row without an embedded IPv4 address: non-public,
+/// named by the row. A row of an IPv6 form that **embeds an IPv4 address** (IPv4-mapped
+/// `::ffff:0:0/96`, IPv4-compatible `::/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`, Teredo
+/// `2001::/32`): the address is judged by the IPv4 address it embeds, and only by it, since
+/// these forms reach (or are translated to) that address. So `::ffff:127.0.0.1` and
+/// `64:ff9b::7f00:1` are loopback, while `::ffff:8.8.8.8` and `2002:808:808::1` are public.
+///
+/// Where IANA marks a small sub-block globally reachable inside a refused block
+/// (`192.0.0.9/32` and `192.0.0.10/32` in `192.0.0.0/24`; PCP/TURN anycast, AMT, AS112,
+/// ORCHIDv2 and DRIP inside `2001::/23`), the whole block is refused; `allow_private` reaches
+/// them.
 ///
 /// ```
 /// use mtls_route_spec::non_public;
