@@ -13,9 +13,9 @@ use crate::chain::ErrorChain;
 use crate::session::{ServerTls, Session};
 use crate::view::View;
 
-/// The listener's `mtlsd_dial_errors_total` and `mtlsd_bytes_proxied_total` series, for the
-/// dials and bytes of its HTTP and TCP routes (CONNECT tunnels count their dial errors
-/// too, through the same dialer's callers).
+/// The listener's `mtlsd_dial_errors_total` and `mtlsd_bytes_proxied_total` series: failed
+/// dials of HTTP routes, TCP routes and CONNECT tunnels (destination refusals included), and
+/// the bytes of HTTP upstream connections and TCP routes.
 pub(crate) fn upstream_counters(metrics: &Metrics, listener: &Name) -> UpstreamCounters {
     let direction = |direction| DirectionLabel {
         listener: listener.clone(),
