@@ -79,12 +79,30 @@ async fn loopback_upstreams_are_refused_at_dial_time_unless_allowed() {
         "nothing was sent upstream"
     );
 
+    // The whole message, for the literal.
+    let literal = front(target(
+        &format!("http://127.0.0.1:{port}"),
+        false,
+        &counters,
+    ))
+    .await;
+    let (_, json) = post(literal, "never sent").await;
+    assert_eq!(
+        json["message"],
+        format!(
+            "upstream http://127.0.0.1:{port}: client error (Connect): cannot dial \
+             127.0.0.1:{port}: 127.0.0.1 resolves to 127.0.0.1, in the non-public range \
+             loopback (127.0.0.0/8); private destinations are not allowed"
+        )
+    );
+    assert_eq!(counters.dial_errors.get(), 4);
+
     // The same upstream, allowed: forwarded, and its bytes counted both ways.
     let front = front(target(&format!("http://127.0.0.1:{port}"), true, &counters)).await;
     let (status, json) = post(front, "hello upstream").await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(json["body_len"], "hello upstream".len(), "{json}");
-    assert_eq!(counters.dial_errors.get(), 3);
+    assert_eq!(counters.dial_errors.get(), 4);
     let sent = counters.client_to_upstream.get();
     let received = counters.upstream_to_client.get();
     // The request (head and body) went up, the JSON echo of it came back.

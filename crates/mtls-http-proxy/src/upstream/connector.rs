@@ -49,7 +49,7 @@ pub(crate) struct Connector {
 /// Why dialling an upstream failed (the source of hyper-util's connect error).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UpstreamDialError {
-    #[error("TCP connect to {authority} failed")]
+    #[error("cannot dial {authority}")]
     Dial {
         authority: String,
         #[source]
