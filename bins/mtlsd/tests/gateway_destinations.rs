@@ -133,6 +133,13 @@ fn every_route_kind_is_checked_at_dial_time() {
     );
     store_unchecked(&data, "r-00000000000000a3", &connect);
 
+    // A CONNECT route that may reach the echo backend (allow_private), to count tunnel bytes.
+    let mut tunnel = ConnectRoute::new(vec![format!("127.0.0.1:{}", echo.port()).parse().unwrap()]);
+    tunnel.allow_private = true;
+    store
+        .add_route(&actor(), &tenant("a"), tunnel.into())
+        .unwrap();
+
     let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
     let port = gw.addr("gw").port();
     let ca = data.ca();
@@ -177,6 +184,17 @@ fn every_route_kind_is_checked_at_dial_time() {
         assert_eq!(conn.connect(&format!("{host}:{port_of}")), 403, "{host}");
         gw.wait_log(&format!("of 127.0.0.1 embedded by {form}"));
     }
+
+    // An allowed CONNECT tunnel's bytes are counted when it closes.
+    let to_upstream = r#"mtlsd_bytes_proxied_total{listener="gw",direction="client_to_upstream"}"#;
+    let before = gw.metric(to_upstream).unwrap_or(0.0);
+    {
+        let mut conn = Conn::open(gw.addr("gw"), &a, &ca);
+        assert_eq!(conn.connect(&format!("127.0.0.1:{}", echo.port())), 200);
+        assert_eq!(conn.echo(b"through the tunnel"), b"through the tunnel");
+    }
+    gw.wait_log("tunnel closed");
+    gw.wait_metric(to_upstream, before + "through the tunnel".len() as f64);
 
     // Every refusal above was a failed dial (2 HTTP, 1 TCP, 3 CONNECT), and the allowed
     // HTTP and TCP traffic moved bytes both ways.

@@ -306,12 +306,17 @@ fn watch_tunnel(
         let listener = session.listener();
         tokio::select! {
             done = &mut tunnel => match done {
-                Ok(Ok(summary)) => info!(
-                    listener, peer = %session.peer, tenant = %session.tenant, protocol = "connect",
-                    %route, upstream = %destination, bytes_in = summary.client_to_upstream,
-                    bytes_out = summary.upstream_to_client, end = summary.end.label(),
-                    duration_ms = started.elapsed().as_millis() as u64, "tunnel closed"
-                ),
+                Ok(Ok(summary)) => {
+                    let counters = &session.tenancy.options.counters;
+                    counters.client_to_upstream.inc_by(summary.client_to_upstream);
+                    counters.upstream_to_client.inc_by(summary.upstream_to_client);
+                    info!(
+                        listener, peer = %session.peer, tenant = %session.tenant, protocol = "connect",
+                        %route, upstream = %destination, bytes_in = summary.client_to_upstream,
+                        bytes_out = summary.upstream_to_client, end = summary.end.label(),
+                        duration_ms = started.elapsed().as_millis() as u64, "tunnel closed"
+                    )
+                }
                 Ok(Err(e)) => info!(listener, peer = %session.peer, tenant = %session.tenant, %route, error = %ErrorChain(&e), "tunnel never upgraded"),
                 Err(e) => warn!(listener, tenant = %session.tenant, %route, error = %e, "tunnel task failed"),
             },
