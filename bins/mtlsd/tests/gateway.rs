@@ -226,10 +226,11 @@ fn connect_egress_tcp_routes_and_rate_limit() {
     store
         .add_route(&actor(), &tenant("b"), connect(true))
         .unwrap();
-    let db = TcpRoute::new(
+    let mut db = TcpRoute::new(
         "db.localhost".parse().unwrap(),
         vec![echo.to_string().parse().unwrap()],
     );
+    db.allow_private = true;
     store.add_route(&actor(), &tenant("a"), db.into()).unwrap();
     store
         .add_route(&actor(), &tenant("a"), http_route("a.localhost", backend))

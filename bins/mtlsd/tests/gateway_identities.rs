@@ -20,6 +20,7 @@ fn tls_route(
         host.parse().unwrap(),
         vec![format!("https://{upstream}").parse().unwrap()],
     );
+    route.allow_private = true;
     route.upstream_tls = Some(UpstreamTls {
         ca_file: Some(ca.to_path_buf()),
         server_name: Some("localhost".into()),

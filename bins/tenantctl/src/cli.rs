@@ -328,6 +328,10 @@ pub(crate) struct HttpRouteArgs {
     /// they are, not as separators.
     #[arg(long, value_parser = ["refuse", "keep"], default_value = "refuse")]
     pub(crate) escaped_slashes: String,
+    /// Allow upstreams that are, or resolve to, loopback, private, link-local or other
+    /// non-public addresses (refused by default, at add time and at every dial).
+    #[arg(long)]
+    pub(crate) allow_private: bool,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +345,10 @@ pub(crate) struct TcpRouteArgs {
     /// Source IP for connections to the upstream.
     #[arg(long)]
     pub(crate) egress_bind: Option<IpAddr>,
+    /// Allow upstreams that are, or resolve to, loopback, private, link-local or other
+    /// non-public addresses (refused by default, at add time and at every dial).
+    #[arg(long)]
+    pub(crate) allow_private: bool,
 }
 
 #[derive(Debug, Args)]

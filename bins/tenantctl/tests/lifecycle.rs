@@ -53,6 +53,7 @@ fn tenant_lifecycle_and_listing() {
         "add",
         "acme",
         "tcp",
+        "--allow-private",
         "--sni",
         "db.acme.test",
         "--upstream",
@@ -161,6 +162,7 @@ fn routes_are_validated_listed_and_removed() {
         "add",
         "acme",
         "http",
+        "--allow-private",
         "--host",
         "api.acme.test",
         "--path",
@@ -191,6 +193,7 @@ fn routes_are_validated_listed_and_removed() {
         "add",
         "globex",
         "http",
+        "--allow-private",
         "--host",
         "api.acme.test",
         "--path",
@@ -205,6 +208,7 @@ fn routes_are_validated_listed_and_removed() {
             "add",
             "acme",
             "http",
+            "--allow-private",
             "--host",
             "api.acme.test",
             "--path",
@@ -410,6 +414,7 @@ fn explain_shows_the_gateways_decision() {
         "add",
         "acme",
         "http",
+        "--allow-private",
         "--host",
         "api.acme.test",
         "--path",
@@ -427,6 +432,7 @@ fn explain_shows_the_gateways_decision() {
         "add",
         "acme",
         "http",
+        "--allow-private",
         "--host",
         "*.acme.test",
         "--upstream",
@@ -449,6 +455,7 @@ fn explain_shows_the_gateways_decision() {
         "add",
         "globex",
         "http",
+        "--allow-private",
         "--host",
         "api.acme.test",
         "--path",
@@ -568,5 +575,82 @@ fn explain_shows_the_gateways_decision() {
     assert!(
         v["refusal"].as_str().unwrap().contains("not issued by"),
         "{v}"
+    );
+}
+
+/// `route add ... --allow-private`: HTTP, TCP and CONNECT routes to non-public IP literals
+/// are refused without it (naming the range), accepted with it, and `route list` shows it.
+#[test]
+fn private_upstream_literals_need_allow_private() {
+    let t = initialised(false);
+    t.ok(&["tenant", "create", "acme", "--name", "Acme"]);
+    for (args, range) in [
+        (
+            vec![
+                "http",
+                "--host",
+                "a.acme.test",
+                "--upstream",
+                "http://127.0.0.1:8080",
+            ],
+            "loopback (127.0.0.0/8)",
+        ),
+        (
+            vec![
+                "http",
+                "--host",
+                "b.acme.test",
+                "--upstream",
+                "http://[64:ff9b::a9fe:a9fe]",
+            ],
+            "link-local (includes cloud metadata) (169.254.0.0/16) of 169.254.169.254 embedded by NAT64",
+        ),
+        (
+            vec![
+                "tcp",
+                "--sni",
+                "db.acme.test",
+                "--upstream",
+                "10.0.0.5:5432",
+            ],
+            "private (10.0.0.0/8)",
+        ),
+        (
+            vec!["connect", "--allow", "[::ffff:127.0.0.1]:22"],
+            "loopback",
+        ),
+    ] {
+        let mut all = vec!["route", "add", "acme"];
+        all.extend(&args);
+        t.fails(&all, range);
+        t.fails(&all, "allow_private");
+        all.push("--allow-private");
+        let added = t.json(&all);
+        assert_eq!(added["spec"]["allow_private"], true, "{added}");
+        assert!(
+            added["summary"]
+                .as_str()
+                .unwrap()
+                .ends_with("[private allowed]"),
+            "{added}"
+        );
+    }
+    // A name is judged when it is dialed, not when it is added.
+    let named = t.json(&[
+        "route",
+        "add",
+        "acme",
+        "http",
+        "--host",
+        "c.acme.test",
+        "--upstream",
+        "http://localhost:8080",
+    ]);
+    assert!(named["spec"].get("allow_private").is_none(), "{named}");
+    let human = t.ok(&["route", "list", "acme"]);
+    assert_eq!(human.matches("[private allowed]").count(), 4, "{human}");
+    assert!(
+        human.contains("http c.acme.test/ -> http://localhost:8080\n"),
+        "{human}"
     );
 }

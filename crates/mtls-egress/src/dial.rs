@@ -52,14 +52,9 @@ impl EgressPolicy {
 /// rebinding cannot slip a private address in. IP literals (`[::1]` too) get the same
 /// check and no lookup. Resolving and connecting each have [`EgressPolicy::dial_timeout`].
 pub async fn dial(host: &str, port: u16, policy: &EgressPolicy) -> Result<TcpStream, DialError> {
-    let literal = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-        .parse::<IpAddr>();
-    let addrs: Vec<SocketAddr> = match literal {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
+    let addrs: Vec<SocketAddr> = match literal_ip(host) {
+        Some(ip) => vec![SocketAddr::new(ip, port)],
+        None => {
             let lookup = tokio::net::lookup_host((host, port));
             tokio::time::timeout(policy.dial_timeout, lookup)
                 .await
@@ -89,6 +84,7 @@ pub async fn dial(host: &str, port: u16, policy: &EgressPolicy) -> Result<TcpStr
                 host: host.to_owned(),
                 addr: refused.addr,
                 range: refused.range,
+                why: refused.why,
             })?;
     }
     let candidates: Vec<SocketAddr> = match policy.egress_bind {
@@ -136,6 +132,25 @@ pub async fn dial(host: &str, port: u16, policy: &EgressPolicy) -> Result<TcpStr
         addr,
         source,
     })
+}
+
+/// The IP address `host` names literally (`10.0.0.5`, `::1` or `[::1]`), or `None` for a
+/// name, which [`dial`] resolves. The address [`dial`] checks and connects to for a literal.
+///
+/// ```
+/// use mtls_egress::literal_ip;
+///
+/// assert_eq!(literal_ip("[::ffff:127.0.0.1]"), Some("::ffff:127.0.0.1".parse()?));
+/// assert_eq!(literal_ip("10.0.0.5"), Some("10.0.0.5".parse()?));
+/// assert_eq!(literal_ip("db.internal"), None);
+/// # Ok::<(), std::net::AddrParseError>(())
+/// ```
+pub fn literal_ip(host: &str) -> Option<IpAddr> {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()
 }
 
 enum DialFailure {

@@ -38,14 +38,19 @@ pub enum DialError {
     /// An address of the destination is in a non-public range and the policy does not
     /// allow private destinations (the decision of
     /// [`DestinationPolicy::check`](mtls_route_spec::DestinationPolicy::check)).
-    #[error("{host} resolves to {addr} ({range}); private destinations are not allowed")]
+    #[error(
+        "{host} resolves to {addr}, in the non-public range {why}; private destinations are not allowed"
+    )]
     NonPublic {
         /// The host as requested.
         host: String,
         /// The offending address.
         addr: IpAddr,
-        /// The kind of range, from [`mtls_route_spec::non_public_range`].
+        /// The name of the range, from [`mtls_route_spec::non_public_range`].
         range: &'static str,
+        /// The range, and the IPv6 form when the address was judged by an IPv4 address it
+        /// embeds ([`mtls_route_spec::non_public`]).
+        why: mtls_route_spec::NonPublic,
     },
     /// No address of the destination is of the egress bind address's family.
     #[error("{host} has no address of the same family as the egress address {egress}")]

@@ -18,10 +18,11 @@
 //! assert!(err.is_forbidden());
 //! assert_eq!(
 //!     err.to_string(),
-//!     "127.0.0.1 resolves to 127.0.0.1 (loopback); private destinations are not allowed"
+//!     "127.0.0.1 resolves to 127.0.0.1, in the non-public range loopback (127.0.0.0/8); \
+//!      private destinations are not allowed"
 //! );
 //!
-//! // A route with `allow_private` (or an operator's TCP route) may go there.
+//! // A route with `allow_private` (of any kind: HTTP, TCP or CONNECT) may go there.
 //! let private_ok = EgressPolicy { allow_private: true, ..public_only };
 //! let stream = dial(target.host(), target.port(), &private_ok).await?;
 //! assert_eq!(stream.peer_addr()?, listener.local_addr()?);
@@ -32,7 +33,9 @@
 //! What it owns:
 //!
 //! - [`connect_target`]: the `host:port` an HTTP CONNECT request names.
-//! - [`dial`]: resolves the name **once**, refuses the destination if any address is
+//! - [`dial`]: the one dialer of every route kind (HTTP upstreams through
+//!   `mtls-http-proxy`'s connector, TCP routes, CONNECT tunnels). It resolves the name
+//!   **once**, refuses the destination if any address is
 //!   refused by [`DestinationPolicy::check`](mtls_route_spec::DestinationPolicy::check) (the
 //!   one rule, shared with route validation and the gateway's decision: public addresses
 //!   always, non-public ranges only with `allow_private`), binds the egress address ([`EgressPolicy::egress_bind`]) and
@@ -44,13 +47,14 @@
 //! What it does not own: HTTP. Answering a CONNECT request (status codes, JSON error
 //! bodies, the upgrade) is `mtls-http-proxy`'s job, and moving the bytes afterwards is
 //! `mtls-splice`'s. The table of non-public ranges and the rule over it live in
-//! `mtls-route-spec` ([`mtls_route_spec::non_public_range`]); this crate applies them at dial
+//! `mtls-route-spec` ([`mtls_route_spec::SPECIAL_RANGES`], [`mtls_route_spec::non_public`]);
+//! this crate applies them at dial
 //! time, to every resolved address.
 
 mod dial;
 mod error;
 mod target;
 
-pub use dial::{EgressPolicy, dial};
+pub use dial::{EgressPolicy, dial, literal_ip};
 pub use error::DialError;
 pub use target::{ConnectTargetError, connect_target};

@@ -31,7 +31,9 @@ async fn loopback_is_refused_without_allow_private() {
         .await
         .unwrap_err();
     match &err {
-        DialError::NonPublic { host, addr, range } => {
+        DialError::NonPublic {
+            host, addr, range, ..
+        } => {
             assert_eq!(host, "localhost");
             assert!(addr.is_loopback());
             assert_eq!(*range, "loopback");
@@ -107,4 +109,48 @@ async fn egress_bind_sets_the_source_address() {
     };
     let err = dial("127.0.0.1", addr.port(), &policy).await.unwrap_err();
     assert!(matches!(err, DialError::EgressFamily { .. }), "{err}");
+}
+
+/// IPv6 forms that carry a loopback IPv4 address are loopback: refused without a connect
+/// attempt, even though `::ffff:127.0.0.1` (dual-stack sockets) really reaches 127.0.0.1.
+#[tokio::test]
+async fn ipv6_forms_embedding_loopback_are_refused() {
+    let (addr, _) = echo_listener("127.0.0.1").await;
+    for (host, form) in [
+        ("[::ffff:127.0.0.1]", "IPv4-mapped"),
+        ("[64:ff9b::7f00:1]", "NAT64 well-known prefix"),
+        ("[::127.0.0.1]", "IPv4-compatible (deprecated)"),
+        ("[2002:7f00:1::1]", "6to4"),
+    ] {
+        let err = dial(host, addr.port(), &EgressPolicy::new(DIAL))
+            .await
+            .unwrap_err();
+        match &err {
+            DialError::NonPublic { range, why, .. } => {
+                assert_eq!(*range, "loopback", "{host}");
+                let (embedded_by, ipv4) = why.embedded.expect("judged by the IPv4 address");
+                assert_eq!(
+                    (embedded_by.name, ipv4.to_string().as_str()),
+                    (form, "127.0.0.1")
+                );
+            }
+            other => panic!("{host}: unexpected {other}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains("loopback (127.0.0.0/8) of 127.0.0.1 embedded by"),
+            "{text}"
+        );
+    }
+    // The same forms embedding a public address are public (judged by that address): the
+    // dial is attempted, not refused by policy.
+    let err = dial(
+        "[64:ff9b::808:808]",
+        9,
+        &EgressPolicy::new(Duration::from_millis(200)),
+    )
+    .await
+    .map(|_| ())
+    .unwrap_err();
+    assert!(!err.is_forbidden(), "{err}");
 }

@@ -40,6 +40,10 @@ pub enum ProxyErrorKind {
     ///
     /// [`request_authority`]: crate::request_authority
     AmbiguousHost,
+    /// The destination (a CONNECT target, or an HTTP route's upstream) is, or resolves to,
+    /// an address in a non-public range and the route does not set `allow_private`: 403
+    /// `destination_forbidden`. The message names the address and the range.
+    DestinationForbidden,
 }
 
 // === impl ProxyErrorKind ===
@@ -55,12 +59,13 @@ impl ProxyErrorKind {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest | Self::BadPath | Self::AmbiguousHost => StatusCode::BAD_REQUEST,
+            Self::DestinationForbidden => StatusCode::FORBIDDEN,
         }
     }
 
     /// The stable name: `no_route`, `upstream_unreachable`, `upstream_timeout`,
-    /// `rate_limited`, `body_too_large`, `forbidden`, `bad_request`, `bad_path` or
-    /// `ambiguous_host`.
+    /// `rate_limited`, `body_too_large`, `forbidden`, `bad_request`, `bad_path`,
+    /// `ambiguous_host` or `destination_forbidden`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoRoute => "no_route",
@@ -72,6 +77,7 @@ impl ProxyErrorKind {
             Self::BadRequest => "bad_request",
             Self::BadPath => "bad_path",
             Self::AmbiguousHost => "ambiguous_host",
+            Self::DestinationForbidden => "destination_forbidden",
         }
     }
 }
@@ -83,13 +89,13 @@ impl fmt::Display for ProxyErrorKind {
 }
 
 impl From<&DialError> for ProxyErrorKind {
-    /// How a CONNECT client is answered when dialing failed: `forbidden` for a destination
-    /// the policy refuses ([`DialError::is_forbidden`]), `upstream_timeout` when resolving
+    /// How a client is answered when dialing failed: `destination_forbidden` for a
+    /// destination the policy refuses ([`DialError::is_forbidden`]), `upstream_timeout` when resolving
     /// or connecting ran out of time ([`DialError::is_timeout`]), `upstream_unreachable`
     /// for the rest.
     fn from(error: &DialError) -> Self {
         if error.is_forbidden() {
-            Self::Forbidden
+            Self::DestinationForbidden
         } else if error.is_timeout() {
             Self::UpstreamTimeout
         } else {
@@ -160,12 +166,24 @@ mod tests {
     #[test]
     fn dial_errors_map_to_forbidden_timeout_or_unreachable() {
         let host = || "db.example.com".to_owned();
+        let addr = "10.0.0.5".parse().unwrap();
+        let refused = mtls_route_spec::DestinationPolicy::default()
+            .check(addr)
+            .unwrap_err();
         let forbidden = DialError::NonPublic {
             host: host(),
-            addr: "10.0.0.5".parse().unwrap(),
-            range: "private",
+            addr,
+            range: refused.range,
+            why: refused.why,
         };
-        assert_eq!(ProxyErrorKind::from(&forbidden), ProxyErrorKind::Forbidden);
+        assert_eq!(
+            ProxyErrorKind::from(&forbidden),
+            ProxyErrorKind::DestinationForbidden
+        );
+        assert_eq!(
+            ProxyErrorKind::DestinationForbidden.status(),
+            StatusCode::FORBIDDEN
+        );
         let timeouts = [
             DialError::ResolveTimeout {
                 host: host(),

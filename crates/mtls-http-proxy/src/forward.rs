@@ -19,6 +19,7 @@ use crate::headers::{
     ClientFacts, rewrite_request_headers, rewrite_response_headers, upgrade_protocol,
 };
 use crate::target::{ForwardContext, RouteTarget};
+use crate::upstream::connector::refused_destination;
 
 /// What happened to a forwarded request, attached to the response's extensions for access
 /// logs (`response.extensions().get::<ForwardInfo>()`).
@@ -195,8 +196,13 @@ where
                         Some(upstream),
                     );
                 }
+                // A non-public upstream address the route does not allow: 403, not 502.
+                let kind = match refused_destination(&error) {
+                    Some(_) => ProxyErrorKind::DestinationForbidden,
+                    None => ProxyErrorKind::UpstreamUnreachable,
+                };
                 return refuse(
-                    ProxyErrorKind::UpstreamUnreachable,
+                    kind,
                     &format!("upstream {upstream}: {}", error_chain(&error)),
                     Some(upstream),
                 );

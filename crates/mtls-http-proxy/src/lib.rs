@@ -9,12 +9,14 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // An upstream port nobody listens on.
+//! // An upstream port nobody listens on, on loopback: the route must allow private
+//! // (non-public) upstream addresses, or every dial is refused with 403.
 //! let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-//! let route = mtls_route_spec::HttpRoute::new(
+//! let mut route = mtls_route_spec::HttpRoute::new(
 //!     "api.acme.test".parse()?,
 //!     vec![format!("http://127.0.0.1:{port}").parse()?],
 //! );
+//! route.allow_private = true;
 //! // Once per route change:
 //! let target = Arc::new(RouteTarget::from_route("api", &route, &TargetOptions::default(), None)?);
 //!
@@ -92,6 +94,7 @@ pub use target::{
 pub use upstream::client::{
     DEFAULT_DIAL_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, HttpUpstreamClient, UpstreamClientSettings,
 };
+pub use upstream::connector::UpstreamCounters;
 pub use upstream::pool::{DEFAULT_FAILURE_COOLDOWN, EmptyPool, UpstreamPool};
 pub use upstream::tls::{UpstreamClientError, UpstreamTlsSettings, parse_server_name};
 pub use xfcc::{ClientCertError, ForwardedClientCert};

@@ -14,6 +14,7 @@ use crate::headers::{ForwardedFor, HeaderRewrite};
 use crate::upstream::client::{
     DEFAULT_DIAL_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, HttpUpstreamClient, UpstreamClientSettings,
 };
+use crate::upstream::connector::UpstreamCounters;
 use crate::upstream::pool::{DEFAULT_FAILURE_COOLDOWN, UpstreamPool};
 use crate::upstream::tls::{UpstreamClientError, UpstreamTlsSettings, parse_server_name};
 use crate::xfcc::ForwardedClientCert;
@@ -81,6 +82,8 @@ pub struct TargetOptions {
     pub default_roots: Option<Arc<RootCertStore>>,
     /// What to do with client-supplied `x-forwarded-for`.
     pub forwarded_for: ForwardedFor,
+    /// Where every route's failed dials and upstream bytes are counted.
+    pub counters: UpstreamCounters,
 }
 
 // === impl TargetOptions ===
@@ -96,6 +99,7 @@ impl Default for TargetOptions {
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
             default_roots: None,
             forwarded_for: ForwardedFor::Replace,
+            counters: UpstreamCounters::default(),
         }
     }
 }
@@ -167,6 +171,8 @@ impl RouteTarget {
         let client = HttpUpstreamClient::new(UpstreamClientSettings {
             tls,
             egress_bind: route.egress_bind,
+            allow_private: route.allow_private,
+            counters: options.counters.clone(),
             dial_timeout: options.dial_timeout,
             pool_idle_timeout: options.pool_idle_timeout,
         })

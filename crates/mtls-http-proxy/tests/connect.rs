@@ -24,7 +24,10 @@ async fn dial_errors_map_to_forbidden_and_unreachable() {
     let err = dial("127.0.0.1", addr.port(), &EgressPolicy::new(DIAL))
         .await
         .unwrap_err();
-    assert_eq!(ProxyErrorKind::from(&err), ProxyErrorKind::Forbidden);
+    assert_eq!(
+        ProxyErrorKind::from(&err),
+        ProxyErrorKind::DestinationForbidden
+    );
 
     let policy = EgressPolicy {
         allow_private: true,
@@ -96,7 +99,7 @@ async fn connect_tunnel_round_trips_and_refuses_forbidden() {
     .await;
     assert_eq!(status, 403);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["error"], "forbidden");
+    assert_eq!(json["error"], "destination_forbidden");
     assert_eq!(json["route"], "egress");
     assert!(
         json["message"].as_str().unwrap().contains("loopback"),

@@ -95,6 +95,8 @@ fn https_route(upstream: std::net::SocketAddr, ca_file: &std::path::Path) -> Htt
         "api.acme.test".parse().unwrap(),
         vec![format!("https://{upstream}").parse().unwrap()],
     );
+    // The upstream is on loopback.
+    route.allow_private = true;
     route.upstream_tls = Some(UpstreamTls {
         ca_file: Some(ca_file.to_owned()),
         server_name: Some("backend.internal".into()),

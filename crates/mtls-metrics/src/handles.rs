@@ -159,12 +159,14 @@ pub enum Outcome {
     RateLimited,
     /// `upstream_unreachable`.
     UpstreamUnreachable,
+    /// `destination_forbidden`: a TCP route's upstream is not a permitted destination.
+    DestinationForbidden,
 }
 
 // === impl Outcome ===
 
 impl Outcome {
-    const COUNT: usize = 10;
+    const COUNT: usize = 11;
 
     /// The class of an HTTP status code.
     pub fn of_status(status: u16) -> Self {
@@ -190,6 +192,7 @@ impl Outcome {
             Self::NoRoute => "no_route",
             Self::RateLimited => "rate_limited",
             Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::DestinationForbidden => "destination_forbidden",
         }
     }
 

@@ -32,7 +32,7 @@
 //! let acme: TenantId = "acme".parse()?;
 //! store.create_tenant(&alice, &acme, "ACME Corp", TenantLimits::default())?;
 //! let route = serde_json::from_str(
-//!     r#"{"kind":"tcp","sni":"db.acme.test","upstreams":["10.0.0.7:5432"]}"#,
+//!     r#"{"kind":"tcp","sni":"db.acme.test","upstreams":["10.0.0.7:5432"],"allow_private":true}"#,
 //! )?;
 //! store.add_route(&alice, &acme, route)?;
 //!

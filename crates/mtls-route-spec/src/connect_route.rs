@@ -15,18 +15,22 @@ pub const MAX_CONNECT_PATTERNS: usize = 64;
 /// A CONNECT route: HTTP CONNECT tunnels to destinations matching one of `allow`.
 ///
 /// Destinations that resolve to loopback, private, link-local (cloud metadata) and similar
-/// ranges are refused at connect time unless `allow_private` is set; likewise a pattern that
-/// is itself such an IP address is refused by [`validate`](ConnectRoute::validate) without
-/// `allow_private`, since it could never be used. Deserialisation validates; unknown JSON
-/// fields are refused.
+/// ranges ([`non_public`](crate::non_public)) are refused at connect time unless
+/// `allow_private` is set; likewise a pattern that is itself such an IP address is refused by
+/// [`check_private_patterns`](ConnectRoute::check_private_patterns) (part of
+/// [`RouteSpec::validate_new`](crate::RouteSpec::validate_new), when a route is added)
+/// without `allow_private`, since it could never be used. Deserialisation validates (but
+/// does not run the add-time check, so routes stored before a range joined the table still
+/// load); unknown JSON fields are refused.
 ///
 /// ```
-/// use mtls_route_spec::{ConnectRoute, RouteSpecError};
+/// use mtls_route_spec::{ConnectRoute, RouteSpec, RouteSpecError};
 ///
 /// let mut route = ConnectRoute::new(vec!["*.example.com:443".parse()?, "10.1.2.3:22".parse()?]);
-/// assert!(matches!(route.validate(), Err(RouteSpecError::PrivateDestination { .. })));
+/// let err = RouteSpec::from(route.clone()).validate_new().unwrap_err();
+/// assert!(matches!(err, RouteSpecError::PrivateDestination { .. }));
 /// route.allow_private = true;
-/// route.validate()?;
+/// RouteSpec::from(route.clone()).validate_new()?;
 /// assert!(route.allowed("a.example.com", 443).is_some());
 /// assert!(route.allowed("example.com", 443).is_none());
 /// # Ok::<(), RouteSpecError>(())
@@ -67,8 +71,7 @@ impl ConnectRoute {
         }
     }
 
-    /// Checks the pattern count and duplicates, hand-built port ranges, IP patterns in
-    /// non-public ranges (unless `allow_private`) and `egress_bind`.
+    /// Checks the pattern count and duplicates, hand-built port ranges and `egress_bind`.
     pub fn validate(&self) -> Result<(), RouteSpecError> {
         check_list("allow", &self.allow, 1, MAX_CONNECT_PATTERNS, |p| {
             p.to_string()
@@ -81,16 +84,25 @@ impl ConnectRoute {
                     value: pattern.to_string(),
                     reason,
                 })?;
-            if let Some(range) = pattern.host.ip().and_then(non_public_range)
-                && !self.allow_private
-            {
+        }
+        check_egress_bind(self.egress_bind)
+    }
+
+    /// The check only a route being added gets: without `allow_private`, no pattern may be
+    /// an IP address in a non-public range (it could never be dialed).
+    pub fn check_private_patterns(&self) -> Result<(), RouteSpecError> {
+        if self.allow_private {
+            return Ok(());
+        }
+        for pattern in &self.allow {
+            if let Some(range) = pattern.host.ip().and_then(non_public_range) {
                 return Err(RouteSpecError::PrivateDestination {
                     pattern: pattern.to_string(),
                     range,
                 });
             }
         }
-        check_egress_bind(self.egress_bind)
+        Ok(())
     }
 
     /// The first pattern allowing `host:port`, if any. Only the route's own patterns are

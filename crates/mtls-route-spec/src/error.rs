@@ -172,6 +172,17 @@ pub enum RouteSpecError {
         /// The kind of range (`loopback`, `private`, `link-local`, ...).
         range: &'static str,
     },
+    /// An HTTP or TCP route being added has an upstream that is a non-public IP address but
+    /// does not set `allow_private` ([`RouteSpec::validate_new`](crate::RouteSpec::validate_new)).
+    #[error(
+        "upstream {upstream:?}: {why} address; set allow_private (tenantctl: --allow-private) to permit it"
+    )]
+    PrivateUpstream {
+        /// The upstream, in canonical form.
+        upstream: String,
+        /// The range it is in.
+        why: crate::NonPublic,
+    },
 }
 
 // === impl RouteSpecError ===

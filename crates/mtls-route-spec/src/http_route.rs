@@ -64,6 +64,11 @@ pub struct HttpRoute {
     /// default), or kept as they are and not treated as separators. See `mtls-request-path`.
     #[serde(skip_serializing_if = "is_refuse")]
     pub escaped_slashes: EscapedSlashes,
+    /// Permit upstreams in non-public ranges ([`non_public`](crate::non_public)): checked on
+    /// every resolved address at dial time, and on IP literals when the route is added
+    /// ([`RouteSpec::validate_new`](crate::RouteSpec::validate_new)). Absent means `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_private: bool,
 }
 
 fn is_refuse(escaped_slashes: &EscapedSlashes) -> bool {
@@ -110,6 +115,8 @@ struct HttpRouteRepr {
     egress_bind: Option<IpAddr>,
     #[serde(default)]
     escaped_slashes: EscapedSlashes,
+    #[serde(default)]
+    allow_private: bool,
 }
 
 fn serialize_timeout<S: Serializer>(
@@ -138,6 +145,7 @@ impl HttpRoute {
             upstream_tls: None,
             egress_bind: None,
             escaped_slashes: EscapedSlashes::Refuse,
+            allow_private: false,
         }
     }
 
@@ -146,13 +154,6 @@ impl HttpRoute {
     /// normalised request path can match `path_prefix` (no backslash or escaped control
     /// byte; an escaped slash only with `escaped_slashes` `"keep"`).
     pub fn validate(&self) -> Result<(), RouteSpecError> {
-        let prefix = self.path_prefix.as_str();
-        NormalizedPath::parse(prefix)
-            .and_then(|path| path.allow(self.escaped_slashes))
-            .map_err(|problem| RouteSpecError::UnmatchablePathPrefix {
-                value: prefix.to_owned(),
-                problem,
-            })?;
         check_list("upstreams", &self.upstreams, 1, MAX_UPSTREAMS, |u| {
             u.to_string()
         })?;
@@ -175,6 +176,38 @@ impl HttpRoute {
             tls.validate()?;
         }
         check_egress_bind(self.egress_bind)
+    }
+}
+
+impl HttpRoute {
+    /// Add-time check (see [`RouteSpec::validate_new`](crate::RouteSpec::validate_new)): the
+    /// path prefix must be one that a normalised request path can match: no backslash, no
+    /// escaped control byte, and no escaped slash unless the route keeps them. A stored route
+    /// that fails it still loads (it simply matches nothing), so an old registry never stops
+    /// loading over it.
+    pub fn check_prefix_matchable(&self) -> Result<(), RouteSpecError> {
+        let prefix = self.path_prefix.as_str();
+        NormalizedPath::parse(prefix)
+            .and_then(|path| path.allow(self.escaped_slashes))
+            .map(drop)
+            .map_err(|problem| RouteSpecError::UnmatchablePathPrefix {
+                value: prefix.to_owned(),
+                problem,
+            })
+    }
+
+    /// The check only a route being added gets: without `allow_private`, no upstream may be
+    /// an IP address in a non-public range. Not part of [`validate`](Self::validate), so
+    /// routes stored before the check existed still load (the dialer refuses them).
+    pub fn check_private_upstreams(&self) -> Result<(), RouteSpecError> {
+        for upstream in &self.upstreams {
+            crate::destination::check_upstream_literal(
+                upstream,
+                upstream.ip(),
+                self.allow_private,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +235,7 @@ impl TryFrom<HttpRouteRepr> for HttpRoute {
             upstream_tls: repr.upstream_tls,
             egress_bind: repr.egress_bind,
             escaped_slashes: repr.escaped_slashes,
+            allow_private: repr.allow_private,
         };
         route.validate()?;
         Ok(route)

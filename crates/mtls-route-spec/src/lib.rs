@@ -69,7 +69,10 @@ mod upstream;
 pub use check::MAX_UPSTREAMS;
 pub use connect::{ConnectPattern, PortRange};
 pub use connect_route::{ConnectRoute, MAX_CONNECT_PATTERNS};
-pub use destination::{DestinationPolicy, PrivateDestination, non_public_range};
+pub use destination::{
+    DestinationPolicy, EmbeddedIpv4, NonPublic, PrivateDestination, SPECIAL_RANGES, SpecialRange,
+    non_public, non_public_range, special_range,
+};
 pub use error::{Reason, RouteSpecError};
 pub use header::{HeaderSpec, MAX_HEADER_VALUE_LEN, RESERVED_HEADERS};
 pub use host::{HostPattern, MAX_HOST_NAME_LEN};

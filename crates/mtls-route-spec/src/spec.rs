@@ -95,6 +95,38 @@ impl RouteSpec {
         }
     }
 
+    /// [`validate`](Self::validate), plus what only a route being **added** is held to: an
+    /// HTTP or TCP upstream, or a CONNECT pattern, that is an IP address in a non-public range
+    /// needs `allow_private`, and an HTTP path prefix must be one a normalised request path
+    /// can match. Routes read
+    /// back from storage are not, so ones stored before this check still load; the dialer
+    /// refuses their non-public addresses at dial time anyway.
+    ///
+    /// ```
+    /// use mtls_route_spec::{RouteSpec, RouteSpecError, TcpRoute};
+    ///
+    /// let mut route = TcpRoute::new("db.acme.test".parse()?, vec!["127.0.0.1:5432".parse()?]);
+    /// let err = RouteSpec::from(route.clone()).validate_new().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "upstream \"127.0.0.1:5432\": loopback (127.0.0.0/8) address; \
+    ///      set allow_private (tenantctl: --allow-private) to permit it"
+    /// );
+    /// route.allow_private = true;
+    /// RouteSpec::from(route).validate_new()?;
+    /// # Ok::<(), RouteSpecError>(())
+    /// ```
+    pub fn validate_new(&self) -> Result<(), RouteSpecError> {
+        self.validate()?;
+        match self {
+            Self::Http(route) => route
+                .check_prefix_matchable()
+                .and_then(|()| route.check_private_upstreams()),
+            Self::Tcp(route) => route.check_private_upstreams(),
+            Self::Connect(route) => route.check_private_patterns(),
+        }
+    }
+
     /// True when both specs would claim the same traffic within one tenant, so the second
     /// must not be added: `http` routes with the same host pattern and the same path prefix;
     /// `tcp` routes with the same SNI pattern; `connect` routes sharing an identical allow
@@ -122,11 +154,17 @@ impl RouteSpec {
                 if r.escaped_slashes == mtls_request_path::EscapedSlashes::Keep {
                     out.push_str(" [escaped slashes kept]");
                 }
+                if r.allow_private {
+                    out.push_str(" [private allowed]");
+                }
                 r.egress_bind
             }
             Self::Tcp(r) => {
                 let _ = write!(out, "tcp {} -> ", r.sni);
                 push_list(&mut out, &r.upstreams, 1);
+                if r.allow_private {
+                    out.push_str(" [private allowed]");
+                }
                 r.egress_bind
             }
             Self::Connect(r) => {

@@ -32,6 +32,11 @@ pub struct TcpRoute {
     /// Source address for upstream connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub egress_bind: Option<IpAddr>,
+    /// Permit upstreams in non-public ranges ([`non_public`](crate::non_public)): checked on
+    /// every resolved address at dial time, and on IP literals when the route is added
+    /// ([`RouteSpec::validate_new`](crate::RouteSpec::validate_new)). Absent means `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_private: bool,
 }
 
 /// The JSON shape of a [`TcpRoute`] before cross-field checks.
@@ -42,6 +47,8 @@ struct TcpRouteRepr {
     upstreams: Vec<HostPort>,
     #[serde(default)]
     egress_bind: Option<IpAddr>,
+    #[serde(default)]
+    allow_private: bool,
 }
 
 // === impl TcpRoute ===
@@ -53,6 +60,7 @@ impl TcpRoute {
             sni,
             upstreams,
             egress_bind: None,
+            allow_private: false,
         }
     }
 
@@ -69,6 +77,20 @@ impl TcpRoute {
         })?;
         check_egress_bind(self.egress_bind)
     }
+
+    /// The check only a route being added gets: without `allow_private`, no upstream may be
+    /// an IP address in a non-public range. Not part of [`validate`](Self::validate), so
+    /// routes stored before the check existed still load (the dialer refuses them).
+    pub fn check_private_upstreams(&self) -> Result<(), RouteSpecError> {
+        for upstream in &self.upstreams {
+            crate::destination::check_upstream_literal(
+                upstream,
+                upstream.ip(),
+                self.allow_private,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl TryFrom<TcpRouteRepr> for TcpRoute {
@@ -79,6 +101,7 @@ impl TryFrom<TcpRouteRepr> for TcpRoute {
             sni: repr.sni,
             upstreams: repr.upstreams,
             egress_bind: repr.egress_bind,
+            allow_private: repr.allow_private,
         };
         route.validate()?;
         Ok(route)

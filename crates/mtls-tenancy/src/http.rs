@@ -323,6 +323,7 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         )
         .await;
         if let Some(e) = &served.error {
+            session.tenancy.options.counters.dial_errors.inc();
             line.error = ProxyErrorKind::from(e).as_str();
             warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
         }
@@ -452,11 +453,16 @@ fn watch_tunnel(
         let listener = session.listener();
         tokio::select! {
             done = &mut tunnel => match done {
-                Ok(Ok(summary)) => line.tunnel_closed(
-                    summary.client_to_upstream,
-                    summary.upstream_to_client,
-                    summary.end.label(),
-                ),
+                Ok(Ok(summary)) => {
+                    let counters = &session.tenancy.options.counters;
+                    counters.client_to_upstream.inc_by(summary.client_to_upstream);
+                    counters.upstream_to_client.inc_by(summary.upstream_to_client);
+                    line.tunnel_closed(
+                        summary.client_to_upstream,
+                        summary.upstream_to_client,
+                        summary.end.label(),
+                    );
+                }
                 Ok(Err(e)) => {
                     line.tunnel_closed(0, 0, "not_upgraded");
                     info!(listener, peer = %session.peer, tenant = %session.tenant, route = %line.route, error = %ErrorChain(&e), "tunnel never upgraded");

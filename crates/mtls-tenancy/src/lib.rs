@@ -31,7 +31,8 @@
 //! let store = SqliteStore::create(config.registry_path(), &"gw.test".parse()?, &actor)?;
 //! let a = "a".parse()?;
 //! store.create_tenant(&actor, &a, "Tenant A", TenantLimits::default())?;
-//! let route = HttpRoute::new("a.test".parse()?, vec!["http://127.0.0.1:9".parse()?]);
+//! let mut route = HttpRoute::new("a.test".parse()?, vec!["http://127.0.0.1:9".parse()?]);
+//! route.allow_private = true; // a loopback upstream is refused otherwise
 //! let added = store.add_route(&actor, &a, route.into())?;
 //!
 //! // What the gateway does at start: the first view comes from the registry.

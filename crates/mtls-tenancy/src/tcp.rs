@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use mtls_egress::{EgressPolicy, dial};
-use mtls_metrics::{Limit, Outcome, Protocol};
+use mtls_http_proxy::UpstreamCounters;
+use mtls_metrics::{DirectionLabel, Limit, ListenerLabel, Metrics, Name, Outcome, Protocol};
 use mtls_splice::{SpliceConfig, SpliceEnd, splice};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -11,6 +12,36 @@ use tracing::{info, warn};
 use crate::chain::ErrorChain;
 use crate::session::{ServerTls, Session};
 use crate::view::View;
+
+/// The listener's `mtlsd_dial_errors_total` and `mtlsd_bytes_proxied_total` series: failed
+/// dials of HTTP routes, TCP routes and CONNECT tunnels (destination refusals included), and
+/// the bytes of HTTP upstream connections and TCP routes.
+pub(crate) fn upstream_counters(metrics: &Metrics, listener: &Name) -> UpstreamCounters {
+    let direction = |direction| DirectionLabel {
+        listener: listener.clone(),
+        direction,
+    };
+    // One statement per series: `get_or_create` holds a read guard until the statement ends.
+    let dial_errors = metrics
+        .dial_errors
+        .get_or_create(&ListenerLabel {
+            listener: listener.clone(),
+        })
+        .clone();
+    let client_to_upstream = metrics
+        .bytes_proxied
+        .get_or_create(&direction("client_to_upstream"))
+        .clone();
+    let upstream_to_client = metrics
+        .bytes_proxied
+        .get_or_create(&direction("upstream_to_client"))
+        .clone();
+    UpstreamCounters {
+        dial_errors,
+        client_to_upstream,
+        upstream_to_client,
+    }
+}
 
 fn count(session: &Session, outcome: Outcome) {
     session.admitted.metrics.request(Protocol::Tcp, outcome);
@@ -28,13 +59,14 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         warn!(listener, %peer, %tenant, "TCP connection refused: no server name (SNI) to route by");
         return;
     };
-    let (route, upstream, egress_bind) = match view.policy.route_tcp(tenant, sni) {
+    let (route, upstream, egress_bind, allow_private) = match view.policy.route_tcp(tenant, sni) {
         Ok(m) => {
             let index = view.next_tcp_upstream(m.key, m.route.upstreams.len());
             (
                 m.key.clone(),
                 m.route.upstreams[index].clone(),
                 m.route.egress_bind,
+                m.route.allow_private,
             )
         }
         Err(miss) => {
@@ -51,21 +83,35 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         warn!(listener, %peer, %tenant, %route, "TCP connection refused: the tenant is over its requests_per_second limit");
         return;
     }
-    // Routes are set by the operator, so private upstreams are allowed.
+    // The shared dialer: one lookup, every address checked against the route's
+    // allow_private, connect only to those. A refusal closes the client's connection.
     let policy = EgressPolicy {
-        allow_private: true,
+        allow_private,
         egress_bind,
         dial_timeout: session.dial_timeout,
     };
+    let counters = &session.tenancy.options.counters;
     let up = match dial(upstream.host(), upstream.port(), &policy).await {
         Ok(up) => up,
         Err(e) => {
-            count(session, Outcome::UpstreamUnreachable);
-            warn!(listener, %peer, %tenant, %route, %upstream, error = %ErrorChain(&e), "TCP route: cannot reach the upstream");
+            counters.dial_errors.inc();
+            if e.is_forbidden() {
+                count(session, Outcome::DestinationForbidden);
+                warn!(listener, %peer, %tenant, %route, %upstream, reason = "destination_forbidden", error = %ErrorChain(&e), "TCP route refused: the upstream is not a permitted destination");
+            } else {
+                count(session, Outcome::UpstreamUnreachable);
+                warn!(listener, %peer, %tenant, %route, %upstream, error = %ErrorChain(&e), "TCP route: cannot reach the upstream");
+            }
             return;
         }
     };
     let summary = splice(tls, up, SpliceConfig::new(session.idle_timeout)).await;
+    counters
+        .client_to_upstream
+        .inc_by(summary.client_to_upstream);
+    counters
+        .upstream_to_client
+        .inc_by(summary.upstream_to_client);
     count(
         session,
         if summary.end.is_error() {

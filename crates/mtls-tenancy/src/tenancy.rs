@@ -100,13 +100,14 @@ impl Tenancy {
                 path: registry_path.clone(),
                 source: Box::new(source),
             })?;
+        let listener: Name = config.name.as_str().into();
         let options = TargetOptions {
             default_timeout: settings.request_timeout,
             dial_timeout: config.limits.dial_timeout,
             upgrade_idle_timeout: config.limits.idle_timeout,
+            counters: crate::tcp::upstream_counters(&metrics, &listener),
             ..TargetOptions::default()
         };
-        let listener: Name = config.name.as_str().into();
         let view = View::build(
             snapshot,
             generation,

@@ -23,12 +23,14 @@ struct Fixture {
     actor: Actor,
 }
 
+/// An HTTP route to a loopback upstream (so `allow_private`).
 fn http(host: &str) -> RouteSpec {
-    HttpRoute::new(
+    let mut route = HttpRoute::new(
         host.parse().unwrap(),
         vec!["http://127.0.0.1:9".parse().unwrap()],
-    )
-    .into()
+    );
+    route.allow_private = true;
+    route.into()
 }
 
 /// A config with one gateway listener, `gw`, whose data dir is `dir`.
@@ -171,6 +173,7 @@ async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
         "tls.test".parse().unwrap(),
         vec!["https://127.0.0.1:9".parse().unwrap()],
     );
+    route.allow_private = true;
     route.upstream_tls = Some(UpstreamTls {
         identity: Some("partner".into()),
         ..UpstreamTls::default()
@@ -180,6 +183,7 @@ async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
         "ca.test".parse().unwrap(),
         vec!["https://127.0.0.1:9".parse().unwrap()],
     );
+    bad_ca.allow_private = true;
     bad_ca.upstream_tls = Some(UpstreamTls {
         ca_file: Some("/nonexistent/ca.pem".into()),
         ..UpstreamTls::default()

@@ -376,13 +376,18 @@ impl Conn {
     }
 }
 
-/// An HTTP route for `host` to one plain-HTTP upstream.
+/// An HTTP route for `host` to one plain-HTTP upstream, with `allow_private` (test
+/// upstreams are on loopback, which is refused otherwise).
 pub fn http_route(host: &str, upstream: SocketAddr) -> mtls_route_spec::RouteSpec {
-    mtls_route_spec::HttpRoute::new(
-        host.parse().unwrap(),
-        vec![format!("http://{upstream}").parse().unwrap()],
-    )
-    .into()
+    let mut route = public_http_route(host, &format!("http://{upstream}"));
+    route.allow_private = true;
+    route.into()
+}
+
+/// An HTTP route for `host` to `upstream` (a URL), public destinations only: a loopback
+/// upstream is refused when it is dialed (and, as an IP literal, when it is added).
+pub fn public_http_route(host: &str, upstream: &str) -> mtls_route_spec::HttpRoute {
+    mtls_route_spec::HttpRoute::new(host.parse().unwrap(), vec![upstream.parse().unwrap()])
 }
 
 /// Polls `f` every 20 ms for at most `limit`; returns how long it took, panics past `limit`.

@@ -116,6 +116,7 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
                     .escaped_slashes
                     .parse()
                     .map_err(CliError::invalid("--escaped-slashes", &a.escaped_slashes))?,
+                allow_private: a.allow_private,
             })
         }
         RouteSpecArgs::Tcp(a) => RouteSpec::Tcp(TcpRoute {
@@ -126,6 +127,7 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
                 .map(|u| u.parse().map_err(CliError::invalid("--upstream", u)))
                 .collect::<Result<_, _>>()?,
             egress_bind: a.egress_bind,
+            allow_private: a.allow_private,
         }),
         RouteSpecArgs::Connect(a) => RouteSpec::Connect(ConnectRoute {
             allow: a
@@ -137,7 +139,7 @@ fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
             egress_bind: a.egress_bind,
         }),
     };
-    spec.validate()
+    spec.validate_new()
         .map_err(CliError::invalid("route", &spec.summary()))?;
     Ok(spec)
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, Error as ClientError};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use mtls_egress::EgressPolicy;
+
 use crate::body::ProxyBody;
-use crate::upstream::connector::Connector;
+use crate::upstream::connector::{Connector, UpstreamCounters};
 use crate::upstream::tls::{TlsSetup, UpstreamClientError, UpstreamTlsSettings};
 
 /// The default dial timeout (TCP connect, then TLS handshake): 5 seconds.
@@ -27,6 +28,11 @@ pub struct UpstreamClientSettings {
     pub tls: Option<UpstreamTlsSettings>,
     /// Source address of upstream connections (bound before connecting).
     pub egress_bind: Option<IpAddr>,
+    /// Permit upstream addresses in non-public ranges (the route's `allow_private`). Every
+    /// address an upstream's host resolves to is checked at dial time.
+    pub allow_private: bool,
+    /// Where failed dials and upstream bytes are counted.
+    pub counters: UpstreamCounters,
     /// Limit for the TCP connect, and again for the TLS handshake.
     pub dial_timeout: Duration,
     /// How long idle pooled connections are kept.
@@ -36,11 +42,13 @@ pub struct UpstreamClientSettings {
 // === impl UpstreamClientSettings ===
 
 impl UpstreamClientSettings {
-    /// Plain HTTP only, default timeouts, no egress bind.
+    /// Plain HTTP only, default timeouts, no egress bind, public upstream addresses only.
     pub fn plain() -> Self {
         Self {
             tls: None,
             egress_bind: None,
+            allow_private: false,
+            counters: UpstreamCounters::default(),
             dial_timeout: DEFAULT_DIAL_TIMEOUT,
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
         }
@@ -68,15 +76,14 @@ impl HttpUpstreamClient {
                 .as_ref()
                 .map(|tls| TlsSetup::new(tls, alpn))
                 .transpose()?;
-            let mut http = HttpConnector::new();
-            http.enforce_http(false);
-            http.set_nodelay(true);
-            http.set_connect_timeout(Some(settings.dial_timeout));
-            http.set_local_address(settings.egress_bind);
             let connector = Connector {
-                http,
+                egress: EgressPolicy {
+                    allow_private: settings.allow_private,
+                    egress_bind: settings.egress_bind,
+                    dial_timeout: settings.dial_timeout,
+                },
                 tls,
-                dial_timeout: settings.dial_timeout,
+                counters: settings.counters.clone(),
             };
             Ok(Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(settings.pool_idle_timeout)

@@ -108,6 +108,7 @@ pub(crate) fn tcp_route(sni: &str) -> RouteSpec {
         "kind": "tcp",
         "sni": sni,
         "upstreams": ["10.0.0.7:5432"],
+        "allow_private": true,
     }))
     .unwrap()
 }
@@ -118,6 +119,7 @@ pub(crate) fn http_route(host: &str, prefix: &str) -> RouteSpec {
         "host": host,
         "path_prefix": prefix,
         "upstreams": ["https://10.0.0.5:8443"],
+        "allow_private": true,
     }))
     .unwrap()
 }

@@ -50,6 +50,23 @@ fn routes_add_list_remove_and_conflicts() {
     );
     assert!(std::error::Error::source(&err).is_some());
 
+    // A non-public upstream literal needs allow_private when the route is added.
+    let private = RouteSpec::from(HttpRoute::new(
+        "private.acme.test".parse::<HostPattern>().unwrap(),
+        vec!["http://127.0.0.1:8080".parse().unwrap()],
+    ));
+    let err = f
+        .store
+        .add_route(&actor(), &tid("acme"), private)
+        .unwrap_err();
+    match &err {
+        RegistryError::InvalidRoute { source, .. } => assert!(
+            source.to_string().contains("loopback (127.0.0.0/8)"),
+            "{source}"
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+
     assert_eq!(
         f.store.routes(Some(&tid("acme"))).unwrap(),
         [r1.clone(), r2.clone()]

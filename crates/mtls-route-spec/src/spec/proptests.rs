@@ -136,6 +136,8 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                         server_name: name,
                         identity: id,
                     }),
+                    // Both values round-trip; tie it to another field to vary it for free.
+                    allow_private: egress_bind.is_some(),
                     egress_bind,
                     escaped_slashes,
                 }
@@ -158,6 +160,7 @@ fn tcp_route() -> impl Strategy<Value = TcpRoute> {
                     .collect(),
                 |u| u.to_string(),
             ),
+            allow_private: egress_bind.is_none(),
             egress_bind,
         })
 }

@@ -262,7 +262,10 @@ fn connect_rules() {
             value: "a.test:443".into()
         }
     );
-    let err = invalid(connect(&["10.1.2.3:22"]));
+    // A non-public literal is refused when the route is added, not when it is loaded.
+    let stored = RouteSpec::from(connect(&["10.1.2.3:22"]));
+    assert!(stored.validate().is_ok());
+    let err = stored.validate_new().unwrap_err();
     assert_eq!(
         err,
         RouteSpecError::PrivateDestination {
@@ -347,11 +350,17 @@ fn json_shape_defaults_and_strictness() {
             r#"{"kind":"connect","allow":["*:443"]}"#,
             "wildcard needs a suffix",
         ),
-        (
-            r#"{"kind":"connect","allow":["127.0.0.1:80"]}"#,
-            "allow_private",
-        ),
     ];
+    // A stored CONNECT route with a non-public literal loads (only adding it is refused).
+    let stored: RouteSpec =
+        serde_json::from_str(r#"{"kind":"connect","allow":["127.0.0.1:80"]}"#).unwrap();
+    assert!(
+        stored
+            .validate_new()
+            .unwrap_err()
+            .to_string()
+            .contains("allow_private")
+    );
     for (json, needle) in refused {
         let err = serde_json::from_str::<RouteSpec>(json)
             .unwrap_err()
