@@ -83,7 +83,7 @@ fn dot_segments_and_escaped_slashes_cannot_leave_the_route_prefix() {
     let (upstream, seen) = recording_upstream();
     let store = data.store();
     let v1 = format!(
-        r#"{{"kind":"http","host":"localhost","path_prefix":"/v1","upstreams":["http://{upstream}"]}}"#
+        r#"{{"kind":"http","host":"localhost","path_prefix":"/v1","upstreams":["http://{upstream}"],"allow_private":true}}"#
     );
     store.add_route(&actor(), &tenant("a"), route(&v1)).unwrap();
     let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
@@ -173,6 +173,7 @@ fn escaped_slashes_reach_only_a_route_that_opts_in() {
         "/files",
         "--upstream",
         &format!("http://{upstream}"),
+        "--allow-private",
         "--escaped-slashes",
         "keep",
     ]);
@@ -187,6 +188,7 @@ fn escaped_slashes_reach_only_a_route_that_opts_in() {
         "/v1",
         "--upstream",
         &format!("http://{upstream}"),
+        "--allow-private",
     ]);
     data.ctl(&[
         "route",
@@ -197,6 +199,7 @@ fn escaped_slashes_reach_only_a_route_that_opts_in() {
         "localhost",
         "--upstream",
         &format!("http://{upstream}"),
+        "--allow-private",
     ]);
     let listed = data.ctl(&["route", "list", "a"]);
     assert!(

@@ -14,7 +14,7 @@ fn explain_routes_on_the_normalised_path_and_shows_refusals() {
     let route = |args: &[&str]| {
         let mut all = vec!["route", "add", "acme", "http", "--host", "api.acme.test"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--upstream", "http://127.0.0.1:9000"]);
+        all.extend_from_slice(&["--upstream", "http://127.0.0.1:9000", "--allow-private"]);
         t.json(&all)["id"].as_str().unwrap().to_owned()
     };
     let v1 = route(&["--path", "/v1"]);

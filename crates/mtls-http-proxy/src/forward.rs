@@ -15,6 +15,7 @@ use mtls_splice::{SpliceConfig, splice};
 use crate::authority::authority_of;
 use crate::body::{BoxError, LimitedBody, ProxyBody, empty_body, sanitized_trailers};
 use crate::error::{ProxyErrorKind, error_chain, error_response};
+use crate::framing::{close_after, framing_of};
 use crate::headers::{
     ClientFacts, rewrite_request_headers, rewrite_response_headers, upgrade_protocol,
 };
@@ -39,6 +40,9 @@ pub struct ForwardInfo {
 ///   request's path, and the request's query.
 /// - A request naming two hosts (see [`request_authority`](crate::request_authority)) is
 ///   refused with 400; the one it names becomes `x-forwarded-host`.
+/// - A request framed ambiguously ([`check_request_framing`](crate::check_request_framing):
+///   both `Content-Length` and `Transfer-Encoding`, or chunked more than once) is refused
+///   with 400 and `Connection: close`.
 /// - Headers are rewritten as the [`headers`](crate::headers) module describes; request
 ///   trailers lose identity headers ([`sanitize_request_trailers`](crate::headers::sanitize_request_trailers)).
 /// - Bodies stream both ways; nothing is buffered beyond a frame.
@@ -101,6 +105,10 @@ where
         Ok(authority) => authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
         Err(error) => return refuse(ProxyErrorKind::from(&error), &error.to_string(), None),
     };
+    if let Err(error) = framing_of(parts.version, &parts.headers) {
+        let response = refuse(ProxyErrorKind::from(&error), &error.to_string(), None);
+        return close_after(response);
+    }
     let mut headers = parts.headers;
     let facts = ClientFacts {
         tenant: ctx.tenant.as_str(),

@@ -74,6 +74,7 @@ mod body;
 mod connect;
 mod error;
 mod forward;
+mod framing;
 pub mod headers;
 mod preface;
 mod target;
@@ -85,6 +86,7 @@ pub use body::{BodyTooLarge, BoxError, ProxyBody, empty_body, full_body};
 pub use connect::{ConnectResponse, serve_connect};
 pub use error::{ProxyErrorKind, error_response};
 pub use forward::{ForwardInfo, forward};
+pub use framing::{FramingError, check_request_framing, close_after, framing_of};
 pub use headers::{ForwardedFor, HeaderRewrite};
 pub use preface::{H2_PREFACE, PrefaceError, PrefacedIo, bad_preface_reply, expect_h2_preface};
 pub use target::{

@@ -83,6 +83,8 @@ async fn front_to_recording_upstream(dir: &std::path::Path) -> std::net::SocketA
         "api.acme.test".parse().unwrap(),
         vec![format!("https://{upstream}").parse().unwrap()],
     );
+    // The recording upstream is on loopback.
+    route.allow_private = true;
     route.upstream_tls = Some(UpstreamTls {
         ca_file: Some(ca_file),
         server_name: Some("backend.internal".into()),

@@ -15,8 +15,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use mtls_egress::{EgressPolicy, connect_target};
 use mtls_http_proxy::{
-    ForwardInfo, PrefaceError, PrefacedIo, ProxyBody, ProxyErrorKind, error_response,
-    expect_h2_preface, forward, request_authority, serve_connect,
+    ForwardInfo, PrefaceError, PrefacedIo, ProxyBody, ProxyErrorKind, check_request_framing,
+    close_after, error_response, expect_h2_preface, forward, request_authority, serve_connect,
 };
 use mtls_metrics::{Limit, Outcome, Protocol};
 use mtls_policy::HttpRefusal;
@@ -257,6 +257,12 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
     };
     if let Err(e) = &authority {
         return finish(line, refusal(ProxyErrorKind::from(e), &e.to_string(), None));
+    }
+    // Smuggling forms hyper's parser lets through (both Content-Length and
+    // Transfer-Encoding, chunked twice): refused before routing, and the connection closes.
+    if let Err(e) = check_request_framing(&req) {
+        let response = refusal(ProxyErrorKind::from(&e), &e.to_string(), None);
+        return finish(line, close_after(response));
     }
     let tenant = &session.tenant;
     let limiter = session.limiter(&view);

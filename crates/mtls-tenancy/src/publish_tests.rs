@@ -110,6 +110,7 @@ fn a_recompile_finishing_after_a_newer_snapshot_does_not_republish_the_older_one
         "up.test".parse().unwrap(),
         vec!["https://127.0.0.1:9".parse().unwrap()],
     );
+    route.allow_private = true;
     route.upstream_tls = Some(UpstreamTls {
         identity: Some("partner".into()),
         ca_file: Some(fifo.clone()),
