@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use mtls_identity::{PeerIdentity, TenantId};
+use mtls_identity::{PeerIdentity, TenantId, ValidityError};
 use mtls_registry::{Refusal, Snapshot, SnapshotTenant};
 use time::OffsetDateTime;
 
@@ -118,27 +118,10 @@ pub fn admit<'s>(
             format!("the client certificate cannot be read: {e}"),
         )
     })?;
-    if now > identity.not_after {
-        let detail = format!(
-            "the certificate expired at {} (serial {})",
-            identity.not_after, identity.serial
-        );
-        return Err(refuse(
-            AdmissionRefusal::CertificateExpired,
-            Some(&identity),
-            detail,
-        ));
-    }
-    if now < identity.not_before {
-        let detail = format!(
-            "the certificate is not valid before {} (serial {})",
-            identity.not_before, identity.serial
-        );
-        return Err(refuse(
-            AdmissionRefusal::CertificateNotYetValid,
-            Some(&identity),
-            detail,
-        ));
+    // The one validity check (mtls-identity's), as server and bridge listeners run it.
+    if let Err(invalid) = identity.check_validity(now) {
+        let detail = format!("{invalid} (serial {})", identity.serial);
+        return Err(refuse(validity_refusal(invalid), Some(&identity), detail));
     }
     let Some(tenant) = identity.tenant.clone() else {
         let detail = format!(
@@ -178,13 +161,19 @@ pub fn readmit(
     identity: &PeerIdentity,
     now: OffsetDateTime,
 ) -> Result<(), AdmissionRefusal> {
-    if now > identity.not_after {
-        return Err(AdmissionRefusal::CertificateExpired);
-    }
+    identity.check_validity(now).map_err(validity_refusal)?;
     snapshot
         .admit(tenant, &identity.serial)
         .map(drop)
         .map_err(AdmissionRefusal::Registry)
+}
+
+/// The admission refusal for a certificate outside its validity period.
+fn validity_refusal(invalid: ValidityError) -> AdmissionRefusal {
+    match invalid {
+        ValidityError::Expired { .. } => AdmissionRefusal::CertificateExpired,
+        _ => AdmissionRefusal::CertificateNotYetValid,
+    }
 }
 
 fn registry_refusal_text(refusal: Refusal) -> &'static str {

@@ -147,8 +147,8 @@ impl Live {
         }
     }
 
-    /// Counts and logs the closing of the connection because the registry refuses it now
-    /// (once, whoever notices first).
+    /// Counts and logs the closing of the connection because it is no longer admitted: the
+    /// registry refuses it now, or its certificate expired (once, whoever notices first).
     pub(super) fn closed(&self, refusal: AdmissionRefusal) {
         if self.reported.swap(true, Ordering::AcqRel) {
             return;
@@ -163,12 +163,20 @@ impl Live {
                 reason: refusal.as_str(),
             })
             .inc();
-        warn!(
-            listener = %tenancy.listener, peer = %session.peer, tenant = %session.tenant,
-            serial = %session.identity.serial, reason = refusal.as_str(),
-            duration_ms = self.started.elapsed().as_millis() as u64,
-            "closing live connection: the registry no longer admits it"
-        );
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        if matches!(refusal, AdmissionRefusal::CertificateExpired) {
+            warn!(
+                listener = %tenancy.listener, peer = %session.peer, tenant = %session.tenant,
+                serial = %session.identity.serial, reason = refusal.as_str(), duration_ms,
+                "closing live connection: the client certificate expired"
+            );
+        } else {
+            warn!(
+                listener = %tenancy.listener, peer = %session.peer, tenant = %session.tenant,
+                serial = %session.identity.serial, reason = refusal.as_str(), duration_ms,
+                "closing live connection: the registry no longer admits it"
+            );
+        }
     }
 }
 
