@@ -64,6 +64,8 @@ pub(crate) struct Gate {
     refused_listener: Counter,
     refused_source: Counter,
     log: Throttle,
+    /// Rate limit of the "max_connections reached" line (shared with [`Handshaking`]).
+    full_log: Arc<Throttle>,
 }
 
 // === impl Gate ===
@@ -92,7 +94,14 @@ impl Gate {
             refused_listener,
             refused_source,
             log: Throttle::new(Duration::from_secs(1)),
+            full_log: Arc::new(Throttle::new(Duration::from_secs(1))),
         }
+    }
+
+    /// Counts and (at most once a second) logs a connection refused because the listener
+    /// has no free `max_connections` slot in `refuse` mode.
+    pub(crate) fn refused_full(&self, state: &ListenerState, peer: SocketAddr) {
+        refused_full(state, peer, &self.full_log);
     }
 
     /// In `on_limit = "wait"` mode, waits before `accept` for what the next connection needs
@@ -128,6 +137,7 @@ impl Gate {
             slot: None,
             connections: self.connections.clone(),
             on_limit: self.limits.on_limit,
+            full_log: self.full_log.clone(),
         };
         if !self.inbound_tls {
             // `None` in refuse mode: `established` tries (and refuses) then.
@@ -187,6 +197,19 @@ pub(crate) struct Handshaking {
     slot: Option<OwnedSemaphorePermit>,
     connections: Arc<Semaphore>,
     on_limit: OnLimit,
+    full_log: Arc<Throttle>,
+}
+
+/// `mtlsd_connections_refused_total`, and one log line per second at most (with the number
+/// held back since): a flood against a full listener must not become a flood of log lines.
+fn refused_full(state: &ListenerState, peer: SocketAddr, log: &Throttle) {
+    state.handles.connections_refused.inc();
+    if let Some(suppressed) = log.allow(Instant::now()) {
+        warn!(
+            listener = state.name(), %peer, max_connections = state.config.limits.max_connections.get(),
+            suppressed, "connection refused: max_connections reached"
+        );
+    }
 }
 
 // === impl Handshaking ===
@@ -210,9 +233,7 @@ impl Handshaking {
         };
         drop(self.permit.take());
         let Some(slot) = slot else {
-            let state = &hold.state;
-            state.handles.connections_refused.inc();
-            warn!(listener = state.name(), %peer, max_connections = state.config.limits.max_connections.get(), "connection refused: max_connections reached");
+            refused_full(&hold.state, peer, &self.full_log);
             return None;
         };
         hold.slot = Some(slot);

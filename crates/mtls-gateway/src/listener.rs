@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::{error, warn};
+use tracing::error;
 
 use crate::admission::{ConnectionHold, Gate};
 use crate::conn;
@@ -59,8 +59,7 @@ pub(crate) async fn serve(
         };
         if limits.on_limit == OnLimit::Refuse && !gate.has_free_slot() {
             // Full: refuse before spending a handshake on it.
-            state.handles.connections_refused.inc();
-            warn!(listener = state.name(), %peer, max_connections = limits.max_connections.get(), "connection refused: max_connections reached");
+            gate.refused_full(&state, peer);
             drop(tcp);
             continue;
         }
