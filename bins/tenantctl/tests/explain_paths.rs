@@ -99,6 +99,19 @@ fn explain_routes_on_the_normalised_path_and_shows_refusals() {
         human.contains("Path         /v1/orders: already normal"),
         "{human}"
     );
+    // The dialer's verdict on the winner's upstream, as the gateway will apply it.
+    assert!(
+        human.contains(
+            "Destination  http://127.0.0.1:9000: 127.0.0.1 is in the loopback range, allowed by --allow-private"
+        ),
+        "{human}"
+    );
+    assert_eq!(v["allow_private"], true, "{v}");
+    assert_eq!(
+        v["upstream_destinations"][0]["upstream"], "http://127.0.0.1:9000",
+        "{v}"
+    );
+    assert_eq!(v["upstream_destinations"][0]["refused"], false, "{v}");
 
     // Escaped slashes: kept by /files, refused by /v1 (which still wins the match).
     let (v, _) = explain("/files/a%2fb");

@@ -142,22 +142,18 @@ fn explain_path(path: &PathDecision, human: &mut String, value: &mut Value) {
         .unwrap_or_default();
     match (&path.normalized, path.refusal) {
         (Ok(normalized), None) if *normalized == path.raw => {
-            human.push_str(&format!("Path         {normalized}: already normal{query}
-"));
+            human.push_str(&format!("Path         {normalized}: already normal{query}\n"));
         }
         (Ok(normalized), None) => human.push_str(&format!(
-            "Path         {} normalises to {normalized}{query}
-",
+            "Path         {} normalises to {normalized}{query}\n",
             path.raw
         )),
         (Ok(normalized), Some(refusal)) => human.push_str(&format!(
-            "Path         {} normalises to {normalized}, then REFUSED: {refusal} and the winning route does not allow escaped slashes (the gateway answers 400 bad_path)
-",
+            "Path         {} normalises to {normalized}, then REFUSED: {refusal} and the winning route does not allow escaped slashes (the gateway answers 400 bad_path)\n",
             path.raw
         )),
         (Err(refusal), _) => human.push_str(&format!(
-            "Path         {}: REFUSED: {refusal} (the gateway answers 400 bad_path)
-",
+            "Path         {}: REFUSED: {refusal} (the gateway answers 400 bad_path)\n",
             path.raw
         )),
     }
@@ -181,8 +177,25 @@ fn explain_http(
                 upstreams.join(", "),
                 upstream_identity.map_or_else(String::new, upstream_identity_text),
             ));
+            // The dialer's rule on each upstream, as far as it can be told before DNS.
+            let mut destinations = Vec::new();
+            for upstream in &route.upstreams {
+                let verdict = DestinationVerdict::before_dial(upstream.host(), route.allow_private);
+                let note = destination_text(verdict, "403 destination_forbidden");
+                human.push_str(&format!("Destination  {upstream}: {note}\n"));
+                if verdict.is_refused() {
+                    value["refusal"] = json!("private_destination");
+                }
+                destinations.push(json!({
+                    "upstream": upstream.to_string(),
+                    "refused": verdict.is_refused(),
+                    "verdict": note,
+                }));
+            }
             value["route"] = json!(winner.key.to_string());
             value["upstreams"] = json!(upstreams);
+            value["upstream_destinations"] = Value::Array(destinations);
+            value["allow_private"] = json!(route.allow_private);
             value["upstream_identity"] = json!(upstream_identity.and_then(|i| i.name()));
         }
         Err(no_route) => {
@@ -234,20 +247,10 @@ fn explain_connect(
                     .map(|ip| format!(", egress from {ip}"))
                     .unwrap_or_default()
             ));
-            let address_note = match destination {
-                DestinationVerdict::PrivateRefused { ip, range } => {
-                    value["refusal"] = json!("private_destination");
-                    format!("REFUSED: {ip} is in the {range} range and the route does not allow private destinations")
-                }
-                DestinationVerdict::PrivateAllowed { ip, range } => {
-                    format!("{ip} is in the {range} range, allowed by --allow-private")
-                }
-                DestinationVerdict::Public(ip) => format!("{ip} is a public address"),
-                DestinationVerdict::ResolvedAtDial { allow_private: true } => {
-                    "resolved at connect time; private destinations allowed".to_owned()
-                }
-                _ => "resolved at connect time; refused if any address is loopback, private, link-local or metadata".to_owned(),
-            };
+            if destination.is_refused() {
+                value["refusal"] = json!("private_destination");
+            }
+            let address_note = destination_text(destination, "403 destination_forbidden");
             human.push_str(&format!("Destination  {address_note}\n"));
             value["route"] = json!(m.key.to_string());
             value["pattern"] = json!(m.pattern.to_string());
@@ -261,6 +264,24 @@ fn explain_connect(
             value["route"] = Value::Null;
             value["no_route"] = json!(no_route.as_str());
         }
+    }
+}
+
+/// What the dialer will do with a destination (`answer`: what the client gets if it is
+/// refused).
+fn destination_text(verdict: DestinationVerdict, answer: &str) -> String {
+    match verdict {
+        DestinationVerdict::PrivateRefused { ip, range } => format!(
+            "REFUSED: {ip} is in the {range} range and the route does not allow private destinations (the gateway answers {answer})"
+        ),
+        DestinationVerdict::PrivateAllowed { ip, range } => {
+            format!("{ip} is in the {range} range, allowed by --allow-private")
+        }
+        DestinationVerdict::Public(ip) => format!("{ip} is a public address"),
+        DestinationVerdict::ResolvedAtDial {
+            allow_private: true,
+        } => "resolved at connect time; private destinations allowed".to_owned(),
+        _ => "resolved at connect time; refused if any address is loopback, private, link-local, metadata or another non-public range".to_owned(),
     }
 }
 
