@@ -58,7 +58,10 @@ fn setup() -> Setup {
             })
             .expect("record certificate");
         let host: HostPattern = format!("api.{id}.example.test").parse().expect("host");
-        let route = RouteSpec::from(HttpRoute::new(host, vec![upstream.clone()]));
+        let mut route = HttpRoute::new(host, vec![upstream.clone()]);
+        // The upstream is a private address: routes must say so when they are added.
+        route.allow_private = true;
+        let route = RouteSpec::from(route);
         store.add_route(&actor, &id, route).expect("add route");
         if i % 100 == 0 {
             store
