@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use mtls_egress::{EgressPolicy, dial};
-use mtls_http_proxy::UpstreamCounters;
-use mtls_metrics::{DirectionLabel, Limit, ListenerLabel, Metrics, Name, Outcome, Protocol};
+use mtls_metrics::{Limit, Outcome, Protocol};
 use mtls_splice::{SpliceConfig, SpliceEnd, splice};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -12,36 +11,6 @@ use tracing::{info, warn};
 use crate::chain::ErrorChain;
 use crate::session::{ServerTls, Session};
 use crate::view::View;
-
-/// The listener's `mtlsd_dial_errors_total` and `mtlsd_bytes_proxied_total` series: failed
-/// dials of HTTP routes, TCP routes and CONNECT tunnels (destination refusals included), and
-/// the bytes of HTTP upstream connections and TCP routes.
-pub(crate) fn upstream_counters(metrics: &Metrics, listener: &Name) -> UpstreamCounters {
-    let direction = |direction| DirectionLabel {
-        listener: listener.clone(),
-        direction,
-    };
-    // One statement per series: `get_or_create` holds a read guard until the statement ends.
-    let dial_errors = metrics
-        .dial_errors
-        .get_or_create(&ListenerLabel {
-            listener: listener.clone(),
-        })
-        .clone();
-    let client_to_upstream = metrics
-        .bytes_proxied
-        .get_or_create(&direction("client_to_upstream"))
-        .clone();
-    let upstream_to_client = metrics
-        .bytes_proxied
-        .get_or_create(&direction("upstream_to_client"))
-        .clone();
-    UpstreamCounters {
-        dial_errors,
-        client_to_upstream,
-        upstream_to_client,
-    }
-}
 
 fn count(session: &Session, outcome: Outcome) {
     session.admitted.metrics.request(Protocol::Tcp, outcome);

@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use mtls_http_proxy::TargetOptions;
+use mtls_http_proxy::{TargetOptions, UpstreamCounters};
 use mtls_policy::AdmissionRefusal;
 use mtls_registry::{Refusal, Snapshot, SnapshotSource};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use mtls_config::{GatewaySettings, ListenerConfig};
-use mtls_metrics::{ListenerLabel, Metrics, Name, ReasonLabel, ResultLabel, start_at_zero};
+use mtls_metrics::{
+    DirectionLabel, ListenerLabel, Metrics, Name, ReasonLabel, ResultLabel, start_at_zero,
+};
 
 use crate::error::RegistryStartError;
 use crate::route_identities::RouteIdentities;
@@ -105,7 +107,7 @@ impl Tenancy {
             default_timeout: settings.request_timeout,
             dial_timeout: config.limits.dial_timeout,
             upgrade_idle_timeout: config.limits.idle_timeout,
-            counters: crate::tcp::upstream_counters(&metrics, &listener),
+            counters: upstream_counters(&metrics, &listener),
             ..TargetOptions::default()
         };
         let view = View::build(
@@ -314,5 +316,35 @@ impl Tenancy {
             &self.metrics.tenant_refusals,
             admission.chain(["max_connections"]).map(reason),
         );
+    }
+}
+
+/// The listener's `mtlsd_dial_errors_total` and `mtlsd_bytes_proxied_total` series: failed
+/// dials of HTTP routes, TCP routes and CONNECT tunnels (destination refusals included), and
+/// the bytes of HTTP upstream connections and TCP routes.
+fn upstream_counters(metrics: &Metrics, listener: &Name) -> UpstreamCounters {
+    let direction = |direction| DirectionLabel {
+        listener: listener.clone(),
+        direction,
+    };
+    // One statement per series: `get_or_create` holds a read guard until the statement ends.
+    let dial_errors = metrics
+        .dial_errors
+        .get_or_create(&ListenerLabel {
+            listener: listener.clone(),
+        })
+        .clone();
+    let client_to_upstream = metrics
+        .bytes_proxied
+        .get_or_create(&direction("client_to_upstream"))
+        .clone();
+    let upstream_to_client = metrics
+        .bytes_proxied
+        .get_or_create(&direction("upstream_to_client"))
+        .clone();
+    UpstreamCounters {
+        dial_errors,
+        client_to_upstream,
+        upstream_to_client,
     }
 }
