@@ -259,19 +259,7 @@ fn server_mode_closes_a_live_connection_when_its_certificate_expires() {
     assert_eq!(lasting.echo(b"before expiry"), b"before expiry");
 
     // The connection ends at notAfter: not before, and promptly after.
-    assert!(
-        expiring.closed_within(SHORT + Duration::from_secs(5)),
-        "the connection outlived its certificate"
-    );
-    let closed_at = OffsetDateTime::now_utc();
-    assert!(
-        closed_at > not_after,
-        "closed at {closed_at}, before {not_after}"
-    );
-    assert!(
-        closed_at < not_after + time::Duration::seconds(2),
-        "closed at {closed_at}, long after {not_after}"
-    );
+    assert_closed_at(&mut expiring, not_after);
     proxy.wait_log("reason=\"certificate_expired\"");
     proxy.wait_metric(
         r#"mtlsd_connections_closed_total{listener="api",reason="certificate_expired"}"#,
@@ -424,19 +412,7 @@ fn gateway_closes_a_live_connection_when_its_certificate_expires() {
     );
     assert_eq!(other.get("a.localhost", "/").unwrap().0, 200);
 
-    assert!(
-        expiring.closed_within(SHORT + Duration::from_secs(5)),
-        "the connection outlived its certificate"
-    );
-    let closed_at = OffsetDateTime::now_utc();
-    assert!(
-        closed_at > not_after,
-        "closed at {closed_at}, before {not_after}"
-    );
-    assert!(
-        closed_at < not_after + time::Duration::seconds(2),
-        "closed at {closed_at}, long after {not_after}"
-    );
+    assert_closed_at(&mut expiring, not_after);
     gw.wait_log("reason=\"certificate_expired\"");
     gw.wait_metric(
         r#"mtlsd_tenant_connections_closed_total{listener="gw",reason="certificate_expired"}"#,
@@ -510,5 +486,22 @@ fn gateway_refuses_a_session_resumed_after_the_certificate_expired() {
     gw.wait_metric(
         r#"mtlsd_tls_handshake_failures_total{listener="gw",reason="cert_expired"}"#,
         1.0,
+    );
+}
+
+/// Asserts that the proxy closes `conn` at `not_after`: not before, and within 2 s after.
+fn assert_closed_at(conn: &mut Conn, not_after: OffsetDateTime) {
+    assert!(
+        conn.closed_within(SHORT + Duration::from_secs(5)),
+        "the connection outlived its certificate"
+    );
+    let closed_at = OffsetDateTime::now_utc();
+    assert!(
+        closed_at > not_after,
+        "closed at {closed_at}, before {not_after}"
+    );
+    assert!(
+        closed_at < not_after + time::Duration::seconds(2),
+        "closed at {closed_at}, long after {not_after}"
     );
 }

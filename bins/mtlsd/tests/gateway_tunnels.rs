@@ -149,16 +149,7 @@ fn a_tunnel_keeps_its_tenants_slot() {
     let tmp = tempfile::tempdir().unwrap();
     let data = DataDir::init(tmp.path());
     let (a, dest) = setup(&data);
-    data.store()
-        .set_tenant_limits(
-            &actor(),
-            &tenant("a"),
-            TenantLimits {
-                max_connections: Some(1),
-                requests_per_second: None,
-            },
-        )
-        .unwrap();
+    cap_tenant(&data, "a", 1);
     let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
     let ca = data.ca();
     let mut open = tunnel(&gw, &a, &ca, &dest);
@@ -471,16 +462,7 @@ fn http2_connect_tunnels_count_against_the_tenants_cap() {
     let tmp = tempfile::tempdir().unwrap();
     let data = DataDir::init(tmp.path());
     let (a, dest) = setup(&data);
-    data.store()
-        .set_tenant_limits(
-            &actor(),
-            &tenant("a"),
-            TenantLimits {
-                max_connections: Some(2),
-                requests_per_second: None,
-            },
-        )
-        .unwrap();
+    cap_tenant(&data, "a", 2);
     let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
     let ca = data.ca();
     let gauge = r#"mtlsd_tenant_active_connections{listener="gw",tenant="a"}"#;
@@ -541,16 +523,7 @@ fn tenants_without_a_cap_get_the_listeners_default() {
             http_route("ws.localhost", upgrade_backend()),
         )
         .unwrap();
-    data.store()
-        .set_tenant_limits(
-            &actor(),
-            &tenant("b"),
-            TenantLimits {
-                max_connections: Some(2),
-                requests_per_second: None,
-            },
-        )
-        .unwrap();
+    cap_tenant(&data, "b", 2);
     let gw = Mtlsd::start(
         tmp.path(),
         "mtlsd.toml",
@@ -574,4 +547,18 @@ fn tenants_without_a_cap_get_the_listeners_default() {
     assert_eq!(b1.get("ws.localhost", "/").unwrap().0, 400);
     assert_eq!(b2.get("ws.localhost", "/").unwrap().0, 400);
     assert_eq!(first.get("ws.localhost", "/").unwrap().0, 400);
+}
+
+/// Sets a tenant's `max_connections` in the registry (no request rate limit).
+fn cap_tenant(data: &DataDir, id: &str, max_connections: u32) {
+    data.store()
+        .set_tenant_limits(
+            &actor(),
+            &tenant(id),
+            TenantLimits {
+                max_connections: Some(max_connections),
+                requests_per_second: None,
+            },
+        )
+        .unwrap();
 }
