@@ -758,7 +758,23 @@ fn every_bad_input_gets_its_exact_refusal_and_other_tenants_are_served() {
             Expect::Status(..) | Expect::Forwarded { .. } => 0.0,
         };
         let outcome = match &row.input {
-            Input::Raw(bytes) => exchange(addr, &ca, Some(&a_identity), bytes.as_bytes()),
+            Input::Raw(bytes) => {
+                // No raw row expects a connection without an answer. One can still happen when
+                // the gateway answers and closes with input unread (an oversized head): the
+                // kernel may reset the connection before the answer is read (a known race,
+                // noted on issue 13). Up to 3 attempts; the answer, once read, is judged.
+                let mut outcome = exchange(addr, &ca, Some(&a_identity), bytes.as_bytes());
+                for _ in 0..2 {
+                    if !matches!(
+                        outcome,
+                        Outcome::ClosedWithoutResponse | Outcome::HandshakeFailed
+                    ) {
+                        break;
+                    }
+                    outcome = exchange(addr, &ca, Some(&a_identity), bytes.as_bytes());
+                }
+                outcome
+            }
             Input::Cert(kind) => exchange(
                 addr,
                 &ca,

@@ -70,23 +70,32 @@ fn bad_clients_are_refused_cleanly_and_others_are_unaffected() {
 
     // Oversized request headers: refused with 431 (HTTP/1.1), the process carries on.
     let huge = format!("x-big: {}", "a".repeat(100 * 1024));
-    let out = curl(
-        &a,
-        &ca,
-        &[
-            "--http1.1",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-H",
-            "Host: a.localhost",
-            "-H",
-            &huge,
-            &format!("https://localhost:{port}/"),
-        ],
-    );
-    let code = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Known race (noted on issue 13): the gateway answers 431 and closes with part of the
+    // oversized head still unread, so the kernel may reset the connection before curl reads
+    // the answer (000). Up to 3 attempts; the answer, once read, must be the refusal.
+    let mut code = String::new();
+    for _ in 0..3 {
+        let out = curl(
+            &a,
+            &ca,
+            &[
+                "--http1.1",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                "Host: a.localhost",
+                "-H",
+                &huge,
+                &format!("https://localhost:{port}/"),
+            ],
+        );
+        code = String::from_utf8_lossy(&out.stdout).into_owned();
+        if code != "000" {
+            break;
+        }
+    }
     assert!(
         code == "431" || code == "400",
         "oversized headers got {code}"
