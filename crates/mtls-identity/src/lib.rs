@@ -31,6 +31,7 @@
 //! ```
 
 mod acl;
+mod admin;
 mod fingerprint;
 mod ids;
 mod peer;
@@ -39,6 +40,7 @@ mod serial;
 mod validity;
 
 pub use acl::{AclDecision, AclField, AclPattern, AclPatternError, AclRules};
+pub use admin::{AdminName, admin_from_uri, admin_uri};
 pub use fingerprint::{Fingerprint, FingerprintParseError};
 pub use ids::{IdError, TenantId, TrustDomain, tenant_from_uri, tenant_uri};
 pub use peer::{IdentityError, PeerIdentity};

@@ -40,6 +40,7 @@
 //!     display_name: "Acme".into(),
 //!     status: TenantStatus::Active,
 //!     limits: TenantLimits::default(),
+//!     egress_address: None,
 //! };
 //! snapshot.tenant(acme.clone(), tenant)?;
 //! snapshot.certificate(cert.serial.clone(), acme.clone(), false)?;

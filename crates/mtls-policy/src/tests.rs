@@ -66,6 +66,7 @@ pub(crate) fn snapshot(
                 display_name: (*id).to_owned(),
                 status: *status,
                 limits: TenantLimits::default(),
+                egress_address: None,
             },
         )
         .unwrap();

@@ -116,7 +116,7 @@ pub(crate) fn issue_and_insert(
     )
     .map_err(db("insert a certificate"))?;
     Ok(CertificateRecord {
-        serial: new.serial,
+        serial: new.serial.clone(),
         tenant: tenant.id.clone(),
         fingerprint: new.fingerprint,
         kind: new.kind,
@@ -125,6 +125,11 @@ pub(crate) fn issue_and_insert(
         issued_at: w.now,
         revoked_at: None,
         revocation_reason: None,
+        // TEMPORARY (interface stage): lineage columns come with the registry helper's
+        // migration.
+        lineage: new.serial.clone(),
+        renewed_from: None,
+        recovered: false,
     })
 }
 

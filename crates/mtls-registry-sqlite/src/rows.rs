@@ -94,6 +94,8 @@ impl RawTenant {
                 max_connections: self.max_connections,
                 requests_per_second: self.requests_per_second,
             },
+            route_policy: Default::default(),
+            egress_address: None,
             created_at: from_unix("tenants.created_at", self.created_at)?,
             updated_at: from_unix("tenants.updated_at", self.updated_at)?,
         })
@@ -134,7 +136,7 @@ impl RawCert {
 
     pub(crate) fn into_record(self) -> Result<CertificateRecord, RegistryError> {
         Ok(CertificateRecord {
-            serial: parse("certificates.serial", self.serial)?,
+            serial: parse("certificates.serial", self.serial.clone())?,
             tenant: parse("certificates.tenant", self.tenant)?,
             fingerprint: parse("certificates.fingerprint", self.fingerprint)?,
             kind: parse("certificates.kind", self.kind)?,
@@ -149,6 +151,9 @@ impl RawCert {
                 .revocation_reason
                 .map(|r| parse("certificates.revocation_reason", r))
                 .transpose()?,
+            lineage: parse("certificates.serial", self.serial.clone())?,
+            renewed_from: None,
+            recovered: false,
         })
     }
 }

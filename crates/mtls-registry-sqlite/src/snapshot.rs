@@ -33,6 +33,7 @@ pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
             display_name: t.display_name,
             status: t.status,
             limits: t.limits,
+            egress_address: t.egress_address,
         };
         snapshot.tenant(t.id, tenant)?;
     }

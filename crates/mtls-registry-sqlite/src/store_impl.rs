@@ -176,4 +176,73 @@ impl Store for SqliteStore {
             .map(|v| v.max(0) as u64)
             .map_err(db("read the registry version"))
     }
+
+    // TEMPORARY (interface stage): the registry helper implements these.
+    fn update_tenant(
+        &self,
+        _actor: &Actor,
+        _id: &TenantId,
+        _update: &mtls_registry::TenantUpdate,
+    ) -> Result<TenantRecord, RegistryError> {
+        unimplemented!("update_tenant")
+    }
+
+    fn add_tenant_route(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        spec: RouteSpec,
+    ) -> Result<RouteRecord, RegistryError> {
+        self.add_route(actor, tenant, spec)
+    }
+
+    fn renew_certificate(
+        &self,
+        _actor: &Actor,
+        _request: &mtls_registry::RenewalRequest,
+        _issue: &mut IssueFn<'_>,
+    ) -> Result<CertificateRecord, RegistryError> {
+        unimplemented!("renew_certificate")
+    }
+
+    fn record_admin_certificate(
+        &self,
+        _actor: &Actor,
+        _admin: &mtls_identity::AdminName,
+        _issue: &mut mtls_registry::AdminIssueFn<'_>,
+    ) -> Result<mtls_registry::AdminCertificateRecord, RegistryError> {
+        unimplemented!("record_admin_certificate")
+    }
+
+    fn admin_certificate(
+        &self,
+        _serial: &Serial,
+    ) -> Result<mtls_registry::AdminCertificateRecord, RegistryError> {
+        unimplemented!("admin_certificate")
+    }
+
+    fn admin_certificates(
+        &self,
+    ) -> Result<Vec<mtls_registry::AdminCertificateRecord>, RegistryError> {
+        unimplemented!("admin_certificates")
+    }
+
+    fn revoke_admin_certificate(
+        &self,
+        _actor: &Actor,
+        _serial: &Serial,
+        _reason: RevocationReason,
+    ) -> Result<mtls_registry::AdminCertificateRecord, RegistryError> {
+        unimplemented!("revoke_admin_certificate")
+    }
+
+    fn append_audit_event(
+        &self,
+        _actor: &Actor,
+        _action: &str,
+        _tenant: Option<&TenantId>,
+        _details: serde_json::Value,
+    ) -> Result<AuditEvent, RegistryError> {
+        unimplemented!("append_audit_event")
+    }
 }

@@ -99,6 +99,8 @@ pub(crate) fn create(
         display_name: display_name.to_owned(),
         status: TenantStatus::Active,
         limits,
+        route_policy: Default::default(),
+        egress_address: None,
         created_at: now,
         updated_at: now,
     })

@@ -92,6 +92,13 @@ pub struct CertificateRecord {
     pub revoked_at: Option<OffsetDateTime>,
     /// Why it was revoked, if it was.
     pub revocation_reason: Option<RevocationReason>,
+    /// The first certificate of this certificate's renewal chain (its own serial unless it
+    /// was issued by a renewal).
+    pub lineage: Serial,
+    /// The certificate this one renewed, if it was issued by a renewal.
+    pub renewed_from: Option<Serial>,
+    /// True if it was issued by recovering an expired certificate.
+    pub recovered: bool,
 }
 
 // === impl CertificateRecord ===

@@ -228,6 +228,32 @@ pub enum RegistryError {
         /// The route it conflicts with.
         existing: RouteId,
     },
+    /// A tenant's own route breaks the route policy its admin set; nothing was added.
+    #[error("tenant {tenant}: {violation}")]
+    PolicyViolation {
+        /// The tenant.
+        tenant: TenantId,
+        /// The rule broken and why.
+        violation: crate::PolicyViolation,
+    },
+    /// The egress address is already assigned to another tenant.
+    #[error("egress address {address} is already assigned to tenant {owner}")]
+    EgressAddressTaken {
+        /// The address.
+        address: std::net::IpAddr,
+        /// The tenant holding it.
+        owner: TenantId,
+    },
+    /// The certificate's lineage has used up its expired-certificate recoveries.
+    #[error(
+        "certificate lineage {lineage} has already recovered {limit} expired certificate(s), the limit; enroll again with a new token"
+    )]
+    RecoveryLimitReached {
+        /// The lineage (its first certificate's serial).
+        lineage: Serial,
+        /// The limit.
+        limit: u32,
+    },
     /// No route has this id.
     #[error("unknown route {id}")]
     UnknownRoute {

@@ -50,6 +50,7 @@
 //!     display_name: "ACME Corp".into(),
 //!     status: TenantStatus::Active,
 //!     limits: TenantLimits::default(),
+//!     egress_address: None,
 //! })?;
 //! builder.route(RouteRecord {
 //!     id: RouteId::random(),
@@ -69,11 +70,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod admin;
 mod audit;
 mod cert;
 mod clock;
 mod error;
+mod renewal;
 mod route;
+mod route_policy;
+mod route_policy_check;
 mod snapshot;
 mod source;
 mod store;
@@ -81,17 +86,22 @@ mod tenant;
 mod token;
 mod util;
 
+pub use admin::{AdminCertificateRecord, AdminIssueFn};
 pub use audit::{AuditEvent, AuditFilter, AuditReport, GENESIS_HASH};
 pub use cert::{CertificateKind, CertificateRecord, NewCertificate, UnknownCertificateKind};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
+pub use renewal::{Recovery, RenewalRequest};
 pub use route::{RouteId, RouteIdError, RouteRecord};
+pub use route_policy::{
+    DEFAULT_MAX_ROUTES, DEFAULT_MAX_UPSTREAMS_PER_ROUTE, PolicyViolation, RoutePolicy,
+};
 pub use snapshot::{Refusal, Snapshot, SnapshotBuilder, SnapshotError, SnapshotTenant};
 pub use source::SnapshotSource;
 pub use store::{BoxError, IssueFn, Store};
 pub use tenant::{
     Actor, DeletedTenant, InvalidActor, MAX_DISPLAY_NAME_CHARS, TenantLimits, TenantRecord,
-    TenantStatus, UnknownTenantStatus, validate_display_name,
+    TenantStatus, TenantUpdate, UnknownTenantStatus, validate_display_name,
 };
 pub use token::{
     ENROLLMENT_SECRET_PREFIX, EnrollmentSecret, MAX_TOKEN_TTL, MIN_TOKEN_TTL, TokenRecord,

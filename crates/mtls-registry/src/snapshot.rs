@@ -59,6 +59,7 @@ struct CertEntry {
 ///     display_name: "ACME Corp".into(),
 ///     status: TenantStatus::Active,
 ///     limits: TenantLimits::default(),
+///     egress_address: None,
 /// })?;
 /// builder.certificate(serial.clone(), "acme".parse()?, false)?;
 /// // The same serial again would make the snapshot ambiguous.
@@ -116,6 +117,8 @@ pub struct SnapshotTenant {
     pub status: TenantStatus,
     /// The limits to enforce.
     pub limits: TenantLimits,
+    /// The tenant's egress address: the default `egress_bind` of its routes.
+    pub egress_address: Option<std::net::IpAddr>,
 }
 
 /// Why [`Snapshot::admit`] refused a connection.

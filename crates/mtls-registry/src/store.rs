@@ -5,10 +5,14 @@ use std::time::Duration;
 use mtls_identity::{RevocationReason, Serial, TenantId, TrustDomain};
 use mtls_route_spec::RouteSpec;
 
+use mtls_identity::AdminName;
+use serde_json::Value;
+
 use crate::{
-    Actor, AuditEvent, AuditFilter, AuditReport, CertificateRecord, DeletedTenant,
-    EnrollmentSecret, NewCertificate, RegistryError, RouteId, RouteRecord, Snapshot, TenantLimits,
-    TenantRecord, TenantStatus, TokenRecord,
+    Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
+    CertificateRecord, DeletedTenant, EnrollmentSecret, NewCertificate, RegistryError,
+    RenewalRequest, RouteId, RouteRecord, Snapshot, TenantLimits, TenantRecord, TenantStatus,
+    TenantUpdate, TokenRecord,
 };
 
 /// The error type `issue` callbacks return.
@@ -65,6 +69,18 @@ pub trait Store: Send + Sync {
         limits: TenantLimits,
     ) -> Result<TenantRecord, RegistryError>;
 
+    /// Applies a [`TenantUpdate`] (limits, route policy, egress address) in one transaction
+    /// with one `tenant.update` audit event listing the changed fields. Errors:
+    /// [`UnknownTenant`](RegistryError::UnknownTenant),
+    /// [`InvalidLimits`](RegistryError::InvalidLimits),
+    /// [`EgressAddressTaken`](RegistryError::EgressAddressTaken).
+    fn update_tenant(
+        &self,
+        actor: &Actor,
+        id: &TenantId,
+        update: &TenantUpdate,
+    ) -> Result<TenantRecord, RegistryError>;
+
     /// Deletes a tenant: revokes its unrevoked certificates (reason
     /// `cessation-of-operation`), deletes its routes and tokens, then the tenant. Certificate
     /// rows stay (the CRL and the audit trail need them).
@@ -93,6 +109,51 @@ pub trait Store: Send + Sync {
         tenant: Option<&TenantId>,
     ) -> Result<Vec<CertificateRecord>, RegistryError>;
 
+    /// Renews a certificate in one transaction: checks the presented certificate (recorded,
+    /// not revoked, its tenant active), enforces the recovery bound of its lineage when
+    /// `request.recovery` is set, runs `issue` for the same tenant, records the new
+    /// certificate with the presented one's lineage (`renewed_from` = presented,
+    /// `recovered` = whether this was a recovery), revokes the presented one (reason
+    /// `superseded`) for a recovery or when `revoke_presented` is set, and writes a
+    /// `cert.renew` audit event. Errors: [`UnknownSerial`](RegistryError::UnknownSerial),
+    /// [`AlreadyRevoked`](RegistryError::AlreadyRevoked),
+    /// [`UnknownTenant`](RegistryError::UnknownTenant),
+    /// [`TenantSuspended`](RegistryError::TenantSuspended),
+    /// [`RecoveryLimitReached`](RegistryError::RecoveryLimitReached), and those of
+    /// [`record_certificate`](Self::record_certificate).
+    fn renew_certificate(
+        &self,
+        actor: &Actor,
+        request: &RenewalRequest,
+        issue: &mut IssueFn<'_>,
+    ) -> Result<CertificateRecord, RegistryError>;
+
+    /// Records an admin certificate; `issue` signs it inside the transaction (audit
+    /// `admin.cert.issue`). Errors: [`Issue`](RegistryError::Issue),
+    /// [`DuplicateSerial`](RegistryError::DuplicateSerial).
+    fn record_admin_certificate(
+        &self,
+        actor: &Actor,
+        admin: &AdminName,
+        issue: &mut AdminIssueFn<'_>,
+    ) -> Result<AdminCertificateRecord, RegistryError>;
+
+    /// One admin certificate, or [`UnknownSerial`](RegistryError::UnknownSerial).
+    fn admin_certificate(&self, serial: &Serial) -> Result<AdminCertificateRecord, RegistryError>;
+
+    /// Every admin certificate, ordered by issue time.
+    fn admin_certificates(&self) -> Result<Vec<AdminCertificateRecord>, RegistryError>;
+
+    /// Revokes an admin certificate (audit `admin.cert.revoke`). Errors:
+    /// [`UnknownSerial`](RegistryError::UnknownSerial),
+    /// [`AlreadyRevoked`](RegistryError::AlreadyRevoked).
+    fn revoke_admin_certificate(
+        &self,
+        actor: &Actor,
+        serial: &Serial,
+        reason: RevocationReason,
+    ) -> Result<AdminCertificateRecord, RegistryError>;
+
     /// Revokes a certificate. Errors: [`UnknownSerial`](RegistryError::UnknownSerial),
     /// [`AlreadyRevoked`](RegistryError::AlreadyRevoked).
     fn revoke_certificate(
@@ -111,6 +172,17 @@ pub trait Store: Send + Sync {
     /// [`RouteConflict`](RegistryError::RouteConflict) (checked against that tenant's routes
     /// only: tenants never see each other's routes).
     fn add_route(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        spec: RouteSpec,
+    ) -> Result<RouteRecord, RegistryError>;
+
+    /// Adds a route on the tenant's own behalf (self-service): like [`add_route`](Self::add_route),
+    /// and the tenant's stored [`RoutePolicy`](crate::RoutePolicy) is checked inside the same
+    /// transaction (so concurrent additions cannot overshoot `max_routes`). Errors as
+    /// `add_route`, plus [`PolicyViolation`](RegistryError::PolicyViolation) naming the rule.
+    fn add_tenant_route(
         &self,
         actor: &Actor,
         tenant: &TenantId,
@@ -148,6 +220,18 @@ pub trait Store: Send + Sync {
         secret: &str,
         issue: &mut IssueFn<'_>,
     ) -> Result<CertificateRecord, RegistryError>;
+
+    /// Appends an audit event that records no registry change (a read or a refused call of
+    /// the control-plane API): chained like every other event, without bumping the version
+    /// (the data plane does not rebuild its snapshot for it). `action` is 1..=64 characters
+    /// of `a-z`, `0-9`, `.`, `_`, `-`; `details` must not hold secrets.
+    fn append_audit_event(
+        &self,
+        actor: &Actor,
+        action: &str,
+        tenant: Option<&TenantId>,
+        details: Value,
+    ) -> Result<AuditEvent, RegistryError>;
 
     /// Audit events matching `filter`, in ascending `seq` order.
     fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, RegistryError>;

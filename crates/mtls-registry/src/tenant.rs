@@ -1,13 +1,14 @@
 //! Tenants, their limits, and the actor who changes them.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use mtls_identity::{Serial, TenantId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::RegistryError;
+use crate::{RegistryError, RoutePolicy};
 
 /// Who made a change, as recorded in the audit log: `cli:alice`, `api:admin-cert-<fp>`.
 ///
@@ -180,6 +181,11 @@ pub struct TenantRecord {
     pub status: TenantStatus,
     /// Tenant-specific limits.
     pub limits: TenantLimits,
+    /// What the tenant may add to its own routes through self-service.
+    pub route_policy: RoutePolicy,
+    /// The source address every route of the tenant without an explicit `egress_bind`
+    /// dials its upstreams from: the one address the tenant's upstreams allow-list.
+    pub egress_address: Option<IpAddr>,
     /// When the tenant was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -222,4 +228,17 @@ pub fn validate_display_name(name: &str) -> Result<(), RegistryError> {
         }),
         None => Ok(()),
     }
+}
+
+/// A change to a tenant's settings: each `Some` field replaces the stored value; `None`
+/// leaves it as it is. Applied in one transaction with one `tenant.update` audit event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantUpdate {
+    /// New limits.
+    pub limits: Option<TenantLimits>,
+    /// New route policy.
+    pub route_policy: Option<RoutePolicy>,
+    /// New egress address (`Some(None)` clears it). The caller checks that the host holds
+    /// the address; the registry only checks that no other tenant is assigned it.
+    pub egress_address: Option<Option<IpAddr>>,
 }

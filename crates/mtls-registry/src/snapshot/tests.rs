@@ -13,6 +13,7 @@ fn active() -> SnapshotTenant {
         display_name: "T".into(),
         status: TenantStatus::Active,
         limits: TenantLimits::default(),
+        egress_address: None,
     }
 }
 

@@ -1,0 +1,1 @@
+//! Placeholder (interface stage): the control-plane client helper fills this crate.

@@ -1,0 +1,1 @@
+//! Placeholder (interface stage): the control-plane server helper fills this crate.
