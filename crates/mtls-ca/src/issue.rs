@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use mtls_identity::{Fingerprint, Serial, TenantId, TrustDomain, tenant_uri};
+use mtls_identity::{AdminName, Fingerprint, Serial, TenantId, TrustDomain, admin_uri, tenant_uri};
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose,
     PublicKeyData, SanType,
@@ -69,6 +69,39 @@ impl ClientCertRequest {
             Some(w) => format!("{base}/{w}"),
             None => base,
         }
+    }
+}
+
+/// What to put in an admin's client certificate (for the control-plane API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminCertRequest {
+    /// The trust domain of the URI SAN.
+    pub trust_domain: TrustDomain,
+    /// The admin: subject CN and the URI SAN `spiffe://<domain>/admin/<name>`.
+    pub admin: AdminName,
+    /// Validity, from now. Default 30 days; 1 second to 825 days. Clamped to the issuing
+    /// CA's expiry.
+    pub validity: Duration,
+    /// Algorithm of the generated key.
+    pub key_algorithm: KeyAlgorithm,
+}
+
+// === impl AdminCertRequest ===
+
+impl AdminCertRequest {
+    /// A request with the defaults: 30 days, ECDSA P-256.
+    pub fn new(trust_domain: TrustDomain, admin: AdminName) -> Self {
+        Self {
+            trust_domain,
+            admin,
+            validity: DEFAULT_CLIENT_VALIDITY,
+            key_algorithm: KeyAlgorithm::default(),
+        }
+    }
+
+    /// The URI SAN the certificate will carry.
+    pub fn uri(&self) -> String {
+        admin_uri(&self.trust_domain, &self.admin)
     }
 }
 
@@ -162,6 +195,33 @@ impl CertificateAuthority {
     /// ago. Signed by the issuing CA.
     pub fn issue_client(&self, req: &ClientCertRequest) -> Result<IssuedCertificate, CaError> {
         let leaf = self.client_leaf(req)?;
+        let key = req.key_algorithm.generate()?;
+        let key_pem = private_key_pem(&key)?;
+        self.sign_leaf(leaf, &key, Some(key_pem))
+    }
+
+    /// Generates a key pair and issues an admin client certificate for it: CN = the admin
+    /// name, O = `multi-mtls-proxy admins`, URI SAN `spiffe://<domain>/admin/<name>`, EKU
+    /// clientAuth, otherwise the tenant profile. It never maps to a tenant, so the gateway
+    /// refuses it; the control plane accepts it only while the registry records it unrevoked.
+    pub fn issue_admin(&self, req: &AdminCertRequest) -> Result<IssuedCertificate, CaError> {
+        let uri = req.uri();
+        let uri = SanType::URI(uri.clone().try_into().map_err(|e: rcgen::Error| {
+            CaError::InvalidRequest {
+                field: "uri",
+                value: uri,
+                reason: e.to_string(),
+            }
+        })?);
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, req.admin.as_str());
+        dn.push(DnType::OrganizationName, "multi-mtls-proxy admins");
+        let leaf = self.leaf(
+            dn,
+            vec![uri],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            req.validity,
+        )?;
         let key = req.key_algorithm.generate()?;
         let key_pem = private_key_pem(&key)?;
         self.sign_leaf(leaf, &key, Some(key_pem))
@@ -349,6 +409,22 @@ fn check_dns_name(name: &str) -> Result<(), CaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_certificates_name_an_admin_and_no_tenant() {
+        let ca = CertificateAuthority::generate(&crate::CaConfig::default()).unwrap();
+        let domain: TrustDomain = "proxy.test".parse().unwrap();
+        let req = AdminCertRequest::new(domain.clone(), "alice".parse().unwrap());
+        let issued = ca.issue_admin(&req).unwrap();
+        let peer = mtls_identity::PeerIdentity::from_der(&issued.cert_der, Some(&domain)).unwrap();
+        assert_eq!(peer.uris, ["spiffe://proxy.test/admin/alice"]);
+        assert_eq!(
+            peer.tenant, None,
+            "an admin certificate must never map to a tenant"
+        );
+        assert_eq!(peer.common_name.as_deref(), Some("alice"));
+        assert!(issued.key_pem.is_some());
+    }
 
     #[test]
     fn display_names() {

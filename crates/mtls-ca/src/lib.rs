@@ -62,6 +62,6 @@ pub use crl::{Crl, CrlRequest, RevokedCertificate};
 pub use csr::{KeyAndCsr, MAX_RSA_BITS, MIN_RSA_BITS};
 pub use error::{CaError, CsrError};
 pub use issue::{
-    ClientCertRequest, DEFAULT_CLIENT_VALIDITY, DEFAULT_SERVER_VALIDITY, IssuedCertificate,
-    MAX_LEAF_VALIDITY, ServerCertRequest,
+    AdminCertRequest, ClientCertRequest, DEFAULT_CLIENT_VALIDITY, DEFAULT_SERVER_VALIDITY,
+    IssuedCertificate, MAX_LEAF_VALIDITY, ServerCertRequest,
 };
