@@ -53,8 +53,10 @@
 
 mod dial;
 mod error;
+mod local_address;
 mod target;
 
 pub use dial::{EgressPolicy, dial, literal_ip};
 pub use error::DialError;
+pub use local_address::{LocalAddressError, check_local_address};
 pub use target::{ConnectTargetError, connect_target};
