@@ -12,7 +12,8 @@ use axum::response::Response;
 use mtls_control_api::ErrorCode;
 use serde_json::json;
 
-use crate::caller::{Authenticated, authenticate};
+use crate::authenticate::authenticate;
+use crate::caller::Authenticated;
 use crate::error::ResponseCode;
 use crate::peer::TlsPeer;
 use crate::state::AppState;

@@ -189,3 +189,131 @@ pub enum ControlError {
     #[error("control API listener failed to accept connections")]
     Accept(#[source] io::Error),
 }
+
+#[cfg(test)]
+mod tests {
+    use mtls_identity::{Serial, TenantId};
+    use mtls_registry::{RegistryError, TenantStatus};
+
+    use super::*;
+
+    fn acme() -> TenantId {
+        "acme".parse().unwrap()
+    }
+
+    #[test]
+    fn registry_errors_map_to_their_codes() {
+        let cases: Vec<(RegistryError, ErrorCode)> = vec![
+            (
+                RegistryError::UnknownTenant { id: acme() },
+                ErrorCode::NotFound,
+            ),
+            (
+                RegistryError::UnknownSerial {
+                    serial: Serial::random(),
+                },
+                ErrorCode::NotFound,
+            ),
+            (
+                RegistryError::DuplicateTenant { id: acme() },
+                ErrorCode::Conflict,
+            ),
+            (
+                RegistryError::TenantAlreadyInStatus {
+                    id: acme(),
+                    status: TenantStatus::Active,
+                },
+                ErrorCode::Conflict,
+            ),
+            (
+                RegistryError::EgressAddressTaken {
+                    address: "127.0.0.2".parse().unwrap(),
+                    owner: acme(),
+                },
+                ErrorCode::Conflict,
+            ),
+            (
+                RegistryError::TenantSuspended { id: acme() },
+                ErrorCode::TenantSuspended,
+            ),
+            (
+                RegistryError::RecoveryLimitReached {
+                    lineage: Serial::random(),
+                    limit: 3,
+                },
+                ErrorCode::RecoveryLimitReached,
+            ),
+            (RegistryError::UnknownToken, ErrorCode::Unauthenticated),
+            (
+                RegistryError::TokenAlreadyUsed { id: "t-1".into() },
+                ErrorCode::TokenGone,
+            ),
+            (
+                RegistryError::InvalidLimits {
+                    field: "max_connections",
+                    reason: "must be at least 1",
+                },
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                RegistryError::Busy {
+                    operation: "write",
+                    source: "locked".into(),
+                },
+                ErrorCode::Unavailable,
+            ),
+            (
+                RegistryError::Database {
+                    operation: "write",
+                    source: "disk I/O error at /secret/path".into(),
+                },
+                ErrorCode::Internal,
+            ),
+        ];
+        for (err, code) in cases {
+            let text = err.to_string();
+            let api = ApiError::from_registry(err, "testing");
+            assert_eq!(api.code, code, "{text}");
+            assert!(
+                !api.message.contains("/secret/path"),
+                "internals leak: {}",
+                api.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_csr_error_inside_issue_is_invalid_csr_and_other_issue_errors_are_internal() {
+        let csr = mtls_ca::CaError::Csr(mtls_ca::CsrError::BadSignature);
+        let err = RegistryError::Issue {
+            tenant: acme(),
+            source: Box::new(csr),
+        };
+        assert_eq!(
+            ApiError::from_registry(err, "enrolling").code,
+            ErrorCode::InvalidCsr
+        );
+        let err = RegistryError::Issue {
+            tenant: acme(),
+            source: "the disk is full".into(),
+        };
+        let api = ApiError::from_registry(err, "enrolling");
+        assert_eq!(api.code, ErrorCode::Internal);
+        assert_eq!(
+            api.message,
+            "the server failed while enrolling; see its log"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_rounds_retry_after_up_to_whole_seconds() {
+        let response =
+            ApiError::rate_limited("renewals", Duration::from_millis(1500)).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(
+            response.extensions().get::<ResponseCode>(),
+            Some(&ResponseCode(ErrorCode::RateLimited))
+        );
+    }
+}

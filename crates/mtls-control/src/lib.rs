@@ -87,6 +87,7 @@
 //! daemon wiring (`mtlsd`).
 
 mod audit_layer;
+mod authenticate;
 mod caller;
 mod convert;
 mod error;
