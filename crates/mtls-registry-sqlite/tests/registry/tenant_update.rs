@@ -224,6 +224,16 @@ fn an_egress_address_belongs_to_one_tenant_at_a_time() {
     );
     assert!(direct.is_err(), "the unique index refuses a second holder");
 
+    // An IPv4-mapped address is its IPv4 address: stored as such, and taken as such.
+    let mapped = assign("globex", Some(ip("::ffff:192.0.2.20"))).unwrap();
+    assert_eq!(mapped.egress_address, Some(ip("192.0.2.20")));
+    let err = assign("acme", Some(ip("192.0.2.20"))).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::EgressAddressTaken { .. }),
+        "{err}"
+    );
+    assign("globex", None).unwrap();
+
     // Once released, the address can move.
     assign("acme", None).unwrap();
     assign("globex", Some(ip("2001:db8::10"))).unwrap();
