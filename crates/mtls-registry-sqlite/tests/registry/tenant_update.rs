@@ -247,3 +247,81 @@ fn an_egress_address_belongs_to_one_tenant_at_a_time() {
     assign("acme", Some(ip("2001:db8::10"))).unwrap();
     f.store.verify_audit().unwrap();
 }
+
+#[test]
+fn a_taken_address_refuses_the_whole_update() {
+    let f = Fixture::new();
+    f.tenant("acme");
+    f.tenant("globex");
+    f.store
+        .update_tenant(
+            &actor(),
+            &tid("acme"),
+            &TenantUpdate {
+                egress_address: Some(Some(ip("192.0.2.10"))),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap();
+    let v = version(&f.store);
+    let err = f
+        .store
+        .update_tenant(
+            &actor(),
+            &tid("globex"),
+            &TenantUpdate {
+                limits: Some(TenantLimits {
+                    max_connections: Some(5),
+                    requests_per_second: None,
+                }),
+                route_policy: Some(RoutePolicy {
+                    max_routes: 1,
+                    ..RoutePolicy::default()
+                }),
+                egress_address: Some(Some(ip("192.0.2.10"))),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::EgressAddressTaken { .. }),
+        "{err}"
+    );
+    let globex = f.store.tenant(&tid("globex")).unwrap();
+    assert_eq!(globex.limits, TenantLimits::default());
+    assert_eq!(globex.route_policy, RoutePolicy::default());
+    assert_eq!(version(&f.store), v);
+    f.store.verify_audit().unwrap();
+}
+
+#[test]
+fn the_data_planes_read_only_source_sees_egress_addresses() {
+    use mtls_registry::SnapshotSource;
+    let f = Fixture::new();
+    f.tenant("acme");
+    let source = mtls_registry_sqlite::SqliteSnapshotSource::open(&f.path).unwrap();
+    assert_eq!(
+        source
+            .snapshot()
+            .unwrap()
+            .tenant(&tid("acme"))
+            .unwrap()
+            .egress_address,
+        None
+    );
+    f.store
+        .update_tenant(
+            &actor(),
+            &tid("acme"),
+            &TenantUpdate {
+                egress_address: Some(Some(ip("127.0.0.2"))),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(source.version().unwrap(), version(&f.store));
+    let snapshot = source.snapshot().unwrap();
+    assert_eq!(
+        snapshot.tenant(&tid("acme")).unwrap().egress_address,
+        Some(ip("127.0.0.2"))
+    );
+}
