@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use mtls_ca::{AdminCertRequest, CertificateAuthority};
@@ -11,7 +11,7 @@ use mtls_identity::AdminName;
 use mtls_registry::{CertificateKind, NewCertificate, Store};
 use serde_json::{Value, json};
 use support::Mtlsd;
-use support::tenants::{DataDir, actor};
+use support::tenants::{DataDir, actor, get, named_backend};
 
 /// curl against the control API: (HTTP status, JSON body).
 fn curl(ca: &Path, identity: Option<(&Path, &Path)>, args: &[&str]) -> (u16, Value) {
@@ -34,20 +34,12 @@ fn curl(ca: &Path, identity: Option<(&Path, &Path)>, args: &[&str]) -> (u16, Val
     )
 }
 
-#[test]
-fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = DataDir::init(tmp.path());
-    data.ctl(&["tenant", "create", "acme", "--name", "ACME Corp"]);
-
-    // An admin certificate, recorded in the registry.
+/// An admin certificate for `alice`, recorded in the registry; (cert, key) files.
+fn record_admin(data: &DataDir, dir: &Path) -> (PathBuf, PathBuf) {
     let store = data.store();
     let ca = CertificateAuthority::load(&data.root.join("ca")).unwrap();
     let domain = store.trust_domain().unwrap();
-    let (admin_cert, admin_key) = (
-        tmp.path().join("admin.pem"),
-        tmp.path().join("admin-key.pem"),
-    );
+    let (cert, key) = (dir.join("admin.pem"), dir.join("admin-key.pem"));
     store
         .record_admin_certificate(
             &actor(),
@@ -55,8 +47,8 @@ fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
             &mut |name| {
                 let issued =
                     ca.issue_admin(&AdminCertRequest::new(domain.clone(), name.clone()))?;
-                std::fs::write(&admin_cert, &issued.chain_pem)?;
-                std::fs::write(&admin_key, issued.key_pem.as_ref().unwrap().as_str())?;
+                std::fs::write(&cert, &issued.chain_pem)?;
+                std::fs::write(&key, issued.key_pem.as_ref().unwrap().as_str())?;
                 Ok(NewCertificate {
                     serial: issued.serial.clone(),
                     fingerprint: issued.fingerprint,
@@ -67,7 +59,16 @@ fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
             },
         )
         .unwrap();
-    drop(store);
+    (cert, key)
+}
+
+#[test]
+fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    data.ctl(&["tenant", "create", "acme", "--name", "ACME Corp"]);
+
+    let (admin_cert, admin_key) = record_admin(&data, tmp.path());
 
     let config = format!(
         "data_dir = {:?}\n\n[control]\nlisten = \"127.0.0.1:0\"\n",
@@ -178,6 +179,60 @@ fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
             .starts_with("api:admin/alice from 127.0.0.1:"),
         "{}",
         token_event.actor
+    );
+
+    mtlsd.signal("TERM");
+    assert_eq!(mtlsd.wait_exit(), 0, "stderr:\n{}", mtlsd.stderr());
+}
+
+#[test]
+fn a_route_a_tenant_adds_through_the_api_is_served_by_the_gateway_of_the_same_daemon() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let acme = data.tenant("acme");
+    let (admin_cert, admin_key) = record_admin(&data, tmp.path());
+    let backend = named_backend("acme-app");
+    let config = format!("{}\n[control]\nlisten = \"127.0.0.1:0\"\n", data.config(""));
+    let mut mtlsd = Mtlsd::start(tmp.path(), "mtlsd.toml", &config);
+    let control = mtlsd.addr("control").port();
+    let gateway = mtlsd.addr("gw").port();
+    let url = |path: &str| format!("https://localhost:{control}{path}");
+    let ca = data.ca();
+
+    // The admin lets acme reach private addresses (the backend is on loopback) ...
+    let (status, body) = curl(
+        &ca,
+        Some((&admin_cert, &admin_key)),
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"allow_private":true}"#,
+            &url("/v1/tenants/acme/limits"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    // ... and acme adds its own route with its gateway certificate.
+    let spec = json!({"kind": "http", "host": "app.localhost", "upstreams": [format!("http://{backend}")], "allow_private": true});
+    let (status, body) = curl(
+        &ca,
+        Some((&acme.cert, &acme.key)),
+        &[
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &spec.to_string(),
+            &url("/v1/tenants/acme/routes"),
+        ],
+    );
+    assert_eq!(status, 201, "{body}");
+    let version = data.store().version().unwrap();
+    mtlsd.wait_registry_version("gw", version);
+    assert_eq!(
+        get(&acme, &ca, gateway, "app.localhost", "/"),
+        (200, "acme-app for acme\n".into())
     );
 
     mtlsd.signal("TERM");
