@@ -60,6 +60,7 @@ fn settings(c: &ControlConfig) -> ControlSettings {
         recovery_window: c.recovery_window,
         max_recoveries: c.max_recoveries,
         max_body_bytes: c.max_body_bytes,
+        max_connections: c.max_connections,
         handshake_timeout: c.handshake_timeout,
         enroll_per_ip: limit(c.enroll_per_ip),
         renew_per_ip: limit(c.renew_per_ip),

@@ -141,6 +141,7 @@
 //! | `control.recovery_window` | `30d` (`"0s"` disables expired-certificate recovery) |
 //! | `control.max_recoveries` | `3` (0 to 100) |
 //! | `control.max_body_bytes` | `65536` (1 KiB to 16 MiB) |
+//! | `control.max_connections` | `256` (1 to 65536; more are closed at accept) |
 //! | `control.handshake_timeout` | `10s` |
 //! | `control.rate_limits.enroll_per_ip_per_minute` / `enroll_per_ip_burst` | `10` / `5` |
 //! | `control.rate_limits.renew_per_ip_per_minute` / `renew_per_ip_burst` | `10` / `5` |

@@ -147,6 +147,7 @@ pub(super) struct RawControl {
     pub(super) recovery_window: Option<String>,
     pub(super) max_recoveries: Option<i64>,
     pub(super) max_body_bytes: Option<i64>,
+    pub(super) max_connections: Option<i64>,
     pub(super) handshake_timeout: Option<String>,
     pub(super) rate_limits: Option<RawControlRateLimits>,
 }

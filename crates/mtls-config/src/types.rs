@@ -401,6 +401,9 @@ pub struct ControlConfig {
     pub max_recoveries: u32,
     /// The largest request body (default 65536).
     pub max_body_bytes: usize,
+    /// Concurrent connections to the control listener (default 256); more are closed at
+    /// accept.
+    pub max_connections: usize,
     /// TLS handshake (and HTTP/1 request head) timeout (default 10 s).
     pub handshake_timeout: Duration,
     /// `POST /v1/enroll` per source IP (default 10 per minute, bursts of 5).

@@ -113,7 +113,7 @@ pub use error::{ApiError, ControlError};
 pub use peer::TlsPeer;
 pub use settings::{
     ControlSettings, DEFAULT_CERT_VALIDITY, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_RECOVERIES, DEFAULT_RECOVERY_WINDOW, RateLimit,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RECOVERIES, DEFAULT_RECOVERY_WINDOW, RateLimit,
 };
 pub use tls::control_server_config;
 
@@ -178,8 +178,11 @@ impl ControlPlane {
         tls: Arc<ServerConfig>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ControlError> {
-        let timeout = self.state.settings.handshake_timeout;
-        serve::serve(self.router(), listener, tls, timeout, shutdown).await
+        let limits = serve::ConnectionLimits {
+            handshake_timeout: self.state.settings.handshake_timeout,
+            max_connections: self.state.settings.max_connections,
+        };
+        serve::serve(self.router(), listener, tls, limits, shutdown).await
     }
 }
 

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper::body::Incoming;
@@ -14,6 +14,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
@@ -25,15 +26,31 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pause after a failed accept (out of file descriptors, say) before the next one.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The pause between two "connection limit reached" log lines.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What bounds each connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// Bound on the TLS handshake (and on reading an HTTP/1 request head).
+    pub(crate) handshake_timeout: Duration,
+    /// Connections open at once, handshaking or not; more are closed at accept.
+    pub(crate) max_connections: usize,
+}
+
 /// Serves `router` on `listener` with `tls` until `shutdown` completes, then lets open
 /// connections finish for up to 5 seconds.
 pub(crate) async fn serve(
     router: Router,
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    handshake_timeout: Duration,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ControlError> {
+    let handshake_timeout = limits.handshake_timeout;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut last_refusal_log: Option<Instant> = None;
+    let mut refused_since_log: u64 = 0;
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -49,10 +66,28 @@ pub(crate) async fn serve(
                 }
             },
         };
+        // A slot per connection, held until it closes: a flood of idle or slow clients
+        // cannot take more than `max_connections` sockets and tasks.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refused_since_log += 1;
+            if last_refusal_log.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL) {
+                tracing::warn!(
+                    peer = %remote_addr,
+                    limit = limits.max_connections,
+                    refused = refused_since_log,
+                    "control API: connection limit reached; closing new connections"
+                );
+                last_refusal_log = Some(Instant::now());
+                refused_since_log = 0;
+            }
+            drop(tcp);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let router = router.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {

@@ -49,6 +49,9 @@ pub struct ControlSettings {
     pub max_recoveries: u32,
     /// The largest request body accepted (413 above). Default 64 KiB.
     pub max_body_bytes: usize,
+    /// Concurrent connections [`ControlPlane::serve`](crate::ControlPlane::serve) keeps
+    /// open; one more is closed at accept (and logged, at most once a second). Default 256.
+    pub max_connections: usize,
     /// How long a TLS handshake may take before the connection is dropped. Default 10 s.
     pub handshake_timeout: Duration,
     /// `POST /v1/enroll` per source IP. Default 10 per minute, bursts of 5.
@@ -67,6 +70,8 @@ pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600
 pub const DEFAULT_MAX_RECOVERIES: u32 = 3;
 /// The default [`ControlSettings::max_body_bytes`]: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// The default [`ControlSettings::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// The default [`ControlSettings::handshake_timeout`]: 10 seconds.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -77,6 +82,7 @@ impl Default for ControlSettings {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             max_recoveries: DEFAULT_MAX_RECOVERIES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             enroll_per_ip: RateLimit::per_minute(10, 5),
             renew_per_ip: RateLimit::per_minute(10, 5),

@@ -72,3 +72,45 @@ async fn a_client_that_never_handshakes_is_dropped_at_the_timeout() {
     );
     fx.stop().await;
 }
+
+#[tokio::test]
+async fn connections_over_the_limit_are_closed_at_accept_and_a_slot_frees_on_close() {
+    let fx = Fixture::start(ControlSettings {
+        max_connections: 2,
+        ..relaxed()
+    })
+    .await;
+    // Two idle TCP connections (no handshake yet) take both slots.
+    let first = tokio::net::TcpStream::connect(fx.addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(fx.addr).await.unwrap();
+    let client = client(&fx, b"http/1.1", &[&rustls::version::TLS13]);
+    // The third is closed at accept; the accept loop may not have seen the first two yet, so
+    // poll (bounded) until a request is refused.
+    let mut refused = false;
+    for _ in 0..50 {
+        match client.get(fx.url("/openapi.json")).send().await {
+            Err(_) => {
+                refused = true;
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(
+        refused,
+        "a third connection must be closed while two are open"
+    );
+    // Closing one frees its slot: requests succeed again.
+    drop(first);
+    let mut served = false;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(fx.url("/openapi.json")).send().await {
+            assert_eq!(response.status(), StatusCode::OK);
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served, "a freed slot must accept a new connection");
+    fx.stop().await;
+}

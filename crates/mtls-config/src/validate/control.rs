@@ -17,6 +17,8 @@ const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 const MIN_BODY_BYTES: i64 = 1024;
 const MAX_BODY_BYTES: i64 = 16 * 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_MAX_CONNECTIONS: usize = 256;
+const MAX_CONNECTIONS: i64 = 65_536;
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 /// The largest rate-limit count or burst.
@@ -74,6 +76,14 @@ pub(super) fn control(c: &mut Checker, raw: RawControl) -> Option<ControlConfig>
         MAX_BODY_BYTES,
     )
     .map_or(DEFAULT_MAX_BODY_BYTES, |n| n as usize);
+    let max_connections = integer(
+        c,
+        "control.max_connections",
+        raw.max_connections,
+        1,
+        MAX_CONNECTIONS,
+    )
+    .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize);
     let handshake_timeout = c.duration(
         "control.handshake_timeout",
         raw.handshake_timeout.as_deref(),
@@ -93,6 +103,7 @@ pub(super) fn control(c: &mut Checker, raw: RawControl) -> Option<ControlConfig>
         recovery_window,
         max_recoveries,
         max_body_bytes,
+        max_connections,
         handshake_timeout,
         enroll_per_ip,
         renew_per_ip,
