@@ -16,6 +16,7 @@ mod data_dir;
 mod env;
 mod error;
 mod output;
+mod settings;
 
 use std::process::ExitCode;
 
