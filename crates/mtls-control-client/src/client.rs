@@ -19,11 +19,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting (TCP and TLS) may take, by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Filters of `GET /v1/audit`.
+/// Filters of `GET /v1/audit` (a tenant caller always sees only its own events).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
-    /// Only events about this tenant (a tenant caller always sees only its own).
-    pub tenant: Option<String>,
     /// Only events at or after this RFC 3339 time.
     pub since: Option<String>,
     /// At most this many events (the newest).
@@ -35,13 +33,10 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// Adds the set filters to `url` as query parameters.
     pub fn apply(&self, url: &mut Url) {
-        if self.tenant.is_none() && self.since.is_none() && self.limit.is_none() {
+        if self.since.is_none() && self.limit.is_none() {
             return;
         }
         let mut pairs = url.query_pairs_mut();
-        if let Some(t) = &self.tenant {
-            pairs.append_pair("tenant", t);
-        }
         if let Some(s) = &self.since {
             pairs.append_pair("since", s);
         }
@@ -332,13 +327,15 @@ mod tests {
     #[test]
     fn audit_query_adds_only_set_filters() {
         let q = AuditQuery {
-            tenant: Some("acme".into()),
-            since: None,
+            since: Some("2026-12-01T00:00:00Z".into()),
             limit: Some(5),
         };
         let mut url = Url::parse("https://h:1/v1/audit").unwrap();
         q.apply(&mut url);
-        assert_eq!(url.as_str(), "https://h:1/v1/audit?tenant=acme&limit=5");
+        assert_eq!(
+            url.as_str(),
+            "https://h:1/v1/audit?since=2026-12-01T00%3A00%3A00Z&limit=5"
+        );
         let mut url = Url::parse("https://h:1/v1/audit").unwrap();
         AuditQuery::default().apply(&mut url);
         assert_eq!(url.as_str(), "https://h:1/v1/audit");

@@ -152,15 +152,25 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
                 .map(audit::parse_since)
                 .transpose()?
                 .map(timestamp);
+            let tenant = args
+                .tenant
+                .as_deref()
+                .map(super::parse_tenant)
+                .transpose()?;
+            // The API filters by caller (a tenant sees its own events); --tenant filters
+            // here, among the events returned.
             let events = client
                 .audit(&AuditQuery {
-                    tenant: args.tenant.clone(),
                     since,
                     limit: args.limit,
                 })
                 .await?
                 .into_iter()
                 .map(convert::audit_event)
+                .filter(|e| match (&tenant, e) {
+                    (Some(t), Ok(e)) => e.tenant.as_ref() == Some(t),
+                    _ => true,
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(audit::list_output(&events))
         }
