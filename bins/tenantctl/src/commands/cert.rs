@@ -205,5 +205,8 @@ pub(super) fn cert_json(c: &CertificateRecord) -> Value {
         "issued_at": timestamp(c.issued_at),
         "revoked_at": c.revoked_at.map(timestamp),
         "revocation_reason": c.revocation_reason.map(|r| r.to_string()),
+        "lineage": c.lineage.to_string(),
+        "renewed_from": c.renewed_from.as_ref().map(ToString::to_string),
+        "recovered": c.recovered,
     })
 }
