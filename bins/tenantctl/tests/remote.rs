@@ -4,6 +4,7 @@
 //! lists its route, cannot touch another tenant, renews in place (the old pair keeps
 //! working, or stops with --revoke-previous) and keeps renewing with --loop until SIGTERM.
 
+#[allow(unused_imports)] // the shared support module re-exports helpers this file does not need
 mod support;
 
 use std::io::{BufRead, BufReader, Read};

@@ -402,10 +402,10 @@ async fn the_loop_renews_at_two_thirds_of_the_lifetime_until_shutdown() {
                     outcome.issued.serial.clone(),
                     time::OffsetDateTime::now_utc(),
                 ));
-                if renewals.len() == 2 {
-                    if let Some(d) = done.take() {
-                        d.send(()).ok();
-                    }
+                if renewals.len() == 2
+                    && let Some(d) = done.take()
+                {
+                    d.send(()).ok();
                 }
             }
             RenewEvent::Failed { error, .. } => panic!("renewal failed: {error}"),

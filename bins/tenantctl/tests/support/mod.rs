@@ -1,6 +1,6 @@
 //! Shared set-up for the tenantctl process tests.
 
-#![allow(dead_code, unused_imports, unreachable_pub)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -185,8 +185,10 @@ mod tests {
 
     #[test]
     fn bad_server_data_is_named() {
-        let mut l = api::Limits::default();
-        l.allowed_upstream_ports = vec!["not-a-port".into()];
+        let l = api::Limits {
+            allowed_upstream_ports: vec!["not-a-port".into()],
+            ..api::Limits::default()
+        };
         let err = limits_from_api(&l).unwrap_err().to_string();
         assert!(err.contains("allowed upstream port"), "{err}");
         assert!(err.contains("not-a-port"), "{err}");
