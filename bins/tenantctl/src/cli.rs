@@ -382,7 +382,7 @@ pub(crate) struct EnrollArgs {
     /// Output directory for cert.pem, key.pem and ca.pem (must not exist or be empty).
     #[arg(long)]
     pub(crate) out: PathBuf,
-    /// Validity in days.
+    /// Validity in days (local mode; with --server the server's cert_validity applies).
     #[arg(long, default_value_t = 30)]
     pub(crate) days: u32,
     /// Key algorithm of the generated key.

@@ -113,6 +113,20 @@ pub enum ClientError {
         /// The directory.
         path: PathBuf,
     },
+    /// The renewal succeeded and its files are installed, but revoking the previous
+    /// certificate failed: revoke it again later.
+    #[error(
+        "renewed: certificate {renewed} is installed, but revoking the previous certificate {previous} failed; revoke it again (tenantctl cert revoke {previous})"
+    )]
+    RevokePreviousFailed {
+        /// The previous certificate's serial.
+        previous: String,
+        /// The new certificate's serial.
+        renewed: String,
+        /// Why the revocation failed.
+        #[source]
+        source: Box<ClientError>,
+    },
     /// A certificate was issued but its files could not be moved into place.
     #[error(
         "certificate {serial} was issued, but its files could not be moved from {} to {}; move them by hand",

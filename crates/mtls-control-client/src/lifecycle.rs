@@ -93,7 +93,10 @@ fn check_issued(issued: &CertificateIssued, generated: &KeyAndCsr) -> Result<(),
 /// How [`renew_in_place`] renews.
 #[derive(Debug, Clone)]
 pub struct RenewOptions {
-    /// Ask the server to revoke the current certificate once the new one is recorded.
+    /// Revoke the current certificate once the new one is installed. Done as a second call
+    /// (`POST /v1/certs/{serial}/revoke`, authenticated with the new certificate) after the
+    /// swap, not with the renewal request's own `revoke_previous`: if the process dies
+    /// between the server's answer and the swap, the directory still holds a working pair.
     pub revoke_previous: bool,
     /// Algorithm of the new key (a new key is generated for every renewal).
     pub key_algorithm: KeyAlgorithm,
@@ -122,6 +125,8 @@ pub struct RenewOutcome {
     pub previous_not_after: OffsetDateTime,
     /// Whether it was expired (a recovery; the server revokes it).
     pub recovered: bool,
+    /// Whether the previous certificate is now revoked (`revoke_previous`, or a recovery).
+    pub previous_revoked: bool,
     /// The new generation directory `live` now points at.
     pub generation: PathBuf,
 }
@@ -130,9 +135,15 @@ pub struct RenewOutcome {
 /// (read consistently, see [`read_current`](crate::read_current)), generates a new key,
 /// sends a CSR to `POST /v1/renew`, checks the returned chain is for that key and
 /// installs it with one atomic symlink swap (see the [`cert_dir`](crate::cert_dir) module
-/// for the layout and why). Until the swap, the old files are untouched and keep working
-/// (the server keeps the old certificate valid unless `revoke_previous`). An expired
-/// certificate is tried too: the server may recover it within its window.
+/// for the layout and why). Until the swap, the old files are untouched and keep working:
+/// the server keeps the old certificate valid, and `revoke_previous` revokes it only after
+/// the swap. An expired certificate is tried too: the server may recover it within its
+/// window (and then revokes it itself, so a crash between its answer and the swap loses the
+/// lineage's recovery; retry within the window).
+///
+/// If the renewal succeeded but revoking the previous certificate failed, the error is
+/// [`ClientError::RevokePreviousFailed`]: the new pair is installed, revoke the old serial
+/// again later.
 pub async fn renew_in_place(
     server_url: &str,
     cert_dir: &Path,
@@ -163,7 +174,7 @@ pub async fn renew_in_place(
     let issued = client
         .renew(&RenewRequest {
             csr: csr_pem(&generated.csr_der),
-            revoke_previous: options.revoke_previous,
+            revoke_previous: false,
         })
         .await?;
     check_issued(&issued, &generated)?;
@@ -182,11 +193,33 @@ pub async fn renew_in_place(
             ca_pem: &ca,
         },
     )?;
+    let recovered = previous.not_after <= OffsetDateTime::now_utc();
+    let mut previous_revoked = recovered;
+    if options.revoke_previous && !recovered {
+        let installed = crate::cert_dir::read_current(cert_dir)?;
+        let tls = TlsMaterial::from_pem(
+            &ca_pem,
+            Some((installed.cert_pem.as_bytes(), installed.key_pem.as_bytes())),
+        )?;
+        let request = mtls_control_api::RevokeRequest {
+            reason: Some("superseded".to_owned()),
+        };
+        ControlClient::new(server_url, &tls)?
+            .revoke_cert(&previous.serial, &request)
+            .await
+            .map_err(|source| ClientError::RevokePreviousFailed {
+                previous: previous.serial.clone(),
+                renewed: issued.serial.clone(),
+                source: Box::new(source),
+            })?;
+        previous_revoked = true;
+    }
     Ok(RenewOutcome {
         issued,
         previous_serial: previous.serial,
         previous_not_after: previous.not_after,
-        recovered: previous.not_after <= OffsetDateTime::now_utc(),
+        recovered,
+        previous_revoked,
         generation,
     })
 }

@@ -305,6 +305,7 @@ async fn admin_tenant_enroll_scope_renew_and_revoke_previous() {
     .await
     .unwrap();
     assert_eq!(outcome2.previous_serial, outcome.issued.serial);
+    assert!(outcome2.previous_revoked && !outcome.previous_revoked);
     let revoked = client_from_generation(&server.url, &second_source, &server.ca_file());
     let err = revoked.whoami().await.unwrap_err();
     assert!(

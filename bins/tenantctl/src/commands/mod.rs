@@ -30,6 +30,8 @@ pub(crate) struct Context {
     pub(crate) actor: Actor,
     /// Remote-mode settings (`--server` and friends); `server` is `None` in local mode.
     pub(crate) remote: Remote,
+    /// `--json`: for commands that print as they go (`renew --loop`).
+    pub(crate) json: bool,
 }
 
 pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
@@ -41,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
         data: DataDir::new(cli.data_dir),
         actor,
         remote,
+        json: cli.json,
     };
     if ctx.remote.server.is_some() {
         return remote::run(&ctx, cli.command);

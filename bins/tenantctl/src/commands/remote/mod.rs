@@ -408,13 +408,13 @@ async fn renew_remote(ctx: &Context, server: &str, args: RenewArgs) -> Result<Ou
     };
     if !args.keep_running {
         let outcome = mtls_control_client::renew_in_place(server, &dir, &options).await?;
-        return Ok(renewed_output(&outcome, &dir, args.revoke_previous));
+        return Ok(renewed_output(&outcome, &dir));
     }
     let loop_options = LoopOptions {
         renew: options,
         ..LoopOptions::default()
     };
-    let json = std::env::args().any(|a| a == "--json");
+    let json = ctx.json;
     let mut renewals = 0u64;
     mtls_control_client::renew_loop(server, &dir, &loop_options, shutdown_signal(), |event| {
         let line = match event {
@@ -428,12 +428,12 @@ async fn renew_remote(ctx: &Context, server: &str, args: RenewArgs) -> Result<Ou
             RenewEvent::Renewed(outcome) => {
                 renewals += 1;
                 if json {
-                    renewed_json(outcome, &dir, args.revoke_previous).to_string()
+                    renewed_json(outcome, &dir).to_string()
                 } else {
                     format!(
                         "{} {}",
                         timestamp(time::OffsetDateTime::now_utc()),
-                        renewed_text(outcome, &dir, args.revoke_previous).replace('\n', " ")
+                        renewed_text(outcome, &dir).replace('\n', " ")
                     )
                 }
             }
@@ -486,8 +486,8 @@ async fn shutdown_signal() {
     }
 }
 
-fn renewed_text(o: &RenewOutcome, dir: &Path, revoke_previous: bool) -> String {
-    let old = if revoke_previous || o.recovered {
+fn renewed_text(o: &RenewOutcome, dir: &Path) -> String {
+    let old = if o.previous_revoked {
         format!("certificate {} is revoked", o.previous_serial)
     } else {
         format!(
@@ -511,7 +511,7 @@ fn renewed_text(o: &RenewOutcome, dir: &Path, revoke_previous: bool) -> String {
     )
 }
 
-fn renewed_json(o: &RenewOutcome, dir: &Path, revoke_previous: bool) -> serde_json::Value {
+fn renewed_json(o: &RenewOutcome, dir: &Path) -> serde_json::Value {
     json!({
         "event": "renewed",
         "tenant": o.issued.tenant,
@@ -519,17 +519,14 @@ fn renewed_json(o: &RenewOutcome, dir: &Path, revoke_previous: bool) -> serde_js
         "not_after": timestamp(o.issued.not_after),
         "lineage": o.issued.lineage,
         "previous_serial": o.previous_serial,
-        "previous_revoked": revoke_previous || o.recovered,
+        "previous_revoked": o.previous_revoked,
         "recovered": o.recovered,
         "cert_dir": dir,
     })
 }
 
-fn renewed_output(o: &RenewOutcome, dir: &Path, revoke_previous: bool) -> Output {
-    Output::new(
-        renewed_text(o, dir, revoke_previous),
-        renewed_json(o, dir, revoke_previous),
-    )
+fn renewed_output(o: &RenewOutcome, dir: &Path) -> Output {
+    Output::new(renewed_text(o, dir), renewed_json(o, dir))
 }
 
 /// What the CRL says: its number, revoked serials and update times.
