@@ -28,7 +28,7 @@ pub(crate) enum ControlStartError {
     Ca {
         path: PathBuf,
         #[source]
-        source: mtls_ca::CaError,
+        source: Box<mtls_ca::CaError>,
     },
     /// The TLS files or the control plane's setup failed.
     #[error("control API: setup failed")]
@@ -83,7 +83,7 @@ fn prepare(
     let ca_dir = config.data_dir().join("ca");
     let ca = CertificateAuthority::load(&ca_dir).map_err(|source| ControlStartError::Ca {
         path: ca_dir,
-        source,
+        source: Box::new(source),
     })?;
     let settings = settings(control);
     let tls = control_server_config(

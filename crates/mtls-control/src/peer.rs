@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 
-/// The request extension carrying the caller's connection facts. [`serve`](crate::serve)
+/// The request extension carrying the caller's connection facts. [`ControlPlane::serve`](crate::ControlPlane::serve)
 /// inserts it into every request; an embedder that mounts [`ControlPlane::router`]
 /// behind its own TLS must insert it too (a request without it is treated as anonymous
 /// from `0.0.0.0:0`).

@@ -102,7 +102,7 @@ impl RateLimiters {
 
     fn refuse(&self, what: &str, key: &str, wait: Duration) -> ApiError {
         let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        if n == 1 || n % LOG_EVERY == 0 {
+        if n == 1 || n.is_multiple_of(LOG_EVERY) {
             tracing::warn!(
                 refused_total = n,
                 key,
