@@ -86,7 +86,7 @@ pub use client::{
 pub use error::{ClientError, error_from_response};
 pub use lifecycle::{
     EnrolledBundle, LoopOptions, RenewEvent, RenewOptions, RenewOutcome, enroll, renew_in_place,
-    renew_loop,
+    renew_loop, renew_loop_with_clock,
 };
 pub use material::{LeafFacts, TlsMaterial, pair_matches};
 pub use schedule::{Backoff, delay_until, renewal_time};

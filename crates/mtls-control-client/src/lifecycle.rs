@@ -270,10 +270,36 @@ pub async fn renew_loop<S, F>(
     cert_dir: &Path,
     options: &LoopOptions,
     shutdown: S,
+    on_event: F,
+) -> Result<(), ClientError>
+where
+    S: Future<Output = ()>,
+    F: FnMut(RenewEvent<'_>),
+{
+    renew_loop_with_clock(
+        server_url,
+        cert_dir,
+        options,
+        shutdown,
+        OffsetDateTime::now_utc,
+        on_event,
+    )
+    .await
+}
+
+/// [`renew_loop`] with the wall clock it schedules by given as `now` (for tests and
+/// simulations; the renewals themselves are real).
+pub async fn renew_loop_with_clock<S, C, F>(
+    server_url: &str,
+    cert_dir: &Path,
+    options: &LoopOptions,
+    shutdown: S,
+    now: C,
     mut on_event: F,
 ) -> Result<(), ClientError>
 where
     S: Future<Output = ()>,
+    C: Fn() -> OffsetDateTime,
     F: FnMut(RenewEvent<'_>),
 {
     tokio::pin!(shutdown);
@@ -290,11 +316,11 @@ where
             });
             at
         } else {
-            OffsetDateTime::now_utc()
+            now()
         };
         // Sleep until due, in bounded steps, unless shut down.
         loop {
-            let left = delay_until(due, OffsetDateTime::now_utc());
+            let left = delay_until(due, now());
             if left.is_zero() {
                 break;
             }

@@ -431,3 +431,123 @@ async fn the_loop_renews_at_two_thirds_of_the_lifetime_until_shutdown() {
     assert_eq!(current.serial, renewals[1].0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_renews_in_place_by_recovery() {
+    // One second of validity past issuance (the CA backdates notBefore by 5 minutes).
+    let settings = ControlSettings {
+        cert_validity: Duration::from_secs(1),
+        ..ControlSettings::default()
+    };
+    let server = Server::start(settings).await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("sleeper");
+    let bundle = onboard(&server, "sleeper", &dir).await;
+    let facts = LeafFacts::from_pem("cert", bundle.issued.cert.as_bytes()).unwrap();
+    // Wait (bounded) until the certificate has expired by the wall clock.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while time::OffsetDateTime::now_utc() <= facts.not_after + time::Duration::seconds(1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the certificate never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let outcome = renew_in_place(&server.url, &dir, &RenewOptions::default())
+        .await
+        .unwrap();
+    assert!(outcome.recovered);
+    assert!(outcome.previous_revoked);
+    assert_eq!(outcome.previous_serial, bundle.issued.serial);
+    assert_eq!(outcome.issued.lineage, bundle.issued.lineage);
+    let certs = server.admin().certs("sleeper").await.unwrap();
+    let new = certs
+        .iter()
+        .find(|c| c.serial == outcome.issued.serial)
+        .unwrap();
+    assert!(new.recovered);
+    let old = certs
+        .iter()
+        .find(|c| c.serial == bundle.issued.serial)
+        .unwrap();
+    assert!(old.revoked_at.is_some());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_backs_off_on_failures_and_stops_on_shutdown() {
+    // A certificate directory whose server is not there: every attempt fails.
+    let ca = CertificateAuthority::generate(&CaConfig::default()).unwrap();
+    let issued = ca
+        .issue_client(&mtls_ca::ClientCertRequest::new(
+            "example.test".parse().unwrap(),
+            "acme".parse().unwrap(),
+            "Acme".to_owned(),
+        ))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("bundle");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), &issued.chain_pem).unwrap();
+    std::fs::write(
+        dir.join("key.pem"),
+        issued.key_pem.as_deref().unwrap().as_str(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.root_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("https://127.0.0.1:{port}");
+
+    // The certificate is due in ~20 days: the loop runs on a clock 25 days ahead, so it
+    // tries at once (and its first Scheduled event is still the 2/3 point).
+    let options = LoopOptions {
+        backoff: mtls_control_client::Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(80),
+        },
+        ..LoopOptions::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut stop = Some(stop);
+    let mut waits = Vec::new();
+    let mut scheduled = None;
+    let run = mtls_control_client::renew_loop_with_clock(
+        &url,
+        &dir,
+        &options,
+        async {
+            stopped.await.ok();
+        },
+        // A clock 25 days ahead: the certificate is due (its 2/3 point has passed).
+        || time::OffsetDateTime::now_utc() + time::Duration::days(25),
+        |event| match event {
+            RenewEvent::Scheduled { at, .. } => scheduled = Some(at),
+            RenewEvent::Failed {
+                error,
+                failures,
+                retry_in,
+            } => {
+                assert!(error.to_string().contains(&url), "{error}");
+                waits.push((failures, retry_in));
+                if failures == 5
+                    && let Some(s) = stop.take()
+                {
+                    s.send(()).ok();
+                }
+            }
+            RenewEvent::Renewed(_) => panic!("nothing to renew with"),
+        },
+    );
+    tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the loop stops on shutdown")
+        .unwrap();
+    let ms: Vec<(u32, u128)> = waits.iter().map(|(n, d)| (*n, d.as_millis())).collect();
+    assert_eq!(ms, [(1, 20), (2, 40), (3, 80), (4, 80), (5, 80)]);
+    let facts = LeafFacts::from_pem("cert", issued.chain_pem.as_bytes()).unwrap();
+    assert_eq!(scheduled, Some(facts.renewal_time()));
+}
