@@ -22,22 +22,21 @@ use crate::cli::ExplainArgs;
 use crate::error::CliError;
 use crate::output::{Output, timestamp};
 
-pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> {
+pub(super) fn run(ctx: &Context, args: ExplainArgs, cert: &Path) -> Result<Output, CliError> {
     let store = ctx.data.open_registry()?;
     // The CA must be usable; the listener trusts its bundle, ca.pem.
     ctx.data.load_ca()?;
     let policy = Policy::new(store.snapshot()?);
-    let chain = certificate_chain(&args.cert)?;
+    let chain = certificate_chain(cert)?;
     let der = chain[0].clone();
     let now = time::OffsetDateTime::now_utc();
 
     let mut human = String::new();
-    let mut value = json!({ "cert": args.cert });
+    let mut value = json!({ "cert": cert });
 
     // 1. Would the TLS handshake accept the certificate at all?
-    let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain())).map_err(
-        CliError::invalid("--cert", &args.cert.display().to_string()),
-    )?;
+    let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain()))
+        .map_err(CliError::invalid("--cert", &cert.display().to_string()))?;
     let chain_problem = chain_problem(&ctx.data.trust_bundle(), &chain, &identity, now)?;
     human.push_str(&format!(
         "Certificate  serial {} subject \"{}\"\n             issued by \"{}\", valid until {}\n",
@@ -125,7 +124,45 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
         }
         _ => {}
     }
+    explain_egress(&store, tenant, &mut human, &mut value)?;
     Ok(Output::new(human, value))
+}
+
+/// The source address the winning route's connections leave from: the route's own
+/// `egress_bind`, else the tenant's egress address, else the host's default.
+fn explain_egress(
+    store: &impl Store,
+    tenant: &mtls_identity::TenantId,
+    human: &mut String,
+    value: &mut Value,
+) -> Result<(), CliError> {
+    let Some(route_id) = value["route"].as_str().map(str::to_owned) else {
+        return Ok(());
+    };
+    let route_bind = store
+        .routes(Some(tenant))?
+        .into_iter()
+        .find(|r| r.id.to_string() == route_id)
+        .and_then(|r| match r.spec {
+            mtls_route_spec::RouteSpec::Http(h) => h.egress_bind,
+            mtls_route_spec::RouteSpec::Tcp(t) => t.egress_bind,
+            mtls_route_spec::RouteSpec::Connect(c) => c.egress_bind,
+            _ => None,
+        });
+    let (address, source) = match route_bind {
+        Some(ip) => (Some(ip), "the route's egress_bind"),
+        None => match store.tenant(tenant)?.egress_address {
+            Some(ip) => (Some(ip), "the tenant's egress address"),
+            None => (None, "the host's default"),
+        },
+    };
+    match address {
+        Some(ip) => human.push_str(&format!("Egress       from {ip} ({source})\n")),
+        None => human.push_str("Egress       from the host's default source address\n"),
+    }
+    value["egress_address"] = json!(address);
+    value["egress_source"] = json!(source);
+    Ok(())
 }
 
 /// The path step: the raw path, the normalised one the gateway routes on and forwards (with
