@@ -12,7 +12,7 @@ use mtls_registry::IssueFn;
 use mtls_registry::backend::{audit_time, stored_time};
 
 use crate::util::to_unix;
-use mtls_registry::{Actor, CertificateRecord, RegistryError, TenantRecord};
+use mtls_registry::{Actor, CertificateRecord, RegistryError, RenewalRequest, TenantRecord};
 
 pub(crate) fn get(conn: &Connection, serial: &Serial) -> Result<CertificateRecord, RegistryError> {
     query_one(
@@ -68,13 +68,47 @@ pub(crate) fn revoked(conn: &Connection) -> Result<Vec<CertificateRecord>, Regis
     )
 }
 
-/// Runs `issue` for `tenant` and inserts what it returns. Shared by direct issuance and
-/// token redemption; the caller writes the audit event (whose details start with
+/// Where a new certificate sits in its renewal chain.
+pub(crate) struct Lineage {
+    /// The chain's first serial; `None`: the new certificate starts its own chain.
+    pub(crate) lineage: Option<Serial>,
+    /// The certificate it renews.
+    pub(crate) renewed_from: Option<Serial>,
+    /// Whether it recovers an expired certificate.
+    pub(crate) recovered: bool,
+}
+
+// === impl Lineage ===
+
+impl Lineage {
+    /// A first issue (direct or by token): a chain of its own.
+    pub(crate) const FIRST: Self = Self {
+        lineage: None,
+        renewed_from: None,
+        recovered: false,
+    };
+}
+
+/// Whether `serial` is recorded already, as a tenant's or an admin's certificate (a serial
+/// is unique across both).
+pub(crate) fn serial_taken(conn: &Connection, serial: &Serial) -> Result<bool, RegistryError> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM certificates WHERE serial = ?1)
+             OR EXISTS (SELECT 1 FROM admin_certificates WHERE serial = ?1)",
+        [serial.to_string()],
+        |r| r.get(0),
+    )
+    .map_err(db("check for a duplicate serial"))
+}
+
+/// Runs `issue` for `tenant` and inserts what it returns. Shared by direct issuance, token
+/// redemption and renewal; the caller writes the audit event (whose details start with
 /// [`cert_details`]).
 pub(crate) fn issue_and_insert(
     w: &mut WriteTx<'_>,
     tenant: &TenantRecord,
     issue: &mut IssueFn<'_>,
+    chain: Lineage,
 ) -> Result<CertificateRecord, RegistryError> {
     let new = issue(tenant).map_err(|source| RegistryError::Issue {
         tenant: tenant.id.clone(),
@@ -90,28 +124,25 @@ pub(crate) fn issue_and_insert(
     if not_after <= not_before {
         return Err(invalid("not_after is not after not_before"));
     }
-    let serial_text = new.serial.to_string();
-    let exists: bool =
-        w.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM certificates WHERE serial = ?1)",
-            [&serial_text],
-            |r| r.get(0),
-        )
-        .map_err(db("check for a duplicate serial"))?;
-    if exists {
+    if serial_taken(&w.tx, &new.serial)? {
         return Err(RegistryError::DuplicateSerial { serial: new.serial });
     }
+    let lineage = chain.lineage.unwrap_or_else(|| new.serial.clone());
     w.tx.execute(
-        "INSERT INTO certificates (serial, tenant, fingerprint, kind, not_before, not_after, issued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO certificates (serial, tenant, fingerprint, kind, not_before, not_after,
+                                   issued_at, lineage, renewed_from, recovered)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
-            serial_text,
+            new.serial.to_string(),
             tenant.id.as_str(),
             new.fingerprint.to_string(),
             new.kind.as_str(),
             to_unix(not_before),
             to_unix(not_after),
             to_unix(w.now),
+            lineage.to_string(),
+            chain.renewed_from.as_ref().map(Serial::to_string),
+            chain.recovered,
         ],
     )
     .map_err(db("insert a certificate"))?;
@@ -125,11 +156,9 @@ pub(crate) fn issue_and_insert(
         issued_at: w.now,
         revoked_at: None,
         revocation_reason: None,
-        // TEMPORARY (interface stage): lineage columns come with the registry helper's
-        // migration.
-        lineage: new.serial.clone(),
-        renewed_from: None,
-        recovered: false,
+        lineage,
+        renewed_from: chain.renewed_from,
+        recovered: chain.recovered,
     })
 }
 
@@ -151,7 +180,7 @@ pub(crate) fn record(
     issue: &mut IssueFn<'_>,
 ) -> Result<CertificateRecord, RegistryError> {
     let tenant = tenants::get_active(&w.tx, tenant)?;
-    let cert = issue_and_insert(w, &tenant, issue)?;
+    let cert = issue_and_insert(w, &tenant, issue, Lineage::FIRST)?;
     w.audit(
         actor,
         "cert.issue",
@@ -191,5 +220,77 @@ pub(crate) fn revoke(
     )?;
     cert.revoked_at = Some(w.now);
     cert.revocation_reason = Some(reason);
+    Ok(cert)
+}
+
+/// How many certificates of `lineage` were issued by a recovery.
+fn recoveries_in(conn: &Connection, lineage: &Serial) -> Result<u64, RegistryError> {
+    conn.query_row(
+        "SELECT count(*) FROM certificates WHERE lineage = ?1 AND recovered = 1",
+        [lineage.to_string()],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as u64)
+    .map_err(db("count a lineage's recoveries"))
+}
+
+pub(crate) fn renew(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    request: &RenewalRequest,
+    issue: &mut IssueFn<'_>,
+) -> Result<CertificateRecord, RegistryError> {
+    // Expiry is not checked here: whether an expired certificate may be recovered is the
+    // caller's decision (it sets `request.recovery`).
+    let presented = get(&w.tx, &request.presented)?;
+    if let Some(revoked_at) = presented.revoked_at {
+        return Err(RegistryError::AlreadyRevoked {
+            serial: presented.serial,
+            revoked_at,
+        });
+    }
+    let tenant = tenants::get_active(&w.tx, &presented.tenant)?;
+    if let Some(recovery) = request.recovery
+        && recoveries_in(&w.tx, &presented.lineage)? >= u64::from(recovery.max_recoveries)
+    {
+        return Err(RegistryError::RecoveryLimitReached {
+            lineage: presented.lineage,
+            limit: recovery.max_recoveries,
+        });
+    }
+    let recovered = request.recovery.is_some();
+    let cert = issue_and_insert(
+        w,
+        &tenant,
+        issue,
+        Lineage {
+            lineage: Some(presented.lineage.clone()),
+            renewed_from: Some(presented.serial.clone()),
+            recovered,
+        },
+    )?;
+    let revoke_presented = recovered || request.revoke_presented;
+    if revoke_presented {
+        w.tx.execute(
+            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1",
+            params![
+                presented.serial.to_string(),
+                to_unix(w.now),
+                RevocationReason::Superseded.as_str()
+            ],
+        )
+        .map_err(db("revoke a renewed certificate"))?;
+    }
+    let mut details = cert_details(&cert);
+    details.insert("presented".into(), json!(presented.serial.to_string()));
+    details.insert("lineage".into(), json!(cert.lineage.to_string()));
+    details.insert("recovered".into(), json!(recovered));
+    details.insert("revoked_presented".into(), json!(revoke_presented));
+    w.audit(
+        actor,
+        "cert.renew",
+        Some(&tenant.id),
+        Value::Object(details),
+    )?;
     Ok(cert)
 }

@@ -65,6 +65,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod admin_certs;
 mod audit;
 mod certs;
 mod error;

@@ -38,13 +38,23 @@ pub(crate) fn list(
     }
 }
 
+/// Who is adding a route: an admin (no route policy) or the tenant itself (its policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddedBy {
+    /// An admin: not bound by the tenant's route policy.
+    Admin,
+    /// The tenant itself (self-service): its route policy is checked in the transaction.
+    Tenant,
+}
+
 pub(crate) fn add(
     w: &mut WriteTx<'_>,
     actor: &Actor,
     tenant: &TenantId,
     spec: RouteSpec,
+    added_by: AddedBy,
 ) -> Result<RouteRecord, RegistryError> {
-    tenants::get(&w.tx, tenant)?;
+    let record = tenants::get(&w.tx, tenant)?;
     // `validate_new`: a route being added is also held to the non-public upstream check,
     // which routes read back are not (they were stored before it existed).
     spec.validate_new()
@@ -52,8 +62,20 @@ pub(crate) fn add(
             tenant: tenant.clone(),
             source,
         })?;
+    let existing_routes = list(&w.tx, Some(tenant))?;
+    if added_by == AddedBy::Tenant {
+        // Inside the write transaction (BEGIN IMMEDIATE): the count cannot change under us,
+        // so concurrent additions cannot overshoot `max_routes`.
+        record
+            .route_policy
+            .check(&spec, existing_routes.len(), record.egress_address)
+            .map_err(|violation| RegistryError::PolicyViolation {
+                tenant: tenant.clone(),
+                violation,
+            })?;
+    }
     // Only this tenant's routes: tenants never conflict with (or learn about) each other.
-    for existing in list(&w.tx, Some(tenant))? {
+    for existing in existing_routes {
         if spec.conflicts_with(&existing.spec) {
             return Err(RegistryError::RouteConflict {
                 tenant: tenant.clone(),
@@ -84,17 +106,16 @@ pub(crate) fn add(
         params![id.as_str(), tenant.as_str(), spec_json, to_unix(w.now)],
     )
     .map_err(db("insert a route"))?;
-    w.audit(
-        actor,
-        "route.add",
-        Some(tenant),
-        json!({
-            "route": id.as_str(),
-            "kind": spec.kind().as_str(),
-            "summary": spec.summary(),
-            "spec": serde_json::from_str::<serde_json::Value>(&spec_json).unwrap_or_default(),
-        }),
-    )?;
+    let mut details = json!({
+        "route": id.as_str(),
+        "kind": spec.kind().as_str(),
+        "summary": spec.summary(),
+        "spec": serde_json::from_str::<serde_json::Value>(&spec_json).unwrap_or_default(),
+    });
+    if added_by == AddedBy::Tenant {
+        details["self_service"] = json!(true);
+    }
+    w.audit(actor, "route.add", Some(tenant), details)?;
     Ok(RouteRecord {
         id,
         tenant: tenant.clone(),

@@ -11,8 +11,8 @@ use rusqlite::{Connection, Params, Row};
 use crate::error::{db, stored};
 use crate::util::from_unix;
 use mtls_registry::{
-    AuditEvent, CertificateRecord, RegistryError, RouteRecord, TenantLimits, TenantRecord,
-    TokenRecord,
+    AdminCertificateRecord, AuditEvent, CertificateRecord, RegistryError, RouteRecord,
+    TenantLimits, TenantRecord, TokenRecord,
 };
 
 /// Parses a stored text column.
@@ -57,8 +57,8 @@ pub(crate) fn query_one<R, T>(
         .next())
 }
 
-pub(crate) const TENANT_COLUMNS: &str =
-    "id, display_name, status, max_connections, requests_per_second, created_at, updated_at";
+pub(crate) const TENANT_COLUMNS: &str = "id, display_name, status, max_connections, \
+     requests_per_second, created_at, updated_at, route_policy, egress_address";
 
 pub(crate) struct RawTenant {
     id: String,
@@ -68,6 +68,8 @@ pub(crate) struct RawTenant {
     requests_per_second: Option<u32>,
     created_at: i64,
     updated_at: i64,
+    route_policy: String,
+    egress_address: Option<String>,
 }
 
 // === impl RawTenant ===
@@ -82,6 +84,8 @@ impl RawTenant {
             requests_per_second: row.get(4)?,
             created_at: row.get(5)?,
             updated_at: row.get(6)?,
+            route_policy: row.get(7)?,
+            egress_address: row.get(8)?,
         })
     }
 
@@ -94,8 +98,12 @@ impl RawTenant {
                 max_connections: self.max_connections,
                 requests_per_second: self.requests_per_second,
             },
-            route_policy: Default::default(),
-            egress_address: None,
+            route_policy: serde_json::from_str(&self.route_policy)
+                .map_err(|e| stored("tenants.route_policy", self.route_policy.clone())(e.into()))?,
+            egress_address: self
+                .egress_address
+                .map(|a| parse("tenants.egress_address", a))
+                .transpose()?,
             created_at: from_unix("tenants.created_at", self.created_at)?,
             updated_at: from_unix("tenants.updated_at", self.updated_at)?,
         })
@@ -103,7 +111,7 @@ impl RawTenant {
 }
 
 pub(crate) const CERT_COLUMNS: &str = "serial, tenant, fingerprint, kind, not_before, not_after, \
-     issued_at, revoked_at, revocation_reason";
+     issued_at, revoked_at, revocation_reason, lineage, renewed_from, recovered";
 
 pub(crate) struct RawCert {
     serial: String,
@@ -115,6 +123,9 @@ pub(crate) struct RawCert {
     issued_at: i64,
     revoked_at: Option<i64>,
     revocation_reason: Option<String>,
+    lineage: Option<String>,
+    renewed_from: Option<String>,
+    recovered: bool,
 }
 
 // === impl RawCert ===
@@ -131,12 +142,17 @@ impl RawCert {
             issued_at: row.get(6)?,
             revoked_at: row.get(7)?,
             revocation_reason: row.get(8)?,
+            lineage: row.get(9)?,
+            renewed_from: row.get(10)?,
+            recovered: row.get(11)?,
         })
     }
 
     pub(crate) fn into_record(self) -> Result<CertificateRecord, RegistryError> {
+        // Rows written before schema version 2 have no lineage: they were first issues.
+        let lineage = self.lineage.unwrap_or_else(|| self.serial.clone());
         Ok(CertificateRecord {
-            serial: parse("certificates.serial", self.serial.clone())?,
+            serial: parse("certificates.serial", self.serial)?,
             tenant: parse("certificates.tenant", self.tenant)?,
             fingerprint: parse("certificates.fingerprint", self.fingerprint)?,
             kind: parse("certificates.kind", self.kind)?,
@@ -151,9 +167,62 @@ impl RawCert {
                 .revocation_reason
                 .map(|r| parse("certificates.revocation_reason", r))
                 .transpose()?,
-            lineage: parse("certificates.serial", self.serial.clone())?,
-            renewed_from: None,
-            recovered: false,
+            lineage: parse("certificates.lineage", lineage)?,
+            renewed_from: self
+                .renewed_from
+                .map(|s| parse("certificates.renewed_from", s))
+                .transpose()?,
+            recovered: self.recovered,
+        })
+    }
+}
+
+pub(crate) const ADMIN_CERT_COLUMNS: &str =
+    "serial, admin, fingerprint, not_before, not_after, issued_at, revoked_at, revocation_reason";
+
+pub(crate) struct RawAdminCert {
+    serial: String,
+    admin: String,
+    fingerprint: String,
+    not_before: i64,
+    not_after: i64,
+    issued_at: i64,
+    revoked_at: Option<i64>,
+    revocation_reason: Option<String>,
+}
+
+// === impl RawAdminCert ===
+
+impl RawAdminCert {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            serial: row.get(0)?,
+            admin: row.get(1)?,
+            fingerprint: row.get(2)?,
+            not_before: row.get(3)?,
+            not_after: row.get(4)?,
+            issued_at: row.get(5)?,
+            revoked_at: row.get(6)?,
+            revocation_reason: row.get(7)?,
+        })
+    }
+
+    pub(crate) fn into_record(self) -> Result<AdminCertificateRecord, RegistryError> {
+        Ok(AdminCertificateRecord {
+            serial: parse("admin_certificates.serial", self.serial)?,
+            admin: parse("admin_certificates.admin", self.admin)?,
+            fingerprint: parse("admin_certificates.fingerprint", self.fingerprint)?,
+            not_before: from_unix("admin_certificates.not_before", self.not_before)?,
+            not_after: from_unix("admin_certificates.not_after", self.not_after)?,
+            issued_at: from_unix("admin_certificates.issued_at", self.issued_at)?,
+            revoked_at: self
+                .revoked_at
+                .map(|t| from_unix("admin_certificates.revoked_at", t))
+                .transpose()?,
+            revocation_reason: self
+                .revocation_reason
+                .map(|r| parse("admin_certificates.revocation_reason", r))
+                .transpose()?,
         })
     }
 }

@@ -84,6 +84,37 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
     BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
     "#,
+    // 2: the control plane. Tenants get a self-service route policy (JSON of `RoutePolicy`;
+    // '{}' reads back as the defaults) and an egress address (canonical IP text, one tenant
+    // per address); certificates get their renewal lineage (NULL in rows written before
+    // this migration means "its own serial": those were all first issues); admin
+    // certificates get a table of their own.
+    r#"
+    ALTER TABLE tenants ADD COLUMN route_policy TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE tenants ADD COLUMN egress_address TEXT;
+    CREATE UNIQUE INDEX tenants_by_egress_address ON tenants (egress_address)
+        WHERE egress_address IS NOT NULL;
+
+    ALTER TABLE certificates ADD COLUMN lineage TEXT;
+    ALTER TABLE certificates ADD COLUMN renewed_from TEXT;
+    ALTER TABLE certificates ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0
+        CHECK (recovered IN (0, 1));
+    CREATE INDEX certificates_by_lineage ON certificates (lineage);
+
+    -- A serial is unique across this table and `certificates` (checked on insert).
+    CREATE TABLE admin_certificates (
+        serial            TEXT    PRIMARY KEY,
+        admin             TEXT    NOT NULL,
+        fingerprint       TEXT    NOT NULL,
+        not_before        INTEGER NOT NULL,
+        not_after         INTEGER NOT NULL,
+        issued_at         INTEGER NOT NULL,
+        revoked_at        INTEGER,
+        revocation_reason TEXT,
+        CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL))
+    );
+    CREATE INDEX admin_certificates_by_issue ON admin_certificates (issued_at);
+    "#,
 ];
 
 /// The newest schema version this build knows.
@@ -163,3 +194,6 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Registry
     }
     tx.commit().map_err(db("commit the schema migration"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use mtls_registry::backend::{canonical_json, chain_hash, stored_time};
-use mtls_registry::{Actor, Clock, GENESIS_HASH, RegistryError, SystemClock};
+use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
 
 use crate::error::{corrupt, db, is_corruption};
 use crate::schema;
@@ -236,7 +236,8 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits if it succeeds. `f` must
-    /// write exactly one audit event (which bumps the version).
+    /// write exactly one audit event (which bumps the version, unless it records no change),
+    /// or say that nothing changed ([`WriteTx::nothing_changed`]).
     pub(crate) fn write<T>(
         &self,
         operation: &'static str,
@@ -330,10 +331,40 @@ impl WriteTx<'_> {
     pub(crate) fn audit(
         &mut self,
         actor: &Actor,
-        action: &'static str,
+        action: &str,
         tenant: Option<&TenantId>,
         details: Value,
     ) -> Result<(), RegistryError> {
+        self.append_event(actor, action, tenant, details, true)
+            .map(|_| ())
+    }
+
+    /// Appends an audit event and moves the head without bumping the version: for events
+    /// that record no registry change (the data plane has nothing to rebuild).
+    pub(crate) fn audit_without_change(
+        &mut self,
+        actor: &Actor,
+        action: &str,
+        tenant: Option<&TenantId>,
+        details: Value,
+    ) -> Result<AuditEvent, RegistryError> {
+        self.append_event(actor, action, tenant, details, false)
+    }
+
+    /// Marks a write that turned out to change nothing (so it needs no audit event); the
+    /// commit is then empty.
+    pub(crate) fn nothing_changed(&mut self) {
+        self.audited = true;
+    }
+
+    fn append_event(
+        &mut self,
+        actor: &Actor,
+        action: &str,
+        tenant: Option<&TenantId>,
+        details: Value,
+        bump_version: bool,
+    ) -> Result<AuditEvent, RegistryError> {
         let (head_seq, head_hash): (i64, String) = self
             .tx
             .query_row(
@@ -368,14 +399,25 @@ impl WriteTx<'_> {
                 ],
             )
             .map_err(db("append an audit event"))?;
+        let sql = if bump_version {
+            "UPDATE meta SET version = version + 1, audit_head_seq = ?1, audit_head_hash = ?2
+             WHERE id = 1"
+        } else {
+            "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1"
+        };
         self.tx
-            .execute(
-                "UPDATE meta SET version = version + 1, audit_head_seq = ?1, audit_head_hash = ?2
-                 WHERE id = 1",
-                rusqlite::params![seq as i64, hash],
-            )
-            .map_err(db("bump the registry version"))?;
+            .execute(sql, rusqlite::params![seq as i64, hash])
+            .map_err(db("move the audit head"))?;
         self.audited = true;
-        Ok(())
+        Ok(AuditEvent {
+            seq,
+            at: self.now,
+            actor: actor.as_str().to_owned(),
+            action: action.to_owned(),
+            tenant: tenant.cloned(),
+            details,
+            prev_hash: head_hash,
+            hash,
+        })
     }
 }

@@ -2,17 +2,19 @@
 
 use std::time::Duration;
 
-use mtls_identity::{RevocationReason, Serial, TenantId, TrustDomain};
+use mtls_identity::{AdminName, RevocationReason, Serial, TenantId, TrustDomain};
 use mtls_route_spec::RouteSpec;
+use serde_json::Value;
 
 use crate::error::db;
+use crate::routes::AddedBy;
 use crate::rows::parse;
-use crate::{SqliteStore, audit, certs, routes, snapshot, tenants, tokens};
-use mtls_registry::IssueFn;
+use crate::{SqliteStore, admin_certs, audit, certs, routes, snapshot, tenants, tokens};
 use mtls_registry::{
-    Actor, AuditEvent, AuditFilter, AuditReport, CertificateRecord, DeletedTenant,
-    EnrollmentSecret, RegistryError, RouteId, RouteRecord, Snapshot, Store, TenantLimits,
-    TenantRecord, TenantStatus, TokenRecord,
+    Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
+    CertificateRecord, DeletedTenant, EnrollmentSecret, IssueFn, RegistryError, RenewalRequest,
+    RouteId, RouteRecord, Snapshot, Store, TenantLimits, TenantRecord, TenantStatus, TenantUpdate,
+    TokenRecord, validate_audit_action,
 };
 
 // === impl SqliteStore ===
@@ -117,7 +119,9 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         spec: RouteSpec,
     ) -> Result<RouteRecord, RegistryError> {
-        self.write("add a route", |w| routes::add(w, actor, tenant, spec))
+        self.write("add a route", |w| {
+            routes::add(w, actor, tenant, spec, AddedBy::Admin)
+        })
     }
 
     fn routes(&self, tenant: Option<&TenantId>) -> Result<Vec<RouteRecord>, RegistryError> {
@@ -177,14 +181,13 @@ impl Store for SqliteStore {
             .map_err(db("read the registry version"))
     }
 
-    // TEMPORARY (interface stage): the registry helper implements these.
     fn update_tenant(
         &self,
-        _actor: &Actor,
-        _id: &TenantId,
-        _update: &mtls_registry::TenantUpdate,
+        actor: &Actor,
+        id: &TenantId,
+        update: &TenantUpdate,
     ) -> Result<TenantRecord, RegistryError> {
-        unimplemented!("update_tenant")
+        self.write("update a tenant", |w| tenants::update(w, actor, id, update))
     }
 
     fn add_tenant_route(
@@ -193,56 +196,62 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         spec: RouteSpec,
     ) -> Result<RouteRecord, RegistryError> {
-        self.add_route(actor, tenant, spec)
+        self.write("add a tenant's own route", |w| {
+            routes::add(w, actor, tenant, spec, AddedBy::Tenant)
+        })
     }
 
     fn renew_certificate(
         &self,
-        _actor: &Actor,
-        _request: &mtls_registry::RenewalRequest,
-        _issue: &mut IssueFn<'_>,
+        actor: &Actor,
+        request: &RenewalRequest,
+        issue: &mut IssueFn<'_>,
     ) -> Result<CertificateRecord, RegistryError> {
-        unimplemented!("renew_certificate")
+        self.write("renew a certificate", |w| {
+            certs::renew(w, actor, request, issue)
+        })
     }
 
     fn record_admin_certificate(
         &self,
-        _actor: &Actor,
-        _admin: &mtls_identity::AdminName,
-        _issue: &mut mtls_registry::AdminIssueFn<'_>,
-    ) -> Result<mtls_registry::AdminCertificateRecord, RegistryError> {
-        unimplemented!("record_admin_certificate")
+        actor: &Actor,
+        admin: &AdminName,
+        issue: &mut AdminIssueFn<'_>,
+    ) -> Result<AdminCertificateRecord, RegistryError> {
+        self.write("record an admin certificate", |w| {
+            admin_certs::record(w, actor, admin, issue)
+        })
     }
 
-    fn admin_certificate(
-        &self,
-        _serial: &Serial,
-    ) -> Result<mtls_registry::AdminCertificateRecord, RegistryError> {
-        unimplemented!("admin_certificate")
+    fn admin_certificate(&self, serial: &Serial) -> Result<AdminCertificateRecord, RegistryError> {
+        admin_certs::get(&self.lock(), serial)
     }
 
-    fn admin_certificates(
-        &self,
-    ) -> Result<Vec<mtls_registry::AdminCertificateRecord>, RegistryError> {
-        unimplemented!("admin_certificates")
+    fn admin_certificates(&self) -> Result<Vec<AdminCertificateRecord>, RegistryError> {
+        admin_certs::list(&self.lock())
     }
 
     fn revoke_admin_certificate(
         &self,
-        _actor: &Actor,
-        _serial: &Serial,
-        _reason: RevocationReason,
-    ) -> Result<mtls_registry::AdminCertificateRecord, RegistryError> {
-        unimplemented!("revoke_admin_certificate")
+        actor: &Actor,
+        serial: &Serial,
+        reason: RevocationReason,
+    ) -> Result<AdminCertificateRecord, RegistryError> {
+        self.write("revoke an admin certificate", |w| {
+            admin_certs::revoke(w, actor, serial, reason)
+        })
     }
 
     fn append_audit_event(
         &self,
-        _actor: &Actor,
-        _action: &str,
-        _tenant: Option<&TenantId>,
-        _details: serde_json::Value,
+        actor: &Actor,
+        action: &str,
+        tenant: Option<&TenantId>,
+        details: Value,
     ) -> Result<AuditEvent, RegistryError> {
-        unimplemented!("append_audit_event")
+        validate_audit_action(action)?;
+        self.write("append an audit event", |w| {
+            w.audit_without_change(actor, action, tenant, details)
+        })
     }
 }

@@ -1,7 +1,9 @@
 //! Tenant operations.
 
 use mtls_identity::{RevocationReason, Serial, TenantId};
-use rusqlite::{Connection, params};
+use std::net::IpAddr;
+
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use crate::error::db;
@@ -11,8 +13,8 @@ use mtls_registry::backend::audit_time;
 
 use crate::util::to_unix;
 use mtls_registry::{
-    Actor, DeletedTenant, RegistryError, TenantLimits, TenantRecord, TenantStatus,
-    validate_display_name,
+    Actor, DeletedTenant, RegistryError, RoutePolicy, TenantLimits, TenantRecord, TenantStatus,
+    TenantUpdate, validate_display_name,
 };
 
 /// One tenant, or `UnknownTenant`.
@@ -219,4 +221,106 @@ pub(crate) fn delete(
         }),
     )?;
     Ok(deleted)
+}
+
+/// The tenant (other than `except`) assigned `address`, if any.
+fn egress_owner(
+    conn: &Connection,
+    address: IpAddr,
+    except: &TenantId,
+) -> Result<Option<TenantId>, RegistryError> {
+    let owner: Option<String> = conn
+        .query_row(
+            "SELECT id FROM tenants WHERE egress_address = ?1 AND id != ?2",
+            params![address.to_string(), except.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db("look up an egress address"))?;
+    owner.map(|o| parse("tenants.id", o)).transpose()
+}
+
+fn policy_json(policy: &RoutePolicy) -> Result<String, RegistryError> {
+    serde_json::to_string(policy).map_err(|source| RegistryError::Encode {
+        what: "route policy",
+        source,
+    })
+}
+
+fn policy_value(policy: &RoutePolicy) -> Result<serde_json::Value, RegistryError> {
+    serde_json::to_value(policy).map_err(|source| RegistryError::Encode {
+        what: "route policy",
+        source,
+    })
+}
+
+pub(crate) fn update(
+    w: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &TenantId,
+    update: &TenantUpdate,
+) -> Result<TenantRecord, RegistryError> {
+    let mut tenant = get(&w.tx, id)?;
+    let mut changed = Vec::new();
+    let mut from = serde_json::Map::new();
+    let mut to = serde_json::Map::new();
+
+    if let Some(limits) = update.limits {
+        limits.validate()?;
+        if limits != tenant.limits {
+            changed.push("limits");
+            from.insert("limits".into(), limits_json(&tenant.limits));
+            to.insert("limits".into(), limits_json(&limits));
+            tenant.limits = limits;
+        }
+    }
+    if let Some(policy) = &update.route_policy
+        && *policy != tenant.route_policy
+    {
+        changed.push("route_policy");
+        from.insert("route_policy".into(), policy_value(&tenant.route_policy)?);
+        to.insert("route_policy".into(), policy_value(policy)?);
+        tenant.route_policy = policy.clone();
+    }
+    if let Some(address) = update.egress_address
+        && address != tenant.egress_address
+    {
+        if let Some(address) = address
+            && let Some(owner) = egress_owner(&w.tx, address, id)?
+        {
+            return Err(RegistryError::EgressAddressTaken { address, owner });
+        }
+        changed.push("egress_address");
+        let text = |a: Option<IpAddr>| json!(a.map(|a| a.to_string()));
+        from.insert("egress_address".into(), text(tenant.egress_address));
+        to.insert("egress_address".into(), text(address));
+        tenant.egress_address = address;
+    }
+
+    if changed.is_empty() {
+        w.nothing_changed();
+        return Ok(tenant);
+    }
+    w.tx.execute(
+        "UPDATE tenants SET max_connections = ?2, requests_per_second = ?3, route_policy = ?4,
+                            egress_address = ?5, updated_at = ?6
+         WHERE id = ?1",
+        params![
+            id.as_str(),
+            tenant.limits.max_connections,
+            tenant.limits.requests_per_second,
+            policy_json(&tenant.route_policy)?,
+            tenant.egress_address.map(|a| a.to_string()),
+            to_unix(w.now),
+        ],
+    )
+    .map_err(db("update a tenant"))?;
+    w.audit(
+        actor,
+        "tenant.update",
+        Some(id),
+        json!({ "changed": changed, "from": from, "to": to }),
+    )?;
+    tenant.updated_at = w.now;
+    Ok(tenant)
 }

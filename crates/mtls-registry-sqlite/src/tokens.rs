@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mtls_identity::TenantId;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use crate::error::db;
@@ -96,13 +96,28 @@ pub(crate) fn redeem(
     secret: &str,
     issue: &mut IssueFn<'_>,
 ) -> Result<CertificateRecord, RegistryError> {
-    // Looked up by the secret's SHA-256: the secret itself is never stored or compared, and
-    // the index lookup reveals nothing useful about other tokens' secrets.
+    // Looked up by the secret's SHA-256: the secret itself is never stored, and the index
+    // lookup reveals nothing useful about other tokens' secrets. The stored hash is then
+    // compared with the presented one in constant time before it is accepted.
+    let found: Option<(String, String)> =
+        w.tx.query_row(
+            "SELECT id, secret_sha256 FROM tokens WHERE secret_sha256 = ?1",
+            [EnrollmentSecret::stored_hash(secret)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db("look up an enrollment token"))?;
+    let Some((id, stored_hash)) = found else {
+        return Err(RegistryError::UnknownToken);
+    };
+    if !EnrollmentSecret::hash_matches(&stored_hash, secret) {
+        return Err(RegistryError::UnknownToken);
+    }
     let token = query_one(
         &w.tx,
-        "look up an enrollment token",
-        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_sha256 = ?1"),
-        [EnrollmentSecret::stored_hash(secret)],
+        "read an enrollment token",
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+        [&id],
         RawToken::from_row,
         RawToken::into_record,
     )?
@@ -117,7 +132,7 @@ pub(crate) fn redeem(
         });
     }
     let tenant = tenants::get_active(&w.tx, &token.tenant)?;
-    let cert = certs::issue_and_insert(w, &tenant, issue)?;
+    let cert = certs::issue_and_insert(w, &tenant, issue, certs::Lineage::FIRST)?;
     let updated =
         w.tx.execute(
             "UPDATE tokens SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",

@@ -15,6 +15,34 @@ use time::OffsetDateTime;
 
 use crate::{RegistryError, util};
 
+/// The longest audit action name, in characters.
+pub const MAX_AUDIT_ACTION_CHARS: usize = 64;
+
+/// Checks an audit action name: 1..=64 characters of `a-z`, `0-9`, `.`, `_`, `-`, else
+/// [`InvalidAuditAction`](RegistryError::InvalidAuditAction). Backends check it in
+/// [`Store::append_audit_event`](crate::Store::append_audit_event).
+pub fn validate_audit_action(action: &str) -> Result<(), RegistryError> {
+    let reason = if action.is_empty() {
+        Some("it is empty")
+    } else if action.len() > MAX_AUDIT_ACTION_CHARS {
+        Some("it is longer than 64 characters")
+    } else if !action
+        .bytes()
+        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+    {
+        Some("only a-z, 0-9, '.', '_' and '-' are allowed")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(RegistryError::InvalidAuditAction {
+            action: action.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The `prev_hash` of the first event: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -197,6 +197,25 @@ pub enum RegistryError {
         #[source]
         source: BoxError,
     },
+    /// The `issue` callback of an admin certificate failed; nothing was recorded.
+    #[error("issuing an admin certificate for {admin} failed")]
+    AdminIssue {
+        /// The admin.
+        admin: mtls_identity::AdminName,
+        /// The callback's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The admin certificate returned by the `issue` callback is not acceptable.
+    #[error("admin certificate {serial} for {admin} is invalid: {reason}")]
+    InvalidAdminCertificate {
+        /// The admin.
+        admin: mtls_identity::AdminName,
+        /// The serial.
+        serial: Serial,
+        /// Why.
+        reason: &'static str,
+    },
     /// No certificate has this serial.
     #[error("unknown certificate serial {serial}")]
     UnknownSerial {
@@ -291,6 +310,14 @@ pub enum RegistryError {
         id: String,
         /// When it expired.
         expired_at: OffsetDateTime,
+    },
+    /// An audit action name is empty, too long or has characters outside `a-z 0-9 . _ -`.
+    #[error("invalid audit action {action:?}: {reason}")]
+    InvalidAuditAction {
+        /// The rejected action.
+        action: String,
+        /// Why.
+        reason: &'static str,
     },
     /// The audit hash chain does not verify.
     #[error("audit chain broken at event {seq}: {problem}")]

@@ -25,8 +25,14 @@
 //! # Audit actions
 //!
 //! `registry.init`, `tenant.create`, `tenant.suspend`, `tenant.resume`, `tenant.limits`,
-//! `tenant.delete`, `cert.issue`, `cert.revoke`, `route.add`, `route.remove`,
-//! `token.create`, `token.redeem` (which also carries the issued certificate's details).
+//! `tenant.update` (details: `changed`, the changed fields, with their `from` and `to`
+//! values), `tenant.delete`, `cert.issue`, `cert.renew` (the new certificate's details plus
+//! `presented`, `lineage`, `recovered`, `revoked_presented`), `cert.revoke`, `route.add`
+//! (`self_service: true` when the tenant added it itself, under its route policy),
+//! `route.remove`, `token.create`, `token.redeem` (which also carries the issued
+//! certificate's details), `admin.cert.issue`, `admin.cert.revoke` (no tenant). Events
+//! appended with [`Store::append_audit_event`] (the control plane's reads and refusals)
+//! carry the caller's action names and change nothing else.
 //! The hash chain is described on [`AuditEvent`].
 //!
 //! # Example
@@ -87,7 +93,10 @@ mod token;
 mod util;
 
 pub use admin::{AdminCertificateRecord, AdminIssueFn};
-pub use audit::{AuditEvent, AuditFilter, AuditReport, GENESIS_HASH};
+pub use audit::{
+    AuditEvent, AuditFilter, AuditReport, GENESIS_HASH, MAX_AUDIT_ACTION_CHARS,
+    validate_audit_action,
+};
 pub use cert::{CertificateKind, CertificateRecord, NewCertificate, UnknownCertificateKind};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;

@@ -129,8 +129,10 @@ pub trait Store: Send + Sync {
     ) -> Result<CertificateRecord, RegistryError>;
 
     /// Records an admin certificate; `issue` signs it inside the transaction (audit
-    /// `admin.cert.issue`). Errors: [`Issue`](RegistryError::Issue),
-    /// [`DuplicateSerial`](RegistryError::DuplicateSerial).
+    /// `admin.cert.issue`, no tenant). Errors: [`AdminIssue`](RegistryError::AdminIssue),
+    /// [`InvalidAdminCertificate`](RegistryError::InvalidAdminCertificate),
+    /// [`DuplicateSerial`](RegistryError::DuplicateSerial) (serials are unique across admin
+    /// and tenant certificates).
     fn record_admin_certificate(
         &self,
         actor: &Actor,
@@ -138,7 +140,8 @@ pub trait Store: Send + Sync {
         issue: &mut AdminIssueFn<'_>,
     ) -> Result<AdminCertificateRecord, RegistryError>;
 
-    /// One admin certificate, or [`UnknownSerial`](RegistryError::UnknownSerial).
+    /// One admin certificate, or [`UnknownSerial`](RegistryError::UnknownSerial) (also for a
+    /// tenant certificate's serial).
     fn admin_certificate(&self, serial: &Serial) -> Result<AdminCertificateRecord, RegistryError>;
 
     /// Every admin certificate, ordered by issue time.
@@ -224,7 +227,9 @@ pub trait Store: Send + Sync {
     /// Appends an audit event that records no registry change (a read or a refused call of
     /// the control-plane API): chained like every other event, without bumping the version
     /// (the data plane does not rebuild its snapshot for it). `action` is 1..=64 characters
-    /// of `a-z`, `0-9`, `.`, `_`, `-`; `details` must not hold secrets.
+    /// of `a-z`, `0-9`, `.`, `_`, `-`, else
+    /// [`InvalidAuditAction`](RegistryError::InvalidAuditAction); `details` must not hold
+    /// secrets.
     fn append_audit_event(
         &self,
         actor: &Actor,

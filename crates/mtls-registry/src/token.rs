@@ -50,6 +50,18 @@ impl EnrollmentSecret {
     pub fn stored_hash(secret: &str) -> String {
         util::sha256_hex(secret.as_bytes())
     }
+
+    /// Whether `stored_hash` (as a store keeps it) is the [`stored_hash`](Self::stored_hash)
+    /// of `secret`, compared in constant time (aws-lc-rs), so the time taken says nothing
+    /// about how much of the hash matched.
+    pub fn hash_matches(stored_hash: &str, secret: &str) -> bool {
+        let presented = Self::stored_hash(secret);
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            stored_hash.as_bytes(),
+            presented.as_bytes(),
+        )
+        .is_ok()
+    }
 }
 
 impl fmt::Debug for EnrollmentSecret {
