@@ -312,3 +312,54 @@ fn an_address_the_host_does_not_hold_fails_the_request_and_never_falls_back() {
     });
     assert_eq!(tcp_through(port, "tcp.b.test", &b, &ca), "127.0.0.3\n");
 }
+
+/// `tenantctl explain` reports the winning route's source and which setting chose it, from
+/// the same decision the gateway acts on.
+#[test]
+fn explain_names_the_source_and_where_it_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = DataDir::init(tmp.path());
+    let (a, c) = (data.tenant("a"), data.tenant("c"));
+    let store = data.store();
+    let up: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    for id in ["a", "c"] {
+        store
+            .add_route(
+                &actor(),
+                &tenant(id),
+                http_route(&format!("{id}.test"), up, None),
+            )
+            .unwrap();
+    }
+    store
+        .add_route(
+            &actor(),
+            &tenant("a"),
+            http_route("own.a.test", up, Some(ip("127.0.0.9"))),
+        )
+        .unwrap();
+    set_egress(&data, "a", Some(ip("127.0.0.2")));
+    let explain = |bundle: &Bundle, host: &str| -> serde_json::Value {
+        let cert = bundle.cert.to_str().unwrap();
+        let out = data.ctl(&["--json", "explain", "--cert", cert, "--host", host]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let egress = |v: serde_json::Value| v["egress"].clone();
+    assert_eq!(
+        egress(explain(&a, "a.test")),
+        serde_json::json!({"address": "127.0.0.2", "from": "tenant"})
+    );
+    assert_eq!(
+        egress(explain(&a, "own.a.test")),
+        serde_json::json!({"address": "127.0.0.9", "from": "route"})
+    );
+    assert_eq!(
+        egress(explain(&c, "c.test")),
+        serde_json::json!({"address": null, "from": "default"})
+    );
+    // No route, no source.
+    assert_eq!(egress(explain(&a, "nothing.test")), serde_json::Value::Null);
+    let cert = a.cert.to_str().unwrap();
+    let human = data.ctl(&["explain", "--cert", cert, "--host", "a.test"]);
+    assert!(human.contains("Egress       127.0.0.2 (tenant)"), "{human}");
+}

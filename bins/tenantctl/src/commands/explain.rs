@@ -125,6 +125,11 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
         }
         _ => {}
     }
+    // The winning route's source address, and which setting chose it (route | tenant | default).
+    if let Some(egress) = decision.egress {
+        value["egress"] = json!(egress);
+        human.push_str(&format!("Egress       {egress}\n"));
+    }
     Ok(Output::new(human, value))
 }
 
