@@ -295,6 +295,9 @@ fn an_address_the_host_does_not_hold_fails_the_request_and_never_falls_back() {
         "{message}"
     );
     gw.wait_log("upstream not dialed: its egress source address cannot be bound");
+    // Also said once when the snapshot assigning it was loaded, before any request.
+    gw.wait_log("tenant egress address unusable");
+    gw.wait_log("tenant=b egress=192.0.2.1 error=this host does not hold 192.0.2.1: binding");
     gw.wait_log(r#"egress=192.0.2.1 egress_from="tenant""#);
 
     // TCP: closed without a byte from the upstream; CONNECT: 502 naming the address.

@@ -155,6 +155,7 @@ impl View {
                 }
             }
         }
+        warn_unheld_egress(snapshot, previous.map(View::snapshot), listener);
         let limiters = limiter::build(snapshot, previous.map(|p| &p.limiters), metrics, listener);
         Self {
             stamp,
@@ -181,6 +182,30 @@ impl View {
             .get(route)
             .map_or(0, |c| c.fetch_add(1, Ordering::Relaxed))
             % len.max(1)
+    }
+}
+
+/// Logs, once per change, every tenant egress address this host cannot bind (removed from
+/// its interface, or never on this host): that tenant's routes without their own
+/// `egress_bind` fail at dial time (502 naming the address) until it is back or changed.
+/// One `bind` per changed address; nothing on the request path.
+fn warn_unheld_egress(snapshot: &Snapshot, previous: Option<&Snapshot>, listener: &str) {
+    for (tenant, entry) in snapshot.tenants() {
+        let Some(address) = entry.egress_address else {
+            continue;
+        };
+        let before = previous
+            .and_then(|p| p.tenant(tenant))
+            .and_then(|t| t.egress_address);
+        if before == Some(address) {
+            continue;
+        }
+        if let Err(e) = mtls_egress::check_local_address(address) {
+            error!(
+                listener, %tenant, egress = %address, error = %ErrorChain(&e),
+                "tenant egress address unusable: routes without their own egress_bind will fail with 502 until it is held again or changed"
+            );
+        }
     }
 }
 
