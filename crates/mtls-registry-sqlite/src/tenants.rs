@@ -282,7 +282,9 @@ pub(crate) fn update(
         to.insert("route_policy".into(), policy_value(policy)?);
         tenant.route_policy = policy.clone();
     }
-    if let Some(address) = update.egress_address
+    // An IPv4-mapped IPv6 address is the IPv4 address it maps: one spelling per address,
+    // so two tenants can never hold the same source address under two names.
+    if let Some(address) = update.egress_address.map(|a| a.map(|a| a.to_canonical()))
         && address != tenant.egress_address
     {
         if let Some(address) = address

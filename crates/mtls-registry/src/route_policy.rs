@@ -77,6 +77,27 @@ impl RoutePolicy {
     /// `allow_private` unless the policy allows it; an `upstream_tls.identity` not listed;
     /// any `upstream_tls.ca_file` (a path on the proxy host); an `egress_bind` other than
     /// the tenant's own egress address.
+    ///
+    /// ```
+    /// use mtls_registry::RoutePolicy;
+    /// use mtls_route_spec::RouteSpec;
+    ///
+    /// let policy = RoutePolicy {
+    ///     allowed_upstream_hosts: vec!["*.example.com".parse()?],
+    ///     allowed_upstream_ports: vec!["443".parse()?],
+    ///     ..RoutePolicy::default()
+    /// };
+    /// let ok: RouteSpec = serde_json::from_str(
+    ///     r#"{"kind":"connect","allow":["*.api.example.com:443"]}"#,
+    /// )?;
+    /// assert!(policy.check(&ok, 0, None).is_ok());
+    ///
+    /// let too_wide: RouteSpec =
+    ///     serde_json::from_str(r#"{"kind":"connect","allow":["*.com:443"]}"#)?;
+    /// let refused = policy.check(&too_wide, 0, None).unwrap_err();
+    /// assert_eq!(refused.rule, "allowed_upstream_hosts");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check(
         &self,
         spec: &RouteSpec,

@@ -239,6 +239,7 @@ pub struct TenantUpdate {
     /// New route policy.
     pub route_policy: Option<RoutePolicy>,
     /// New egress address (`Some(None)` clears it). The caller checks that the host holds
-    /// the address; the registry only checks that no other tenant is assigned it.
+    /// the address; the registry only checks that no other tenant is assigned it. An
+    /// IPv4-mapped IPv6 address (`::ffff:192.0.2.10`) is stored as the IPv4 address.
     pub egress_address: Option<Option<IpAddr>>,
 }

@@ -106,3 +106,27 @@ impl TokenRecord {
         now >= self.expires_at
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EnrollmentSecret;
+
+    #[test]
+    fn hash_matches_accepts_only_the_secrets_own_hash() {
+        let secret = EnrollmentSecret::generate();
+        let stored = EnrollmentSecret::stored_hash(secret.expose());
+        assert!(EnrollmentSecret::hash_matches(&stored, secret.expose()));
+        let other = EnrollmentSecret::generate();
+        assert!(!EnrollmentSecret::hash_matches(&stored, other.expose()));
+        // A prefix, a different length or a different case of the hash never matches.
+        assert!(!EnrollmentSecret::hash_matches(
+            &stored[..63],
+            secret.expose()
+        ));
+        assert!(!EnrollmentSecret::hash_matches(
+            &stored.to_uppercase(),
+            secret.expose()
+        ));
+        assert!(!EnrollmentSecret::hash_matches("", secret.expose()));
+    }
+}

@@ -123,3 +123,28 @@ pub(crate) fn http_route(host: &str, prefix: &str) -> RouteSpec {
     }))
     .unwrap()
 }
+
+/// A TCP route to a public DNS name: what a tenant may add under the default route policy.
+pub(crate) fn public_tcp_route(sni: &str) -> RouteSpec {
+    serde_json::from_value(serde_json::json!({
+        "kind": "tcp",
+        "sni": sni,
+        "upstreams": ["db.example.com:5432"],
+    }))
+    .unwrap()
+}
+
+/// The registry version, through the `Store` trait.
+pub(crate) fn version(store: &SqliteStore) -> u64 {
+    Store::version(store).unwrap()
+}
+
+/// Every audit event with `action`.
+pub(crate) fn events(store: &SqliteStore, action: &str) -> Vec<mtls_registry::AuditEvent> {
+    store
+        .audit_events(&mtls_registry::AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .collect()
+}

@@ -1,13 +1,20 @@
 //! Property test: random operation sequences applied to the store and to a tiny in-memory
-//! model agree on outcomes, tenants, routes and revocations; the audit chain verifies.
+//! model agree on outcomes, tenants, routes, revocations and certificate lineages; the
+//! audit chain verifies, and only real changes bump the version.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use mtls_identity::{RevocationReason, Serial};
-use mtls_registry::{RegistryError, RouteId, Store, TenantLimits, TenantStatus};
+use mtls_registry::{
+    Recovery, RegistryError, RenewalRequest, RouteId, RoutePolicy, Store, TenantLimits,
+    TenantStatus, TenantUpdate,
+};
 use proptest::prelude::*;
 
-use crate::common::{Fixture, actor, issue_ok, tcp_route, tid};
+use crate::common::{Fixture, actor, issue_ok, public_tcp_route, tcp_route, tid};
+
+/// The recovery bound every model renewal uses.
+const MAX_RECOVERIES: u32 = 1;
 
 const TENANTS: [&str; 4] = ["acme", "beta", "gamma", "delta"];
 const SNIS: [&str; 3] = ["a.example.test", "b.example.test", "c.example.test"];
@@ -21,6 +28,14 @@ enum Op {
     Revoke(usize),
     AddRoute(usize, usize),
     RemoveRoute(usize),
+    /// `update_tenant` with a new `max_routes` (0..=3): a no-op when it is the same.
+    SetMaxRoutes(usize, u32),
+    /// `add_tenant_route`: under the tenant's route policy.
+    AddTenantRoute(usize, usize),
+    /// `renew_certificate` of a picked certificate: (pick, recovery, revoke_presented).
+    Renew(usize, bool, bool),
+    /// `append_audit_event`, about a tenant or none: an event but no version.
+    Append(Option<usize>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,6 +47,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..8usize).prop_map(Op::Revoke),
         3 => (0..TENANTS.len(), 0..SNIS.len()).prop_map(|(t, s)| Op::AddRoute(t, s)),
         1 => (0..8usize).prop_map(Op::RemoveRoute),
+        1 => (0..TENANTS.len(), 0..4u32).prop_map(|(t, n)| Op::SetMaxRoutes(t, n)),
+        2 => (0..TENANTS.len(), 0..SNIS.len()).prop_map(|(t, s)| Op::AddTenantRoute(t, s)),
+        2 => (0..8usize, any::<bool>(), any::<bool>()).prop_map(|(c, r, v)| Op::Renew(c, r, v)),
+        1 => proptest::option::of(0..TENANTS.len()).prop_map(Op::Append),
     ]
 }
 
@@ -40,6 +59,10 @@ struct Model {
     tenants: BTreeMap<&'static str, TenantStatus>,
     routes: Vec<(RouteId, &'static str, &'static str)>,
     certs: Vec<(Serial, &'static str, bool)>,
+    /// Per certificate (same index as `certs`): its lineage and whether it was recovered.
+    lineage: Vec<(Serial, bool)>,
+    /// `max_routes` of tenants whose policy was changed (else the default).
+    max_routes: BTreeMap<&'static str, u32>,
 }
 
 /// The outcome of one operation, by error kind.
@@ -54,6 +77,10 @@ fn kind(result: Result<(), RegistryError>) -> &'static str {
         Err(RegistryError::UnknownSerial { .. }) => "unknown-serial",
         Err(RegistryError::RouteConflict { .. }) => "route-conflict",
         Err(RegistryError::UnknownRoute { .. }) => "unknown-route",
+        Err(RegistryError::PolicyViolation { violation, .. }) if violation.rule == "max_routes" => {
+            "max-routes"
+        }
+        Err(RegistryError::RecoveryLimitReached { .. }) => "recovery-limit",
         Err(other) => panic!("unexpected error {other:?}"),
     }
 }
@@ -64,6 +91,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let s = &f.store;
     let mut m = Model::default();
     let mut committed = 1u64; // registry.init
+    let mut appended = 0u64; // events that are no change
     // Serials and route ids that were never issued, for "unknown" picks.
     let phantom_serial = Serial::random();
     let phantom_route: RouteId = "r-0000000000000000".parse().unwrap();
@@ -108,6 +136,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         m.routes.iter().filter(|r| r.1 == name).count()
                     );
                     m.tenants.remove(name);
+                    m.max_routes.remove(name);
                     m.routes.retain(|r| r.1 != name);
                     for c in m.certs.iter_mut().filter(|c| c.1 == name) {
                         c.2 = true;
@@ -143,6 +172,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 let result = s.record_certificate(&actor(), &tid(name), &mut issue_ok());
                 if let Ok(cert) = &result {
                     m.certs.push((cert.serial.clone(), name, false));
+                    m.lineage.push((cert.serial.clone(), false));
                 }
                 (expected, kind(result.map(drop)))
             }
@@ -187,11 +217,119 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 }
                 (expected, actual)
             }
+            Op::SetMaxRoutes(t, max) => {
+                let name = TENANTS[t];
+                let expected = if m.tenants.contains_key(name) {
+                    "ok"
+                } else {
+                    "unknown-tenant"
+                };
+                let update = TenantUpdate {
+                    route_policy: Some(RoutePolicy {
+                        max_routes: max,
+                        ..RoutePolicy::default()
+                    }),
+                    ..TenantUpdate::default()
+                };
+                let actual = kind(s.update_tenant(&actor(), &tid(name), &update).map(drop));
+                if actual == "ok" {
+                    let old = m.max_routes.insert(name, max);
+                    if old.unwrap_or(mtls_registry::DEFAULT_MAX_ROUTES) == max {
+                        // The same policy again: no change, no version, no event.
+                        committed -= 1;
+                    }
+                }
+                (expected, actual)
+            }
+            Op::AddTenantRoute(t, sni) => {
+                let name = TENANTS[t];
+                let count = m.routes.iter().filter(|r| r.1 == name).count();
+                let max = m
+                    .max_routes
+                    .get(name)
+                    .copied()
+                    .unwrap_or(mtls_registry::DEFAULT_MAX_ROUTES);
+                let expected = if !m.tenants.contains_key(name) {
+                    "unknown-tenant"
+                } else if count + 1 > max as usize {
+                    "max-routes"
+                } else if m.routes.iter().any(|r| r.1 == name && r.2 == SNIS[sni]) {
+                    "route-conflict"
+                } else {
+                    "ok"
+                };
+                let result = s.add_tenant_route(&actor(), &tid(name), public_tcp_route(SNIS[sni]));
+                if let Ok(route) = &result {
+                    m.routes.push((route.id.clone(), name, SNIS[sni]));
+                }
+                (expected, kind(result.map(drop)))
+            }
+            Op::Renew(pick, recovery, revoke_presented) => {
+                let (serial, expected) = match m.certs.get(pick) {
+                    None => (phantom_serial.clone(), "unknown-serial"),
+                    Some((serial, _, true)) => (serial.clone(), "already-revoked"),
+                    Some((serial, tenant, false)) => {
+                        let lineage = &m.lineage[pick].0;
+                        let recoveries =
+                            m.lineage.iter().filter(|(l, r)| l == lineage && *r).count();
+                        let expected = match m.tenants.get(tenant) {
+                            None => "unknown-tenant",
+                            Some(TenantStatus::Suspended) => "suspended",
+                            Some(_) if recovery && recoveries >= MAX_RECOVERIES as usize => {
+                                "recovery-limit"
+                            }
+                            Some(_) => "ok",
+                        };
+                        (serial.clone(), expected)
+                    }
+                };
+                let request = RenewalRequest {
+                    presented: serial,
+                    recovery: recovery.then_some(Recovery {
+                        max_recoveries: MAX_RECOVERIES,
+                    }),
+                    revoke_presented,
+                };
+                let result = s.renew_certificate(&actor(), &request, &mut issue_ok());
+                if let Ok(cert) = &result {
+                    let tenant = m.certs[pick].1;
+                    let lineage = m.lineage[pick].0.clone();
+                    prop_assert_eq!(&cert.lineage, &lineage);
+                    prop_assert_eq!(cert.recovered, recovery);
+                    if recovery || revoke_presented {
+                        m.certs[pick].2 = true;
+                    }
+                    m.certs.push((cert.serial.clone(), tenant, false));
+                    m.lineage.push((lineage, recovery));
+                }
+                (expected, kind(result.map(drop)))
+            }
+            Op::Append(tenant) => {
+                let tenant = tenant.map(|t| tid(TENANTS[t]));
+                s.append_audit_event(&actor(), "api.read", tenant.as_ref(), serde_json::json!({}))
+                    .map_err(fail)?;
+                appended += 1;
+                // Not a change: the version stays.
+                committed -= 1;
+                ("ok", "ok")
+            }
         };
         prop_assert_eq!(expected, actual, "{:?}", op);
         if actual == "ok" {
             committed += 1;
         }
+        prop_assert_eq!(
+            s.version().map_err(fail)?,
+            committed,
+            "version after {:?}",
+            op
+        );
+    }
+    // Lineages as stored.
+    for (i, (serial, _, _)) in m.certs.iter().enumerate() {
+        let stored = s.certificate(serial).map_err(fail)?;
+        prop_assert_eq!(&stored.lineage, &m.lineage[i].0);
+        prop_assert_eq!(stored.recovered, m.lineage[i].1);
     }
 
     // Tenants and their status.
@@ -242,7 +380,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     }
     // One committed change, one version, one audit event.
     prop_assert_eq!(s.version().map_err(fail)?, committed);
-    prop_assert_eq!(s.verify_audit().map_err(fail)?.events, committed);
+    prop_assert_eq!(s.verify_audit().map_err(fail)?.events, committed + appended);
     Ok(())
 }
 

@@ -155,3 +155,43 @@ fn verifier_reports_the_first_bad_event() {
         Err(RegistryError::AuditChainBroken { seq: 3, .. })
     ));
 }
+
+#[test]
+fn audit_action_names_follow_the_documented_alphabet_and_length() {
+    for ok in [
+        "a",
+        "api.tenant.read",
+        "admin.cert-issue_2",
+        &"x".repeat(64),
+    ] {
+        assert!(crate::validate_audit_action(ok).is_ok(), "{ok:?}");
+    }
+    for (bad, reason) in [
+        ("", "empty"),
+        ("A", "only a-z"),
+        ("a b", "only a-z"),
+        ("a/b", "only a-z"),
+        ("é", "only a-z"),
+        ("a\n", "only a-z"),
+    ] {
+        match crate::validate_audit_action(bad) {
+            Err(RegistryError::InvalidAuditAction { action, reason: r }) => {
+                assert_eq!(action, bad);
+                assert!(r.contains(reason), "{bad:?}: {r}");
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    let long = "x".repeat(65);
+    let err = crate::validate_audit_action(&long).unwrap_err();
+    assert!(err.to_string().contains("longer than 64"), "{err}");
+}
+
+proptest::proptest! {
+    #[test]
+    fn an_action_is_valid_iff_it_is_1_to_64_allowed_bytes(action in "[a-z0-9._A-Z /-]{0,70}") {
+        let reference = (1..=64).contains(&action.len())
+            && action.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        proptest::prop_assert_eq!(crate::validate_audit_action(&action).is_ok(), reference);
+    }
+}
