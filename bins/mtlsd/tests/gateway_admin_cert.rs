@@ -78,10 +78,18 @@ fn an_admin_certificate_is_refused_on_the_gateway() {
             &format!("https://localhost:{port}/"),
         ],
     );
-    // curl's exit 52, "Empty reply from server": the TLS session was up, no HTTP answer came.
+    // The TLS session was up and no HTTP answer came: curl's exit 52 "Empty reply from
+    // server", or 56 "Connection reset by peer" when the close finds curl's request unread
+    // in the gateway's socket (the kernel then resets). Never an HTTP status.
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(52), "curl: {stderr}");
-    assert!(stderr.contains("Empty reply from server"), "curl: {stderr}");
+    match out.status.code() {
+        Some(52) => assert!(stderr.contains("Empty reply from server"), "curl: {stderr}"),
+        Some(56) => assert!(
+            stderr.contains("Connection reset by peer"),
+            "curl: {stderr}"
+        ),
+        other => panic!("curl exit {other:?}, expected 52 or 56: {stderr}"),
+    }
     assert!(
         out.stdout.is_empty(),
         "the gateway answered an admin: {:?}",
