@@ -1,5 +1,6 @@
-//! `mtlsd`: the multi-mtls-proxy daemon (server, client and bridge mTLS tunnels, and the
-//! multi-tenant gateway serving the tenant registry).
+//! `mtlsd`: the multi-mtls-proxy daemon (server, client and bridge mTLS tunnels, the
+//! multi-tenant gateway serving the tenant registry, and the control-plane API over mTLS
+//! when the config has a `[control]` section).
 //!
 //! ```text
 //! mtlsd --config FILE          run until SIGTERM/SIGINT (SIGHUP reloads certificates)
@@ -19,7 +20,8 @@
 //! `logging.level`); see `env.rs`.
 //!
 //! Once every socket is bound, `mtlsd` prints one line per socket on stdout,
-//! `bound <listener|admin> <name> <address>`, then `ready` (useful with `listen = "...:0"`).
+//! `bound <listener|admin> <name> <address>` (and `bound control control <address>` for
+//! the `[control]` API), then `ready` (useful with `listen = "...:0"`).
 //! Logs go to stderr.
 
 use std::io::Write;
@@ -93,6 +95,7 @@ struct ProbeArgs {
     json: bool,
 }
 
+mod control;
 mod env;
 
 const EXIT_CONFIG: u8 = 2;
@@ -137,7 +140,10 @@ fn main() -> ExitCode {
     };
     let registry = registry(&config);
     if args.check {
-        return match mtls_gateway::check(&config, registry) {
+        let checked = mtls_gateway::check(&config, registry)
+            .map_err(|e| ErrorChain(&e).to_string())
+            .and_then(|()| control::check(&config).map_err(|e| ErrorChain(&e).to_string()));
+        return match checked {
             Ok(()) => {
                 println!(
                     "mtlsd: {} is valid ({} listener(s))",
@@ -147,7 +153,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("mtlsd: {}", ErrorChain(&e));
+                eprintln!("mtlsd: {e}");
                 ExitCode::from(EXIT_CONFIG)
             }
         };
@@ -165,6 +171,14 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let control = match control::bind(&config).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %ErrorChain(&e), "cannot start");
+                eprintln!("mtlsd: {}", ErrorChain(&e));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
         let gateway = match Gateway::bind(config, registry).await {
             Ok(g) => g,
             Err(e) => {
@@ -178,10 +192,42 @@ fn main() -> ExitCode {
             for b in gateway.local_addrs() {
                 let _ = writeln!(out, "bound {} {} {}", b.kind, b.name, b.addr);
             }
+            if let Some(addr) = control.as_ref().and_then(|c| c.listener.local_addr().ok()) {
+                let _ = writeln!(out, "bound control control {addr}");
+            }
             let _ = writeln!(out, "ready");
             let _ = out.flush();
         }
-        match gateway.run().await {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_signal = match stop_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("mtlsd: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let control_task = control.map(|c| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(c.plane.serve(c.listener, c.tls, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        });
+        let gateway_run = gateway.run_until(async move {
+            let cause = stop_signal.await;
+            let _ = stop_tx.send(true);
+            cause
+        });
+        let result = gateway_run.await;
+        if let Some(task) = control_task {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %ErrorChain(&e), "control API stopped with an error")
+                }
+                Err(e) => tracing::error!(error = %e, "control API task failed"),
+            }
+        }
+        match result {
             Ok(summary) => {
                 if summary.abandoned_connections > 0 {
                     tracing::warn!(
@@ -196,6 +242,21 @@ fn main() -> ExitCode {
                 eprintln!("mtlsd: {}", ErrorChain(&e));
                 ExitCode::from(EXIT_CONFIG)
             }
+        }
+    })
+}
+
+/// Resolves on the first SIGTERM or SIGINT, naming it.
+fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
         }
     })
 }

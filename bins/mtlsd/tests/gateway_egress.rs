@@ -364,5 +364,8 @@ fn explain_names_the_source_and_where_it_came_from() {
     assert_eq!(egress(explain(&a, "nothing.test")), serde_json::Value::Null);
     let cert = a.cert.to_str().unwrap();
     let human = data.ctl(&["explain", "--cert", cert, "--host", "a.test"]);
-    assert!(human.contains("Egress       127.0.0.2 (tenant)"), "{human}");
+    assert!(
+        human.contains("Egress       from 127.0.0.2 (the tenant's egress address)"),
+        "{human}"
+    );
 }

@@ -29,8 +29,38 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = env::ACTOR)]
     pub(crate) actor: Option<String>,
 
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// Where the control-plane API is and how to authenticate to it. Precedence: flag >
+/// environment variable > config file.
+#[derive(Debug, Default, Args)]
+pub(crate) struct RemoteArgs {
+    /// Control-plane server, https://HOST:PORT: run the command over the API instead of on
+    /// the local data directory.
+    #[arg(long, global = true, env = env::SERVER, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// Client certificate (PEM chain). With --server: the caller's identity. For `explain`:
+    /// the certificate to explain.
+    #[arg(long, global = true, env = env::CERT, value_name = "FILE")]
+    pub(crate) cert: Option<PathBuf>,
+    /// Private key of --cert (PEM).
+    #[arg(long, global = true, env = env::KEY, value_name = "FILE")]
+    pub(crate) key: Option<PathBuf>,
+    /// CA bundle that verifies the control-plane server (PEM).
+    #[arg(long, global = true, env = env::CA, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// Certificate directory: DIR/cert.pem, DIR/key.pem and DIR/ca.pem (what `enroll`
+    /// writes and `renew` replaces).
+    #[arg(long, global = true, env = env::CERT_DIR, value_name = "DIR")]
+    pub(crate) cert_dir: Option<PathBuf>,
+    /// TOML file with server, cert, key, ca and cert_dir (paths relative to the file).
+    #[arg(long, global = true, env = env::CONFIG, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,17 +85,66 @@ pub(crate) enum Command {
     Crl(CrlArgs),
     /// Show or verify the hash-chained audit log.
     Audit(AuditArgs),
-    /// Explain what the gateway would do with a request made with a certificate: the tenant
-    /// it maps to, whether it is admitted, the winning route and the candidates it beat.
+    /// Explain what the gateway would do with a request made with a certificate (--cert):
+    /// the tenant it maps to, whether it is admitted, the winning route and the candidates
+    /// it beat.
     Explain(ExplainArgs),
+    /// Issue, list and revoke admin certificates for the control-plane API.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Show how the control-plane server sees your certificate (needs --server).
+    Whoami,
+    /// Renew the certificate in --cert-dir in place over the API (needs --server): a new key,
+    /// a new certificate, swapped in atomically.
+    Renew(RenewArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Issue an admin certificate (URI SAN spiffe://<domain>/admin/<name>) and write
+    /// cert.pem, key.pem (0600) and ca.pem into a new directory.
+    Issue {
+        /// Admin name: 1-63 of a-z, 0-9 and '-'.
+        name: String,
+        /// Output directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Key algorithm of the generated key.
+        #[arg(long, value_enum, default_value = "p256")]
+        algorithm: Algorithm,
+    },
+    /// List admin certificates.
+    List,
+    /// Revoke an admin certificate by serial.
+    Revoke {
+        /// Serial number (hex, colons allowed).
+        serial: String,
+        /// Reason (as for `cert revoke`).
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenewArgs {
+    /// Ask the server to revoke the current certificate once the new one is recorded.
+    #[arg(long)]
+    pub(crate) revoke_previous: bool,
+    /// Keep running: renew at 2/3 of each certificate's lifetime, retry failures with
+    /// backoff, exit on SIGTERM or SIGINT.
+    #[arg(long = "loop")]
+    pub(crate) keep_running: bool,
+    /// Key algorithm of the new key.
+    #[arg(long, value_enum, default_value = "p256")]
+    pub(crate) algorithm: Algorithm,
 }
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("request").required(true).args(["host", "connect"])))]
 pub(crate) struct ExplainArgs {
-    /// The client certificate (PEM; the first certificate in the file is used).
-    #[arg(long)]
-    pub(crate) cert: PathBuf,
     /// HTTP request host (a port is ignored).
     #[arg(long)]
     pub(crate) host: Option<String>,
@@ -145,22 +224,75 @@ pub(crate) enum TenantCommand {
         /// Tenant id.
         id: String,
     },
-    /// Set or clear a tenant's limits (omit a flag to clear that limit).
-    Limits {
+    /// Set or clear a tenant's limits (omit --max-connections or --requests-per-second to
+    /// clear that limit). Any route-policy flag replaces the whole route policy (flags not
+    /// given take their defaults); without one the policy is kept.
+    Limits(LimitsArgs),
+    /// Assign the tenant its own egress (source) address, one this host holds, or clear it.
+    #[command(group(clap::ArgGroup::new("egress").required(true).args(["address", "clear"])))]
+    Egress {
         /// Tenant id.
         id: String,
-        /// Maximum concurrent connections.
+        /// The address every route of the tenant without its own egress_bind leaves from.
         #[arg(long)]
-        max_connections: Option<u32>,
-        /// Maximum requests per second.
+        address: Option<IpAddr>,
+        /// Remove the tenant's egress address (its routes leave from the host's default).
         #[arg(long)]
-        requests_per_second: Option<u32>,
+        clear: bool,
     },
     /// Delete a tenant: revokes its certificates, removes its routes and tokens.
     Delete {
         /// Tenant id.
         id: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LimitsArgs {
+    /// Tenant id.
+    pub(crate) id: String,
+    /// Maximum concurrent connections.
+    #[arg(long)]
+    pub(crate) max_connections: Option<u32>,
+    /// Maximum requests per second.
+    #[arg(long)]
+    pub(crate) requests_per_second: Option<u32>,
+    /// Route policy: routes the tenant may have in all (default 100).
+    #[arg(long)]
+    pub(crate) max_routes: Option<u32>,
+    /// Route policy: upstreams per route (default 8).
+    #[arg(long)]
+    pub(crate) max_upstreams_per_route: Option<u32>,
+    /// Route policy: an upstream host the tenant may name (exact, IP or *.suffix);
+    /// repeatable. None given: any host.
+    #[arg(long = "allow-upstream-host", value_name = "PATTERN")]
+    pub(crate) allow_upstream_hosts: Vec<String>,
+    /// Route policy: an upstream port or range the tenant may name (443, 8000-8999);
+    /// repeatable. None given: any port.
+    #[arg(long = "allow-upstream-port", value_name = "PORTS")]
+    pub(crate) allow_upstream_ports: Vec<String>,
+    /// Route policy: let the tenant's own routes reach private, loopback and other
+    /// non-public addresses.
+    #[arg(long)]
+    pub(crate) allow_private_routes: bool,
+    /// Route policy: a proxy-held client identity the tenant's routes may present
+    /// upstream; repeatable.
+    #[arg(long = "allow-identity", value_name = "NAME")]
+    pub(crate) allow_identities: Vec<String>,
+}
+
+// === impl LimitsArgs ===
+
+impl LimitsArgs {
+    /// Whether any route-policy flag was given.
+    pub(crate) fn sets_route_policy(&self) -> bool {
+        self.max_routes.is_some()
+            || self.max_upstreams_per_route.is_some()
+            || !self.allow_upstream_hosts.is_empty()
+            || !self.allow_upstream_ports.is_empty()
+            || self.allow_private_routes
+            || !self.allow_identities.is_empty()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,7 +382,7 @@ pub(crate) struct EnrollArgs {
     /// Output directory for cert.pem, key.pem and ca.pem (must not exist or be empty).
     #[arg(long)]
     pub(crate) out: PathBuf,
-    /// Validity in days.
+    /// Validity in days (local mode; with --server the server's cert_validity applies).
     #[arg(long, default_value_t = 30)]
     pub(crate) days: u32,
     /// Key algorithm of the generated key.
@@ -276,6 +408,9 @@ pub(crate) enum RouteCommand {
     Remove {
         /// Route id (r-...).
         id: String,
+        /// The route's tenant (remotely: saves looking it up).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 

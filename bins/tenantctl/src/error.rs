@@ -74,6 +74,39 @@ pub(crate) enum CliError {
         #[source]
         source: Box<mtls_tls::ClientChainError>,
     },
+    #[error(
+        "`tenantctl {command}` works on the local data directory only; run it on the proxy host without --server (unset TENANTCTL_SERVER, or `server` in the config file)"
+    )]
+    LocalOnly { command: &'static str },
+    #[error(
+        "`tenantctl {command}` talks to the control-plane API: pass --server https://HOST:PORT (or set TENANTCTL_SERVER)"
+    )]
+    NeedsServer { command: &'static str },
+    #[error("{command} needs {flag}: {why}")]
+    MissingArgument {
+        command: &'static str,
+        flag: &'static str,
+        why: &'static str,
+    },
+    #[error("remote mode: {reason}")]
+    RemoteSettings { reason: String },
+    #[error("cannot read the config file {path}")]
+    ConfigFile {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{address} cannot be tenant {tenant}'s egress address")]
+    EgressAddress {
+        tenant: String,
+        address: std::net::IpAddr,
+        #[source]
+        source: mtls_egress::LocalAddressError,
+    },
+    #[error("the server sent {what} that tenantctl cannot read: {reason}")]
+    RemoteData { what: &'static str, reason: String },
+    #[error(transparent)]
+    Remote(Box<mtls_control_client::ClientError>),
     #[error(transparent)]
     Ca(Box<mtls_ca::CaError>),
     #[error(transparent)]
@@ -94,7 +127,21 @@ impl From<mtls_registry::RegistryError> for CliError {
     }
 }
 
+impl From<mtls_control_client::ClientError> for CliError {
+    fn from(e: mtls_control_client::ClientError) -> Self {
+        Self::Remote(Box::new(e))
+    }
+}
+
 impl CliError {
+    /// The server's error code, for remote failures the server answered.
+    pub(crate) fn remote_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Remote(e) => e.code().map(|c| c.as_str()),
+            _ => None,
+        }
+    }
+
     /// A stable, machine-readable kind for `--json` output.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
@@ -113,6 +160,14 @@ impl CliError {
             Self::BadSince { .. } => "bad_since",
             Self::SignCsr { .. } => "sign_csr",
             Self::TrustBundle { .. } => "trust_bundle",
+            Self::LocalOnly { .. } => "local_only",
+            Self::NeedsServer { .. } => "needs_server",
+            Self::RemoteSettings { .. } => "remote_settings",
+            Self::MissingArgument { .. } => "missing_argument",
+            Self::ConfigFile { .. } => "config_file",
+            Self::EgressAddress { .. } => "egress_address",
+            Self::RemoteData { .. } => "remote_data",
+            Self::Remote(_) => "remote",
             Self::Ca(_) => "ca",
             Self::Registry(_) => "registry",
         }

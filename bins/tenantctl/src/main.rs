@@ -4,7 +4,14 @@
 //! `mtls-registry`. Every change is one registry transaction with its audit event; files
 //! (keys, certificates, CRLs) are written atomically and never overwritten by accident.
 //!
-//! Exit codes: 0 success, 1 the operation failed (the message says why), 2 bad usage.
+//! With `--server https://HOST:PORT` (or `TENANTCTL_SERVER`, or `server` in the `--config`
+//! file) the commands that make sense remotely go over the control-plane API instead
+//! (`mtls-control-client`), printing the same output; `enroll --server` and `renew` manage a
+//! tenant's own certificate directory from anywhere. Commands that need the CA key or the
+//! registry file are local-only and say so.
+//!
+//! Exit codes: 0 success, 1 the operation failed (the message says why; a refusal by the
+//! server prints its code and message), 2 bad usage.
 
 // The doc comments of `cli.rs` are clap's `--help` text, printed as written: placeholders like
 // `spiffe://<domain>/tenant/<id>` are meant literally there, not as HTML.
@@ -16,6 +23,7 @@ mod data_dir;
 mod env;
 mod error;
 mod output;
+mod settings;
 
 use std::process::ExitCode;
 

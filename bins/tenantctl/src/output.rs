@@ -47,10 +47,12 @@ impl Output {
             eprintln!("  caused by: {cause}");
         }
         if json {
-            println!(
-                "{}",
-                json!({ "error": err.to_string(), "kind": err.kind(), "causes": causes })
-            );
+            let mut value =
+                json!({ "error": err.to_string(), "kind": err.kind(), "causes": causes });
+            if let Some(code) = err.remote_code() {
+                value["code"] = json!(code);
+            }
+            println!("{value}");
         }
     }
 }

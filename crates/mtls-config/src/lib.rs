@@ -126,6 +126,51 @@
 //! | `listener.gateway.tenant_max_connections` | `1024` (tenants whose registry limits set none) |
 //! | `listener.gateway.registry_staleness` | `30s` (at least twice `poll_interval`; then `/readyz` is 503) |
 //!
+//! # The control-plane API (`[control]`)
+//!
+//! A top-level `[control]` section starts the control-plane API over mTLS (see the
+//! `mtls-control` crate). `listen` is required; with `[control]` present, no
+//! `[[listener]]` is needed (a control-only daemon). Client certificates are optional at
+//! the TLS layer (enrollment and the CRL need none) and verified against `ca` when sent.
+//!
+//! | key | default |
+//! |---|---|
+//! | `control.listen` | required, `"HOST:PORT"` |
+//! | `control.cert` / `key` / `ca` | `<data_dir>/server/cert.pem` / `server/key.pem` / `ca.pem` |
+//! | `control.cert_validity` | `30d` (1 s to 825 days) |
+//! | `control.recovery_window` | `30d` (`"0s"` disables expired-certificate recovery) |
+//! | `control.max_recoveries` | `3` (0 to 100) |
+//! | `control.max_body_bytes` | `65536` (1 KiB to 16 MiB) |
+//! | `control.max_connections` | `256` (1 to 65536; more are closed at accept) |
+//! | `control.handshake_timeout` | `10s` |
+//! | `control.rate_limits.enroll_per_ip_per_minute` / `enroll_per_ip_burst` | `10` / `5` |
+//! | `control.rate_limits.renew_per_ip_per_minute` / `renew_per_ip_burst` | `10` / `5` |
+//! | `control.rate_limits.renew_per_tenant_per_hour` / `renew_per_tenant_burst` | `6` / `3` |
+//!
+//! ```
+//! let text = r#"
+//! [control]
+//! listen = "127.0.0.1:8444"
+//! recovery_window = "7d"
+//!
+//! [control.rate_limits]
+//! enroll_per_ip_per_minute = 30
+//! "#;
+//! let defaults = mtls_config::Defaults::default().with_data_dir(Some("/var/lib/mtls"));
+//! let config = mtls_config::Config::from_toml_with(text, "/etc/mtlsd/mtlsd.toml", &defaults)?;
+//! let control = config.control().unwrap();
+//! assert_eq!(control.listen.port(), 8444);
+//! assert_eq!(control.ca.to_str(), Some("/var/lib/mtls/ca.pem"));
+//! assert_eq!(control.recovery_window.as_secs(), 7 * 86400);
+//! assert_eq!(control.enroll_per_ip.count, 30);
+//! assert_eq!(control.renew_per_tenant.burst, 3);
+//!
+//! let err = mtls_config::Config::from_toml("[control]\nmax_recoveries = -1", "m.toml").unwrap_err();
+//! assert!(err.to_string().contains("`control.listen`: is required"));
+//! assert!(err.to_string().contains("`control.max_recoveries`"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Gateway listeners
 //!
 //! `mode = "gateway"` takes no `target` (each tenant's routes decide) and requires client
@@ -184,9 +229,9 @@ impl Defaults {
 pub use error::{ConfigError, Problem};
 pub use mtls_resolver::{Fallback, SelectionPolicy, ServerNamePattern};
 pub use types::{
-    ClientTlsConfig, Config, GatewayProtocol, GatewaySettings, IdentityConfig, ListenerConfig,
-    ListenerMode, LogFormat, LogLevel, LoggingConfig, OnLimit, ProxyLimits, ReloadConfig,
-    SINGLE_IDENTITY_NAME, ServerTlsConfig, Target,
+    ClientTlsConfig, Config, ControlConfig, ControlRateLimit, GatewayProtocol, GatewaySettings,
+    IdentityConfig, ListenerConfig, ListenerMode, LogFormat, LogLevel, LoggingConfig, OnLimit,
+    ProxyLimits, ReloadConfig, SINGLE_IDENTITY_NAME, ServerTlsConfig, Target,
 };
 
 // === impl Config ===

@@ -18,6 +18,7 @@ pub(super) struct RawConfig {
     pub(super) logging: Option<RawLogging>,
     pub(super) shutdown: Option<RawShutdown>,
     pub(super) reload: Option<RawReload>,
+    pub(super) control: Option<RawControl>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,4 +134,31 @@ pub(super) struct RawShutdown {
 pub(super) struct RawReload {
     pub(super) watch: Option<bool>,
     pub(super) debounce: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawControl {
+    pub(super) listen: Option<String>,
+    pub(super) cert: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
+    pub(super) ca: Option<PathBuf>,
+    pub(super) cert_validity: Option<String>,
+    pub(super) recovery_window: Option<String>,
+    pub(super) max_recoveries: Option<i64>,
+    pub(super) max_body_bytes: Option<i64>,
+    pub(super) max_connections: Option<i64>,
+    pub(super) handshake_timeout: Option<String>,
+    pub(super) rate_limits: Option<RawControlRateLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawControlRateLimits {
+    pub(super) enroll_per_ip_per_minute: Option<i64>,
+    pub(super) enroll_per_ip_burst: Option<i64>,
+    pub(super) renew_per_ip_per_minute: Option<i64>,
+    pub(super) renew_per_ip_burst: Option<i64>,
+    pub(super) renew_per_tenant_per_hour: Option<i64>,
+    pub(super) renew_per_tenant_burst: Option<i64>,
 }

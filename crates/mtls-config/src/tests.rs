@@ -322,6 +322,7 @@ fn bad_acl_patterns_and_duplicates() {
     assert_eq!(problems(&two)[0].field, "listen");
 }
 
+mod control;
 mod gateway;
 mod identities;
 mod limits;

@@ -23,6 +23,7 @@ pub struct Config {
     pub(crate) drain_timeout: Duration,
     pub(crate) reload: ReloadConfig,
     pub(crate) data_dir: PathBuf,
+    pub(crate) control: Option<ControlConfig>,
 }
 
 // === impl Config ===
@@ -73,6 +74,11 @@ impl Config {
     /// The registry database of the data dir: `<data_dir>/registry.db`.
     pub fn registry_path(&self) -> PathBuf {
         self.data_dir.join("registry.db")
+    }
+
+    /// The control-plane API (`[control]`), if configured.
+    pub fn control(&self) -> Option<&ControlConfig> {
+        self.control.as_ref()
     }
 
     /// Whether any listener runs in gateway mode (and so needs the registry).
@@ -372,4 +378,49 @@ pub struct ReloadConfig {
     pub watch: bool,
     /// Wait this long after the last file event before reloading.
     pub debounce: Duration,
+}
+
+/// The `[control]` section: the control-plane API over mTLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlConfig {
+    /// Where the API listens (required; any address, loopback or not, is the operator's
+    /// choice).
+    pub listen: SocketAddr,
+    /// The server certificate chain (default `<data_dir>/server/cert.pem`).
+    pub cert: PathBuf,
+    /// Its key (default `<data_dir>/server/key.pem`).
+    pub key: PathBuf,
+    /// The CA client certificates must chain to (default `<data_dir>/ca.pem`).
+    pub ca: PathBuf,
+    /// Validity of certificates issued by enrollment and renewal (default 30 days).
+    pub cert_validity: Duration,
+    /// How long an expired tenant certificate may still renew (default 30 days; zero
+    /// disables recovery).
+    pub recovery_window: Duration,
+    /// Recovered certificates per lineage (default 3).
+    pub max_recoveries: u32,
+    /// The largest request body (default 65536).
+    pub max_body_bytes: usize,
+    /// Concurrent connections to the control listener (default 256); more are closed at
+    /// accept.
+    pub max_connections: usize,
+    /// TLS handshake (and HTTP/1 request head) timeout (default 10 s).
+    pub handshake_timeout: Duration,
+    /// `POST /v1/enroll` per source IP (default 10 per minute, bursts of 5).
+    pub enroll_per_ip: ControlRateLimit,
+    /// `POST /v1/renew` per source IP (default 10 per minute, bursts of 5).
+    pub renew_per_ip: ControlRateLimit,
+    /// `POST /v1/renew` per tenant (default 6 per hour, bursts of 3).
+    pub renew_per_tenant: ControlRateLimit,
+}
+
+/// One rate limit of the control plane: `count` requests per `period`, bursts of `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlRateLimit {
+    /// Requests per period (at least 1).
+    pub count: u32,
+    /// The period (a minute or an hour).
+    pub period: Duration,
+    /// The largest burst (at least 1).
+    pub burst: u32,
 }

@@ -29,6 +29,10 @@ pub(super) fn run(ctx: &Context, args: AuditArgs) -> Result<Output, CliError> {
         since,
         limit: args.limit,
     })?;
+    Ok(list_output(&events))
+}
+
+pub(super) fn list_output(events: &[AuditEvent]) -> Output {
     let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
@@ -52,14 +56,11 @@ pub(super) fn run(ctx: &Context, args: AuditArgs) -> Result<Output, CliError> {
             &rows,
         )
     };
-    Ok(Output::new(
-        human,
-        Value::Array(events.iter().map(event_json).collect()),
-    ))
+    Output::new(human, Value::Array(events.iter().map(event_json).collect()))
 }
 
 /// RFC 3339, or an age such as `2h` meaning "that long ago".
-fn parse_since(value: &str) -> Result<OffsetDateTime, CliError> {
+pub(super) fn parse_since(value: &str) -> Result<OffsetDateTime, CliError> {
     if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
         return Ok(t);
     }

@@ -125,31 +125,7 @@ pub(super) fn run(ctx: &Context, cmd: CertCommand) -> Result<Output, CliError> {
                 store.tenant(t)?;
             }
             let certs = store.certificates(tenant.as_ref())?;
-            let now = time::OffsetDateTime::now_utc();
-            let rows: Vec<Vec<String>> = certs
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.serial.to_string(),
-                        c.tenant.to_string(),
-                        state(c, now),
-                        timestamp(c.not_after),
-                        c.fingerprint.to_string(),
-                    ]
-                })
-                .collect();
-            let human = if rows.is_empty() {
-                "No certificates.".to_owned()
-            } else {
-                table(
-                    &["SERIAL", "TENANT", "STATE", "NOT AFTER", "SHA-256"],
-                    &rows,
-                )
-            };
-            Ok(Output::new(
-                human,
-                Value::Array(certs.iter().map(cert_json).collect()),
-            ))
+            Ok(list_output(&certs))
         }
         CertCommand::Revoke { serial, reason } => {
             let serial: Serial = serial
@@ -160,15 +136,44 @@ pub(super) fn run(ctx: &Context, cmd: CertCommand) -> Result<Output, CliError> {
                 .map_err(CliError::invalid("--reason", &reason))?;
             let store = ctx.data.open_registry()?;
             let record = store.revoke_certificate(&ctx.actor, &serial, reason)?;
-            Ok(Output::new(
-                format!(
-                    "Revoked certificate {} of tenant {} ({reason}). The gateway refuses it at the next handshake;\npublish a CRL for third parties: tenantctl crl --out crl.pem",
-                    record.serial, record.tenant
-                ),
-                cert_json(&record),
-            ))
+            Ok(revoked_output(&record, reason))
         }
     }
+}
+
+pub(super) fn list_output(certs: &[CertificateRecord]) -> Output {
+    let now = time::OffsetDateTime::now_utc();
+    let rows: Vec<Vec<String>> = certs
+        .iter()
+        .map(|c| {
+            vec![
+                c.serial.to_string(),
+                c.tenant.to_string(),
+                state(c, now),
+                timestamp(c.not_after),
+                c.fingerprint.to_string(),
+            ]
+        })
+        .collect();
+    let human = if rows.is_empty() {
+        "No certificates.".to_owned()
+    } else {
+        table(
+            &["SERIAL", "TENANT", "STATE", "NOT AFTER", "SHA-256"],
+            &rows,
+        )
+    };
+    Output::new(human, Value::Array(certs.iter().map(cert_json).collect()))
+}
+
+pub(super) fn revoked_output(record: &CertificateRecord, reason: RevocationReason) -> Output {
+    Output::new(
+        format!(
+            "Revoked certificate {} of tenant {} ({reason}). The gateway refuses it at the next handshake;\npublish a CRL for third parties: tenantctl crl --out crl.pem",
+            record.serial, record.tenant
+        ),
+        cert_json(record),
+    )
 }
 
 pub(super) fn new_certificate(issued: &IssuedCertificate) -> NewCertificate {
@@ -200,5 +205,8 @@ pub(super) fn cert_json(c: &CertificateRecord) -> Value {
         "issued_at": timestamp(c.issued_at),
         "revoked_at": c.revoked_at.map(timestamp),
         "revocation_reason": c.revocation_reason.map(|r| r.to_string()),
+        "lineage": c.lineage.to_string(),
+        "renewed_from": c.renewed_from.as_ref().map(ToString::to_string),
+        "recovered": c.recovered,
     })
 }

@@ -49,7 +49,18 @@ pub(super) fn run(ctx: &Context, args: CrlArgs) -> Result<Output, CliError> {
     // A CRL is public and replaced on every publication.
     write_public_file(&args.out, bytes, Overwrite::Force)?;
     let serials: Vec<String> = revoked.iter().map(|r| r.serial.to_string()).collect();
-    Ok(Output::new(
+    Ok(written_output(&args, number, &serials, now, next_update))
+}
+
+/// What `crl` prints, locally and remotely.
+pub(super) fn written_output(
+    args: &CrlArgs,
+    number: u64,
+    serials: &[String],
+    now: time::OffsetDateTime,
+    next_update: time::OffsetDateTime,
+) -> Output {
+    Output::new(
         format!(
             "Wrote CRL #{number} ({}) with {} revoked certificate(s) to {}; next update {}.",
             if args.der { "DER" } else { "PEM" },
@@ -65,5 +76,5 @@ pub(super) fn run(ctx: &Context, args: CrlArgs) -> Result<Output, CliError> {
             "this_update": timestamp(now),
             "next_update": timestamp(next_update),
         }),
-    ))
+    )
 }

@@ -44,9 +44,17 @@ pub(super) fn run(ctx: &Context, args: EnrollArgs) -> Result<Output, CliError> {
         Ok(new_certificate(&issued))
     })?;
     let dir = staged.publish()?;
-    let mut value = cert_json(&record);
+    Ok(enrolled_output(&record, &dir))
+}
+
+/// What `enroll` prints, locally and remotely.
+pub(super) fn enrolled_output(
+    record: &mtls_registry::CertificateRecord,
+    dir: &std::path::Path,
+) -> Output {
+    let mut value = cert_json(record);
     value["out"] = json!(dir);
-    Ok(Output::new(
+    Output::new(
         format!(
             "Enrolled tenant {}: certificate {} valid until {}.\nWrote cert.pem, key.pem (0600, generated here) and ca.pem in {}.",
             record.tenant,
@@ -55,5 +63,5 @@ pub(super) fn run(ctx: &Context, args: EnrollArgs) -> Result<Output, CliError> {
             dir.display()
         ),
         value,
-    ))
+    )
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use mtls_identity::PeerIdentity;
 use mtls_policy::{
-    AdmissionRefusal, ConnectDecision, DestinationVerdict, PathDecision, Policy, Request,
-    RouteDecision, UpstreamIdentity,
+    AdmissionRefusal, ConnectDecision, DestinationVerdict, EgressOrigin, EgressSource,
+    PathDecision, Policy, Request, RouteDecision, UpstreamIdentity,
 };
 use mtls_registry::{RouteId, Store};
 use mtls_router::{HttpExplanation, NoRoute};
@@ -22,22 +22,21 @@ use crate::cli::ExplainArgs;
 use crate::error::CliError;
 use crate::output::{Output, timestamp};
 
-pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> {
+pub(super) fn run(ctx: &Context, args: ExplainArgs, cert: &Path) -> Result<Output, CliError> {
     let store = ctx.data.open_registry()?;
     // The CA must be usable; the listener trusts its bundle, ca.pem.
     ctx.data.load_ca()?;
     let policy = Policy::new(store.snapshot()?);
-    let chain = certificate_chain(&args.cert)?;
+    let chain = certificate_chain(cert)?;
     let der = chain[0].clone();
     let now = time::OffsetDateTime::now_utc();
 
     let mut human = String::new();
-    let mut value = json!({ "cert": args.cert });
+    let mut value = json!({ "cert": cert });
 
     // 1. Would the TLS handshake accept the certificate at all?
-    let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain())).map_err(
-        CliError::invalid("--cert", &args.cert.display().to_string()),
-    )?;
+    let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain()))
+        .map_err(CliError::invalid("--cert", &cert.display().to_string()))?;
     let chain_problem = chain_problem(&ctx.data.trust_bundle(), &chain, &identity, now)?;
     human.push_str(&format!(
         "Certificate  serial {} subject \"{}\"\n             issued by \"{}\", valid until {}\n",
@@ -125,12 +124,29 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs) -> Result<Output, CliError> 
         }
         _ => {}
     }
-    // The winning route's source address, and which setting chose it (route | tenant | default).
+    // The winning route's source address, from the decision (the rule the gateway applies).
     if let Some(egress) = decision.egress {
-        value["egress"] = json!(egress);
-        human.push_str(&format!("Egress       {egress}\n"));
+        explain_egress(egress, &mut human, &mut value);
     }
     Ok(Output::new(human, value))
+}
+
+/// The source address the winning route's connections leave from: the route's own
+/// `egress_bind`, else the tenant's egress address, else the host's default
+/// ([`mtls_policy::Policy::egress_of`], what the gateway binds).
+fn explain_egress(egress: EgressSource, human: &mut String, value: &mut Value) {
+    let source = match egress.origin {
+        EgressOrigin::Route => "the route's egress_bind",
+        EgressOrigin::Tenant => "the tenant's egress address",
+        _ => "the host's default",
+    };
+    match egress.address {
+        Some(ip) => human.push_str(&format!("Egress       from {ip} ({source})\n")),
+        None => human.push_str("Egress       from the host's default source address\n"),
+    }
+    value["egress"] = json!(egress);
+    value["egress_address"] = json!(egress.address);
+    value["egress_source"] = json!(source);
 }
 
 /// The path step: the raw path, the normalised one the gateway routes on and forwards (with

@@ -1,11 +1,13 @@
 //! One module per command group; `run` dispatches.
 
+mod admin;
 mod audit;
 mod cert;
 mod crl;
 mod enroll;
 mod explain;
 mod init;
+mod remote;
 mod route;
 mod tenant;
 mod token;
@@ -20,21 +22,32 @@ use crate::cli::{Algorithm, Cli, Command};
 use crate::data_dir::DataDir;
 use crate::error::CliError;
 use crate::output::Output;
+use crate::settings::Remote;
 
 /// What every command gets: where the data lives and who is acting.
 pub(crate) struct Context {
     pub(crate) data: DataDir,
     pub(crate) actor: Actor,
+    /// Remote-mode settings (`--server` and friends); `server` is `None` in local mode.
+    pub(crate) remote: Remote,
+    /// `--json`: for commands that print as they go (`renew --loop`).
+    pub(crate) json: bool,
 }
 
 pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
     let actor_name = cli.actor.clone().unwrap_or_else(crate::env::default_actor);
     let actor =
         Actor::new(actor_name.clone()).map_err(CliError::invalid("--actor", &actor_name))?;
+    let remote = Remote::resolve(&cli.remote)?;
     let ctx = Context {
         data: DataDir::new(cli.data_dir),
         actor,
+        remote,
+        json: cli.json,
     };
+    if ctx.remote.server.is_some() {
+        return remote::run(&ctx, cli.command);
+    }
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Tenant(cmd) => tenant::run(&ctx, cmd),
@@ -44,7 +57,17 @@ pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
         Command::Route(cmd) => route::run(&ctx, cmd),
         Command::Crl(args) => crl::run(&ctx, args),
         Command::Audit(args) => audit::run(&ctx, args),
-        Command::Explain(args) => explain::run(&ctx, args),
+        Command::Explain(args) => {
+            let cert = cli.remote.cert.ok_or(CliError::MissingArgument {
+                command: "explain",
+                flag: "--cert FILE",
+                why: "the client certificate to explain (or TENANTCTL_CERT)",
+            })?;
+            explain::run(&ctx, args, &cert)
+        }
+        Command::Admin(cmd) => admin::run(&ctx, cmd),
+        Command::Whoami => Err(CliError::NeedsServer { command: "whoami" }),
+        Command::Renew(_) => Err(CliError::NeedsServer { command: "renew" }),
     }
 }
 

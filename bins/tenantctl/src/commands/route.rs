@@ -16,15 +16,7 @@ pub(super) fn run(ctx: &Context, cmd: RouteCommand) -> Result<Output, CliError> 
             let spec = build_spec(*spec)?;
             let store = ctx.data.open_registry()?;
             let route = store.add_route(&ctx.actor, &tenant, spec)?;
-            Ok(Output::new(
-                format!(
-                    "Added route {} to tenant {}: {}",
-                    route.id,
-                    route.tenant,
-                    route.spec.summary()
-                ),
-                route_json(&route),
-            ))
+            Ok(added_output(&route))
         }
         RouteCommand::List { tenant } => {
             let tenant = tenant.as_deref().map(parse_tenant).transpose()?;
@@ -33,47 +25,70 @@ pub(super) fn run(ctx: &Context, cmd: RouteCommand) -> Result<Output, CliError> 
                 store.tenant(t)?;
             }
             let routes = store.routes(tenant.as_ref())?;
-            let rows: Vec<Vec<String>> = routes
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.to_string(),
-                        r.tenant.to_string(),
-                        r.spec.kind().to_string(),
-                        r.spec.summary(),
-                    ]
-                })
-                .collect();
-            let human = if rows.is_empty() {
-                "No routes.".to_owned()
-            } else {
-                table(&["ID", "TENANT", "KIND", "ROUTE"], &rows)
-            };
-            Ok(Output::new(
-                human,
-                Value::Array(routes.iter().map(route_json).collect()),
-            ))
+            Ok(list_output(&routes))
         }
-        RouteCommand::Remove { id } => {
+        RouteCommand::Remove { id, tenant } => {
             let id: RouteId = id.parse().map_err(CliError::invalid("route id", &id))?;
             let store = ctx.data.open_registry()?;
+            if let Some(t) = tenant.as_deref().map(parse_tenant).transpose()? {
+                let owner = store.routes(Some(&t))?.into_iter().any(|r| r.id == id);
+                if !owner {
+                    return Err(mtls_registry::RegistryError::UnknownRoute { id }.into());
+                }
+            }
             let route = store.remove_route(&ctx.actor, &id)?;
-            Ok(Output::new(
-                format!(
-                    "Removed route {} of tenant {}: {}",
-                    route.id,
-                    route.tenant,
-                    route.spec.summary()
-                ),
-                route_json(&route),
-            ))
+            Ok(removed_output(&route))
         }
     }
 }
 
+pub(super) fn added_output(route: &RouteRecord) -> Output {
+    Output::new(
+        format!(
+            "Added route {} to tenant {}: {}",
+            route.id,
+            route.tenant,
+            route.spec.summary()
+        ),
+        route_json(route),
+    )
+}
+
+pub(super) fn removed_output(route: &RouteRecord) -> Output {
+    Output::new(
+        format!(
+            "Removed route {} of tenant {}: {}",
+            route.id,
+            route.tenant,
+            route.spec.summary()
+        ),
+        route_json(route),
+    )
+}
+
+pub(super) fn list_output(routes: &[RouteRecord]) -> Output {
+    let rows: Vec<Vec<String>> = routes
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.tenant.to_string(),
+                r.spec.kind().to_string(),
+                r.spec.summary(),
+            ]
+        })
+        .collect();
+    let human = if rows.is_empty() {
+        "No routes.".to_owned()
+    } else {
+        table(&["ID", "TENANT", "KIND", "ROUTE"], &rows)
+    };
+    Output::new(human, Value::Array(routes.iter().map(route_json).collect()))
+}
+
 /// Turns command-line strings into a typed spec; every field is parsed by its own type, so
 /// the error names the flag and the value.
-fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
+pub(super) fn build_spec(args: RouteSpecArgs) -> Result<RouteSpec, CliError> {
     let spec = match args {
         RouteSpecArgs::Http(a) => {
             let upstream_tls = if a.upstream_ca.is_some()

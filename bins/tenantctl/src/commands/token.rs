@@ -15,19 +15,7 @@ pub(super) fn run(ctx: &Context, cmd: TokenCommand) -> Result<Output, CliError> 
             let tenant = parse_tenant(&tenant)?;
             let (secret, record) =
                 store.create_enrollment_token(&ctx.actor, &tenant, ttl.into())?;
-            let mut value = token_json(&record);
-            value["token"] = json!(secret.expose());
-            Ok(Output::new(
-                format!(
-                    "Enrollment token {} for tenant {} (one use, expires {}):\n\n  {}\n\nIt is shown only now. On the tenant's machine:\n  tenantctl enroll --token-file <file holding the token> --out ./{}-bundle",
-                    record.id,
-                    record.tenant,
-                    timestamp(record.expires_at),
-                    secret.expose(),
-                    record.tenant
-                ),
-                value,
-            ))
+            Ok(created_output(secret.expose(), &record))
         }
         TokenCommand::List { tenant } => {
             let tenant = tenant.as_deref().map(parse_tenant).transpose()?;
@@ -63,6 +51,22 @@ pub(super) fn run(ctx: &Context, cmd: TokenCommand) -> Result<Output, CliError> 
             ))
         }
     }
+}
+
+pub(super) fn created_output(secret: &str, record: &TokenRecord) -> Output {
+    let mut value = token_json(record);
+    value["token"] = json!(secret);
+    Output::new(
+        format!(
+            "Enrollment token {} for tenant {} (one use, expires {}):\n\n  {}\n\nIt is shown only now. On the tenant's machine:\n  tenantctl enroll --token-file <file holding the token> --out ./{}-bundle",
+            record.id,
+            record.tenant,
+            timestamp(record.expires_at),
+            secret,
+            record.tenant
+        ),
+        value,
+    )
 }
 
 fn token_json(t: &TokenRecord) -> Value {

@@ -1,5 +1,6 @@
 //! From [`raw::RawConfig`] to [`Config`], collecting every problem.
 
+mod control;
 mod gateway;
 mod identities;
 mod listener;
@@ -135,8 +136,11 @@ pub(super) fn validate(
     if data_dir.as_os_str().is_empty() {
         c.problem("data_dir", "is empty");
     }
-    if raw.listener.is_empty() {
-        c.problem("listener", "at least one [[listener]] is required");
+    if raw.listener.is_empty() && raw.control.is_none() {
+        c.problem(
+            "listener",
+            "at least one [[listener]] (or a [control] section) is required",
+        );
     }
     let mut names = HashSet::new();
     let mut addrs = HashSet::new();
@@ -160,6 +164,16 @@ pub(super) fn validate(
         }
     }
     c.listener = None;
+    let control = raw.control.map(|raw| control::control(&mut c, raw));
+    if let Some(Some(control)) = &control
+        && control.listen.port() != 0
+        && addrs.contains(&control.listen)
+    {
+        c.problem(
+            "control.listen",
+            format!("{} is used by a listener", control.listen),
+        );
+    }
 
     let health = endpoint(&mut c, "health", raw.health, DEFAULT_HEALTH_LISTEN);
     let metrics = endpoint(&mut c, "metrics", raw.metrics, DEFAULT_METRICS_LISTEN);
@@ -195,6 +209,7 @@ pub(super) fn validate(
         drain_timeout,
         reload,
         data_dir: c.data_dir,
+        control: control.flatten(),
     })
 }
 

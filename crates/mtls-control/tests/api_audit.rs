@@ -1,0 +1,74 @@
+//! Every call is audited with the caller and its address: changes by the store, reads as
+//! api.read, refusals as api.refused with method, path, status and code.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use support::{Fixture, call, get, post, relaxed};
+
+#[tokio::test]
+async fn reads_refusals_and_changes_name_the_caller_and_its_address() {
+    let fx = Fixture::start(relaxed()).await;
+    let alice = fx.client(Some(&fx.admin("alice")));
+    let (_, acme) = fx.tenant("acme");
+    let acme = fx.client(Some(&acme));
+    let anon = fx.client(None);
+    let seq = fx.last_seq();
+
+    let (status, _) = get(&alice, &fx.url("/v1/tenants")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = post(
+        &alice,
+        &fx.url("/v1/tenants"),
+        json!({"id": "globex", "display_name": "Globex"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = get(&acme, &fx.url("/v1/tenants/globex")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = call(&anon, Method::GET, &fx.url("/v1/tenants"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let events = fx.events_after(seq);
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["api.read", "tenant.create", "api.refused", "api.refused"],
+        "{events:#?}"
+    );
+    let from = |actor: &str, who: &str| {
+        let rest = actor
+            .strip_prefix(&format!("api:{who} from 127.0.0.1:"))
+            .unwrap_or_else(|| panic!("{actor}"));
+        assert!(rest.parse::<u16>().is_ok(), "{actor}");
+    };
+    from(&events[0].actor, "admin/alice");
+    assert_eq!(
+        events[0].details,
+        json!({"method": "GET", "path": "/v1/tenants", "status": 200, "code": null})
+    );
+    from(&events[1].actor, "admin/alice");
+    from(&events[2].actor, "tenant/acme");
+    assert_eq!(events[2].tenant.as_ref().map(|t| t.as_str()), Some("acme"));
+    assert_eq!(
+        events[2].details,
+        json!({"method": "GET", "path": "/v1/tenants/globex", "status": 403, "code": "forbidden"})
+    );
+    from(&events[3].actor, "anonymous");
+    assert_eq!(events[3].details["code"], "unauthenticated");
+
+    // The admin reads them back through the API, filtered by time and count.
+    let (status, body) = get(&alice, &fx.url("/v1/audit?limit=2")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    let (status, body) = get(&alice, &fx.url("/v1/audit?since=yesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("since"),
+        "{body}"
+    );
+    let (status, body) = get(&alice, &fx.url("/v1/audit?limit=0")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    fx.stop().await;
+}
