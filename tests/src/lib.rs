@@ -3,7 +3,8 @@
 //! - [`Openssl`]: runs the real `openssl` CLI, the independent judge of every certificate,
 //!   CRL and PKCS#12 file we write.
 //! - [`CliRunner`]: runs one of our binaries as a process against a throwaway data dir.
-//! - [`net`]: loopback TCP peers for socket tests (an echo listener, a closed port).
+//! - [`net`]: loopback TCP peers for socket tests (an echo listener, a closed port, and
+//!   HTTP and TCP upstreams that answer with the peer address they see).
 //! - [`pki`]: a throwaway rcgen CA and its leaves, for tests that need PEM files.
 
 pub mod net;

@@ -60,8 +60,9 @@ pub enum DialError {
         /// The egress bind address.
         egress: IpAddr,
     },
-    /// Binding the egress address failed.
-    #[error("cannot bind egress address {egress}")]
+    /// Binding the egress address failed: typically the host no longer holds it (it was
+    /// removed from its interface after being assigned). Never retried from another source.
+    #[error("cannot bind egress source address {egress} (does this host still hold it?)")]
     Bind {
         /// The egress bind address.
         egress: IpAddr,
@@ -100,6 +101,15 @@ impl DialError {
     /// Whether the destination was refused by policy (as opposed to unreachable).
     pub fn is_forbidden(&self) -> bool {
         matches!(self, Self::NonPublic { .. })
+    }
+
+    /// The egress address that could not be bound, when that is why the dial failed: the
+    /// connection was not made from any other source.
+    pub fn unbindable_egress(&self) -> Option<IpAddr> {
+        match self {
+            Self::Bind { egress, .. } => Some(*egress),
+            _ => None,
+        }
     }
 
     /// Whether resolving or connecting ran out of the dial timeout.

@@ -5,6 +5,8 @@
 //! 403/502/504 JSON response), then the client gets `200`, and the upgraded connection is
 //! handed to [`mtls_splice::splice`] together with the destination.
 
+use std::net::IpAddr;
+
 use http::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use mtls_egress::{DialError, EgressPolicy, dial};
@@ -26,6 +28,9 @@ pub struct ConnectResponse {
     pub tunnel: Option<JoinHandle<Result<SpliceSummary, hyper::Error>>>,
     /// Why the destination was refused or unreachable, when it was.
     pub error: Option<DialError>,
+    /// The source address of the connection to the destination, when it was reached (the
+    /// bound egress address, or the one the operating system chose).
+    pub source: Option<IpAddr>,
 }
 
 /// Serves a CONNECT request whose destination the caller has already matched against the
@@ -52,9 +57,11 @@ where
                 response: error_response(ProxyErrorKind::from(&error), &error.to_string(), route),
                 tunnel: None,
                 error: Some(error),
+                source: None,
             };
         }
     };
+    let source = stream.local_addr().ok().map(|a| a.ip());
     let on_upgrade = hyper::upgrade::on(request);
     let tunnel = tokio::spawn(async move {
         let upgraded = on_upgrade.await?;
@@ -66,5 +73,6 @@ where
         response,
         tunnel: Some(tunnel),
         error: None,
+        source,
     }
 }

@@ -1,11 +1,13 @@
 //! [`forward`]: one request to one route's upstreams and back, bodies streamed.
 
 use std::future::pending;
+use std::net::IpAddr;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Incoming};
+use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::rt::TokioIo;
 use mtls_route_spec::UpstreamUrl;
 use tokio::sync::oneshot;
@@ -20,7 +22,7 @@ use crate::headers::{
     ClientFacts, rewrite_request_headers, rewrite_response_headers, upgrade_protocol,
 };
 use crate::target::{ForwardContext, RouteTarget};
-use crate::upstream::connector::refused_destination;
+use crate::upstream::connector::{refused_destination, unbindable_egress};
 
 /// What happened to a forwarded request, attached to the response's extensions for access
 /// logs (`response.extensions().get::<ForwardInfo>()`).
@@ -32,6 +34,10 @@ pub struct ForwardInfo {
     pub error: Option<ProxyErrorKind>,
     /// Whether the connection was upgraded (a WebSocket, for example).
     pub upgraded: bool,
+    /// The source address of the upstream connection that answered: the route's bound
+    /// egress address, or the one the operating system chose. `None` when no upstream
+    /// answered.
+    pub source: Option<IpAddr>,
 }
 
 /// Forwards `request` to one of `target`'s upstreams and returns the response to send back.
@@ -51,7 +57,9 @@ pub struct ForwardInfo {
 ///   unless the upstream already answered.
 /// - No response head within the route's timeout: 504. Connection refused, reset, TLS
 ///   failure: 502; an upstream that could not be connected to is skipped for the cooldown,
-///   and a request without a body is retried once on the next upstream.
+///   and a request without a body is retried once on the next upstream. An egress source
+///   address that cannot be bound (the host no longer holds it) is a 502 naming the
+///   address, with no retry and no fallback to another source.
 /// - An HTTP/1.1 upgrade (`Connection: upgrade`) is forwarded over an HTTP/1.1 connection;
 ///   on `101 Switching Protocols` both upgraded connections are joined with [`splice`].
 ///
@@ -73,6 +81,7 @@ where
             upstream: upstream.cloned(),
             error: Some(kind),
             upgraded: false,
+            source: None,
         });
         response
     };
@@ -189,6 +198,18 @@ where
                 );
             }
             Ok(Err(error)) => {
+                // The route's source address cannot be bound: no upstream is at fault, and
+                // no other upstream (nor another source) is tried.
+                if let Some(egress) = unbindable_egress(&error) {
+                    return refuse(
+                        ProxyErrorKind::UpstreamUnreachable,
+                        &format!(
+                            "upstream {upstream} not dialed: the route's egress source address {egress} cannot be bound ({})",
+                            error_chain(&error)
+                        ),
+                        Some(upstream),
+                    );
+                }
                 if error.is_connect() {
                     target.pool.mark_failed(index);
                     if attempt + 1 < attempts {
@@ -247,10 +268,15 @@ fn relay(
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     let upgraded = switching && client_upgrade.is_some();
     rewrite_response_headers(response.headers_mut(), upgraded);
+    let source = response
+        .extensions()
+        .get::<HttpInfo>()
+        .map(|info| info.local_addr().ip());
     let info = ForwardInfo {
         upstream: Some(upstream.clone()),
         error: None,
         upgraded,
+        source,
     };
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
         let upstream_upgrade = hyper::upgrade::on(&mut response);

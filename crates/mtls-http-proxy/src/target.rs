@@ -115,6 +115,8 @@ pub struct RouteTarget {
     pub(crate) timeout: Duration,
     pub(crate) max_body_bytes: Option<u64>,
     pub(crate) upgrade_idle_timeout: Duration,
+    /// The source address of upstream connections (bound before connecting).
+    pub(crate) source: Option<IpAddr>,
 }
 
 // === impl RouteTarget ===
@@ -128,6 +130,21 @@ impl RouteTarget {
     pub fn from_route(
         name: &str,
         route: &HttpRoute,
+        options: &TargetOptions,
+        client_identity: Option<Arc<dyn ResolvesClientCert>>,
+    ) -> Result<Self, RouteTargetError> {
+        Self::from_route_with_source(name, route, route.egress_bind, options, client_identity)
+    }
+
+    /// [`from_route`](Self::from_route), with upstream connections leaving from `source`
+    /// instead of the route's own `egress_bind`: the gateway passes the route's effective
+    /// source (its `egress_bind`, else its tenant's egress address). The target's connection
+    /// pool only ever holds connections from `source`; a different source needs a new
+    /// target.
+    pub fn from_route_with_source(
+        name: &str,
+        route: &HttpRoute,
+        source: Option<IpAddr>,
         options: &TargetOptions,
         client_identity: Option<Arc<dyn ResolvesClientCert>>,
     ) -> Result<Self, RouteTargetError> {
@@ -170,7 +187,7 @@ impl RouteTarget {
         };
         let client = HttpUpstreamClient::new(UpstreamClientSettings {
             tls,
-            egress_bind: route.egress_bind,
+            egress_bind: source,
             allow_private: route.allow_private,
             counters: options.counters.clone(),
             dial_timeout: options.dial_timeout,
@@ -217,7 +234,13 @@ impl RouteTarget {
             timeout: route.timeout.unwrap_or(options.default_timeout),
             max_body_bytes: route.max_body_bytes.or(options.default_max_body_bytes),
             upgrade_idle_timeout: options.upgrade_idle_timeout,
+            source,
         })
+    }
+
+    /// The source address upstream connections are bound to; `None` lets the OS choose.
+    pub fn source(&self) -> Option<IpAddr> {
+        self.source
     }
 
     /// The route's name.

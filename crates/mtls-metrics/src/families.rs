@@ -330,7 +330,7 @@ impl Metrics {
         registry.register(
             "tenant_refusals",
             "Gateway connections refused after the handshake, by reason (no_tenant, \
-             certificate_expired, certificate_not_yet_valid, unknown_tenant, tenant_suspended, \
+             admin_certificate, certificate_expired, certificate_not_yet_valid, unknown_tenant, tenant_suspended, \
              unknown_certificate, certificate_of_other_tenant, certificate_revoked, \
              max_connections)",
             m.tenant_refusals.clone(),

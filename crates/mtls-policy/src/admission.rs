@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use mtls_identity::{PeerIdentity, TenantId, ValidityError};
+use mtls_identity::{PeerIdentity, TenantId, ValidityError, admin_from_uri};
 use mtls_registry::{Refusal, Snapshot, SnapshotTenant};
 use time::OffsetDateTime;
 
@@ -16,6 +16,9 @@ pub enum AdmissionRefusal {
     UnreadableCertificate,
     /// No URI SAN of the certificate names a tenant under the registry's trust domain.
     NoTenant,
+    /// The certificate is an admin's (`spiffe://<trust-domain>/admin/<name>`): admins use
+    /// the control-plane API, they are not tenants and have no routes.
+    AdminCertificate,
     /// The certificate's validity period has ended (possible on a resumed TLS session, which
     /// rustls does not verify again).
     CertificateExpired,
@@ -29,10 +32,12 @@ pub enum AdmissionRefusal {
 
 impl AdmissionRefusal {
     /// A short `snake_case` label, usable as a metric label value. The first three share
-    /// `no_tenant`: to the operator they are one thing (the peer is not a tenant).
+    /// `no_tenant`: to the operator they are one thing (the peer is not a tenant). An admin
+    /// certificate is `admin_certificate`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoCertificate | Self::UnreadableCertificate | Self::NoTenant => "no_tenant",
+            Self::AdminCertificate => "admin_certificate",
             Self::CertificateExpired => "certificate_expired",
             Self::CertificateNotYetValid => "certificate_not_yet_valid",
             Self::Registry(refusal) => refusal.as_str(),
@@ -92,7 +97,8 @@ pub struct Admitted<'s> {
 ///
 /// Checks, in order: a certificate was presented and parses; it is inside its validity
 /// period at `now` (a resumed TLS session skips the handshake's check); a URI SAN names a
-/// tenant under the snapshot's trust domain; the registry admits the tenant and serial
+/// tenant under the snapshot's trust domain (an admin's certificate is refused as
+/// [`AdmissionRefusal::AdminCertificate`]); the registry admits the tenant and serial
 /// ([`Snapshot::admit`]: known, active, the tenant's own certificate, not revoked).
 pub fn admit<'s>(
     snapshot: &'s Snapshot,
@@ -124,6 +130,23 @@ pub fn admit<'s>(
         return Err(refuse(validity_refusal(invalid), Some(&identity), detail));
     }
     let Some(tenant) = identity.tenant.clone() else {
+        let domain = snapshot.trust_domain();
+        if let Some((uri, admin)) = identity
+            .uris
+            .iter()
+            .find_map(|uri| admin_from_uri(domain, uri).map(|admin| (uri, admin)))
+        {
+            let detail = format!(
+                "the certificate is admin {admin}'s ({uri}, serial {}): admins are not tenants; \
+                 admin certificates are for the control-plane API, not the gateway",
+                identity.serial
+            );
+            return Err(refuse(
+                AdmissionRefusal::AdminCertificate,
+                Some(&identity),
+                detail,
+            ));
+        }
         let detail = format!(
             "no URI SAN spiffe://{}/tenant/<id> in the certificate (URIs: {:?})",
             snapshot.trust_domain(),

@@ -8,6 +8,7 @@ use mtls_router::{HttpExplanation, NoRoute, TcpMatch};
 use time::OffsetDateTime;
 
 use crate::admission::{Admitted, Refused, admit};
+use crate::egress::EgressSource;
 use crate::routes::{ConnectDecision, HttpRefusal, Policy};
 
 /// What a client asks of the gateway once admitted.
@@ -42,6 +43,10 @@ pub struct Decision<'p> {
     pub admission: Result<Admitted<'p>, Refused>,
     /// The route decision; `None` when admission refused.
     pub route: Option<RouteDecision<'p>>,
+    /// Where the winning route's upstream connections leave from (its `egress_bind`, else
+    /// the tenant's egress address, else the host's default; see [`Policy::egress_of`]).
+    /// `None` when admission refused or no route wins.
+    pub egress: Option<EgressSource>,
 }
 
 /// The route part of a [`Decision`].
@@ -64,6 +69,26 @@ pub enum RouteDecision<'p> {
     Connect(Result<ConnectDecision<'p>, NoRoute>),
     /// TCP by SNI.
     Tcp(Result<TcpMatch<'p, RouteId>, NoRoute>),
+}
+
+// === impl RouteDecision ===
+
+impl RouteDecision<'_> {
+    /// The id of the route the gateway acts on, if one wins: for HTTP, the matcher's winner
+    /// unless the path is refused (before routing, or an escaped slash the winner refuses).
+    pub fn winner(&self) -> Option<&RouteId> {
+        match self {
+            Self::Http {
+                path, explanation, ..
+            } => explanation
+                .as_ref()
+                .filter(|_| path.refusal.is_none())
+                .and_then(|e| e.outcome.as_ref().ok())
+                .map(|m| m.key),
+            Self::Connect(decision) => decision.as_ref().ok().map(|d| d.matched.key),
+            Self::Tcp(matched) => matched.as_ref().ok().map(|m| m.key),
+        }
+    }
 }
 
 /// The path part of an HTTP decision: what the gateway routes on and forwards.
@@ -169,6 +194,14 @@ impl Policy {
                 Request::Tcp { sni } => RouteDecision::Tcp(self.route_tcp(tenant, sni)),
             }
         });
-        Decision { admission, route }
+        let egress = route
+            .as_ref()
+            .and_then(RouteDecision::winner)
+            .map(|id| self.egress_of(id));
+        Decision {
+            admission,
+            route,
+            egress,
+        }
     }
 }

@@ -94,10 +94,12 @@
 
 mod admission;
 mod decision;
+mod egress;
 mod routes;
 
 pub use admission::{AdmissionRefusal, Admitted, Refused, admit, readmit};
 pub use decision::{Decision, PathDecision, Request, RouteDecision, UpstreamIdentity};
+pub use egress::{EgressOrigin, EgressSource};
 pub use mtls_request_path::PathError;
 pub use routes::{ConnectDecision, DestinationVerdict, HttpRefusal, HttpRouted, Policy};
 

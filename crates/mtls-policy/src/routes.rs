@@ -2,13 +2,16 @@
 //! lookups the gateway makes per request.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use mtls_identity::TenantId;
 use mtls_registry::{RouteId, Snapshot};
 use mtls_request_path::{NormalizedPath, PathError};
-use mtls_route_spec::DestinationPolicy;
+use mtls_route_spec::{DestinationPolicy, RouteSpec};
 use mtls_router::{ConnectMatch, HttpExplanation, HttpMatch, NoRoute, RouteTable, TcpMatch};
+
+use crate::egress::EgressSource;
 
 /// One registry snapshot and the route table compiled from it: what every decision reads.
 /// Immutable; build one per snapshot and share it (the gateway publishes it in its view).
@@ -16,6 +19,9 @@ use mtls_router::{ConnectMatch, HttpExplanation, HttpMatch, NoRoute, RouteTable,
 pub struct Policy {
     snapshot: Snapshot,
     table: RouteTable<RouteId>,
+    /// Every route's effective source address ([`EgressSource::of`] its `egress_bind` and
+    /// its tenant's egress address), compiled with the table.
+    egress: HashMap<RouteId, EgressSource>,
 }
 
 // === impl Policy ===
@@ -25,15 +31,29 @@ impl Policy {
     /// are only ever looked up inside its own part).
     pub fn new(snapshot: Snapshot) -> Self {
         let mut routes = Vec::new();
-        for (tenant, _) in snapshot.tenants() {
+        let mut egress = HashMap::new();
+        for (tenant, entry) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
+                let source = EgressSource::of(route_bind(&record.spec), entry.egress_address);
+                egress.insert(record.id.clone(), source);
                 routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
             }
         }
         Self {
             table: RouteTable::build(routes),
             snapshot,
+            egress,
         }
+    }
+
+    /// Where `route`'s upstream connections leave from: its `egress_bind`, else its
+    /// tenant's egress address, else the host's default. Compiled with the policy, so this
+    /// is one map lookup; a route the snapshot does not hold gets the default.
+    pub fn egress_of(&self, route: &RouteId) -> EgressSource {
+        self.egress
+            .get(route)
+            .copied()
+            .unwrap_or(EgressSource::DEFAULT)
     }
 
     /// The snapshot this policy was compiled from.
@@ -146,6 +166,16 @@ impl Policy {
             matched,
             destination,
         })
+    }
+}
+
+/// The route's own `egress_bind`, whatever its kind.
+fn route_bind(spec: &RouteSpec) -> Option<IpAddr> {
+    match spec {
+        RouteSpec::Http(r) => r.egress_bind,
+        RouteSpec::Tcp(r) => r.egress_bind,
+        RouteSpec::Connect(r) => r.egress_bind,
+        _ => None,
     }
 }
 

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::*;
 
 mod decide;
+mod egress;
 
 pub(crate) struct World {
     pub(crate) ca: CertificateAuthority,

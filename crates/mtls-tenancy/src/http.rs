@@ -124,6 +124,12 @@ struct AccessLine {
     raw_path: String,
     route: String,
     upstream: String,
+    /// The source address of the upstream connection: as seen on the connection once one
+    /// is made, else the address the route was to bind (empty for the host's default).
+    egress: String,
+    /// Which setting chose the source address: `route`, `tenant` or `default`; empty when
+    /// no route was found.
+    egress_from: &'static str,
     error: &'static str,
     status: u16,
     /// Bytes from the client: tunnel and WebSocket bytes (request bodies are not counted).
@@ -151,7 +157,8 @@ impl Drop for AccessLine {
         info!(
             listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, protocol = self.protocol,
             method = %self.method, host = %self.host, path = %self.path, raw_path = %self.raw_path, route = %self.route,
-            upstream = %self.upstream, status = self.status, error = self.error,
+            upstream = %self.upstream, egress = %self.egress, egress_from = self.egress_from,
+            status = self.status, error = self.error,
             bytes_in = self.bytes_in, bytes_out = self.bytes_out, end = self.end,
             duration_ms = self.started.elapsed().as_millis() as u64,
             "access"
@@ -165,6 +172,9 @@ fn record(line: &mut AccessLine, parts: &http::response::Parts) {
     if let Some(info) = parts.extensions.get::<ForwardInfo>() {
         if let Some(up) = &info.upstream {
             line.upstream = up.to_string();
+        }
+        if let Some(source) = info.source {
+            line.egress = source.to_string();
         }
         if let Some(error) = info.error {
             line.error = error.as_str();
@@ -248,6 +258,8 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         host,
         route: String::new(),
         upstream: String::new(),
+        egress: String::new(),
+        egress_from: "",
         error: "",
         status: 0,
         bytes_in: 0,
@@ -290,9 +302,13 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
             .route_connect(tenant, target.host(), target.port())
             .map(|d| {
                 let m = d.matched;
-                (m.key.clone(), m.allow_private(), m.egress_bind())
+                (
+                    m.key.clone(),
+                    m.allow_private(),
+                    view.policy.egress_of(m.key),
+                )
             });
-        let (route, allow_private, egress_bind) = match found {
+        let (route, allow_private, egress) = match found {
             Ok(found) => found,
             Err(miss) => {
                 let message = format!(
@@ -315,9 +331,11 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         drop(view);
         line.route = route.to_string();
         line.upstream = target.to_string();
+        line.egress_from = egress.origin.as_str();
+        line.egress = egress.address.map(|a| a.to_string()).unwrap_or_default();
         let policy = EgressPolicy {
             allow_private,
-            egress_bind,
+            egress_bind: egress.address,
             dial_timeout: session.dial_timeout,
         };
         let served = serve_connect(
@@ -328,10 +346,17 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
             SpliceConfig::new(session.idle_timeout),
         )
         .await;
+        if let Some(source) = served.source {
+            line.egress = source.to_string();
+        }
         if let Some(e) = &served.error {
             session.tenancy.options.counters.dial_errors.inc();
             line.error = ProxyErrorKind::from(e).as_str();
-            warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
+            if let Some(egress) = e.unbindable_egress() {
+                warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, %egress, reason = "egress_unavailable", error = %ErrorChain(e), "CONNECT not dialed: the egress source address cannot be bound");
+            } else {
+                warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, error = %ErrorChain(e), "CONNECT refused or unreachable");
+            }
         }
         let Some(tunnel) = served.tunnel else {
             return finish(line, served.response);
@@ -403,7 +428,16 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         line.raw_path = std::mem::replace(&mut line.path, path);
     }
     line.route = route.to_string();
-    let target = match view.http.get(&route).map(|c| &c.target) {
+    let compiled = view.http.get(&route);
+    if let Some(compiled) = compiled {
+        line.egress_from = compiled.egress.origin.as_str();
+        line.egress = compiled
+            .egress
+            .address
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+    }
+    let target = match compiled.map(|c| &c.target) {
         Some(Ok(target)) => target.clone(),
         Some(Err(message)) => {
             let response = refusal(

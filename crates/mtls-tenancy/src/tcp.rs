@@ -28,13 +28,13 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         warn!(listener, %peer, %tenant, "TCP connection refused: no server name (SNI) to route by");
         return;
     };
-    let (route, upstream, egress_bind, allow_private) = match view.policy.route_tcp(tenant, sni) {
+    let (route, upstream, egress, allow_private) = match view.policy.route_tcp(tenant, sni) {
         Ok(m) => {
             let index = view.next_tcp_upstream(m.key, m.route.upstreams.len());
             (
                 m.key.clone(),
                 m.route.upstreams[index].clone(),
-                m.route.egress_bind,
+                view.policy.egress_of(m.key),
                 m.route.allow_private,
             )
         }
@@ -56,15 +56,19 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
     // allow_private, connect only to those. A refusal closes the client's connection.
     let policy = EgressPolicy {
         allow_private,
-        egress_bind,
+        egress_bind: egress.address,
         dial_timeout: session.dial_timeout,
     };
+    let egress_from = egress.origin.as_str();
     let counters = &session.tenancy.options.counters;
     let up = match dial(upstream.host(), upstream.port(), &policy).await {
         Ok(up) => up,
         Err(e) => {
             counters.dial_errors.inc();
-            if e.is_forbidden() {
+            if let Some(egress) = e.unbindable_egress() {
+                count(session, Outcome::UpstreamUnreachable);
+                warn!(listener, %peer, %tenant, %route, %upstream, %egress, egress_from, reason = "egress_unavailable", error = %ErrorChain(&e), "TCP route not dialed: the egress source address cannot be bound");
+            } else if e.is_forbidden() {
                 count(session, Outcome::DestinationForbidden);
                 warn!(listener, %peer, %tenant, %route, %upstream, reason = "destination_forbidden", error = %ErrorChain(&e), "TCP route refused: the upstream is not a permitted destination");
             } else {
@@ -74,6 +78,10 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
             return;
         }
     };
+    let source = up
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let summary = splice(tls, up, SpliceConfig::new(session.idle_timeout)).await;
     counters
         .client_to_upstream
@@ -94,7 +102,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         _ => String::new(),
     };
     info!(
-        listener, %peer, %tenant, protocol = "tcp", %route, %upstream, sni,
+        listener, %peer, %tenant, protocol = "tcp", %route, %upstream, egress = %source, egress_from, sni,
         bytes_in = summary.client_to_upstream, bytes_out = summary.upstream_to_client,
         duration_ms = started.elapsed().as_millis() as u64, end = summary.end.label(), error,
         "access"

@@ -302,6 +302,7 @@ impl Tenancy {
         };
         let admission = [
             AdmissionRefusal::NoTenant,
+            AdmissionRefusal::AdminCertificate,
             AdmissionRefusal::CertificateExpired,
             AdmissionRefusal::CertificateNotYetValid,
         ]

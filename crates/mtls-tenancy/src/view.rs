@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mtls_http_proxy::{RouteTarget, TargetOptions};
 use mtls_metrics::{Metrics, Name};
-use mtls_policy::Policy;
+use mtls_policy::{EgressSource, Policy};
 use mtls_registry::{RouteId, Snapshot};
 use mtls_route_spec::{HttpRoute, RouteSpec};
 use tracing::error;
@@ -23,6 +23,10 @@ pub(crate) struct CompiledRoute {
     spec: HttpRoute,
     /// The route identities' generation it was compiled under (when it names one).
     generation: u64,
+    /// The source address its upstream connections leave from (the route's `egress_bind`,
+    /// else the tenant's egress address): part of the reuse key, so a changed tenant
+    /// address gets a new target and with it a new connection pool.
+    pub(crate) egress: EgressSource,
     pub(crate) target: Result<Arc<RouteTarget>, String>,
 }
 
@@ -82,8 +86,10 @@ pub struct View {
 
 impl View {
     /// Compiles `snapshot`, read at source generation `generation`. HTTP targets of
-    /// `previous` whose route is unchanged are reused, so their connection pools and failure
-    /// marks survive unrelated changes; so are the limiters of tenants whose limits are
+    /// `previous` whose route and effective source address are unchanged are reused, so
+    /// their connection pools and failure marks survive unrelated changes (a route whose
+    /// source changed gets a new target: no pooled connection bound to the old address is
+    /// reused); so are the limiters of tenants whose limits are
     /// unchanged. Blocking (reads route CA files): call it on the blocking pool.
     pub(crate) fn build(
         snapshot: Snapshot,
@@ -102,6 +108,8 @@ impl View {
             version: snapshot.version(),
             identities: identities_generation,
         };
+        let policy = Policy::new(snapshot);
+        let snapshot = policy.snapshot();
         let mut http = HashMap::new();
         let mut tcp_cursor = HashMap::new();
         for (tenant, _) in snapshot.tenants() {
@@ -109,6 +117,7 @@ impl View {
                 match &record.spec {
                     RouteSpec::Http(spec) => {
                         let generation = identities_generation;
+                        let egress = policy.egress_of(&record.id);
                         let names_identity = spec
                             .upstream_tls
                             .as_ref()
@@ -117,17 +126,24 @@ impl View {
                             .and_then(|p| p.http.get(&record.id))
                             .filter(|old| {
                                 old.spec == *spec
+                                    && old.egress == egress
                                     && (!names_identity || old.generation == generation)
                             })
                             .map(|old| old.target.clone());
                         let target = reused.unwrap_or_else(|| {
-                            compile(record.id.as_str(), spec, options, listener, identities)
+                            let route = Compile {
+                                id: record.id.as_str(),
+                                spec,
+                                egress,
+                            };
+                            route.compile(options, listener, identities)
                         });
                         http.insert(
                             record.id.clone(),
                             CompiledRoute {
                                 spec: spec.clone(),
                                 generation,
+                                egress,
                                 target,
                             },
                         );
@@ -139,10 +155,11 @@ impl View {
                 }
             }
         }
-        let limiters = limiter::build(&snapshot, previous.map(|p| &p.limiters), metrics, listener);
+        warn_unheld_egress(snapshot, previous.map(View::snapshot), listener);
+        let limiters = limiter::build(snapshot, previous.map(|p| &p.limiters), metrics, listener);
         Self {
             stamp,
-            policy: Policy::new(snapshot),
+            policy,
             limiters,
             http,
             tcp_cursor,
@@ -168,41 +185,164 @@ impl View {
     }
 }
 
-/// Compiles one HTTP route. A route naming a client identity the listener does not hold
-/// is kept as an error (its requests get a 502 naming the identity): routes change at run
-/// time, so this is logged, not refused at start.
-fn compile(
-    id: &str,
-    spec: &HttpRoute,
-    options: &TargetOptions,
-    listener: &str,
-    identities: Option<&RouteIdentities>,
-) -> Result<Arc<RouteTarget>, String> {
-    let mut client_identity = None;
-    if let Some(identity) = spec.upstream_tls.as_ref().and_then(|t| t.identity.as_ref()) {
-        client_identity = identities.and_then(|i| i.resolver(identity));
-        if client_identity.is_none() {
-            let held = identities.map_or_else(|| "there are none".to_owned(), |i| i.names());
-            let message = format!(
-                "route {id} asks for upstream client identity {identity:?}, which listener \
-                 {listener:?} does not hold (its [[listener.gateway.identities]]: {held})"
+/// Logs, once per change, every tenant egress address this host cannot bind (removed from
+/// its interface, or never on this host): that tenant's routes without their own
+/// `egress_bind` fail at dial time (502 naming the address) until it is back or changed.
+/// One `bind` per changed address; nothing on the request path.
+fn warn_unheld_egress(snapshot: &Snapshot, previous: Option<&Snapshot>, listener: &str) {
+    for (tenant, entry) in snapshot.tenants() {
+        let Some(address) = entry.egress_address else {
+            continue;
+        };
+        let before = previous
+            .and_then(|p| p.tenant(tenant))
+            .and_then(|t| t.egress_address);
+        if before == Some(address) {
+            continue;
+        }
+        if let Err(e) = mtls_egress::check_local_address(address) {
+            error!(
+                listener, %tenant, egress = %address, error = %ErrorChain(&e),
+                "tenant egress address unusable: routes without their own egress_bind will fail with 502 until it is held again or changed"
             );
-            error!(listener, route = id, identity = %identity, "HTTP route unusable: {message}");
-            return Err(message);
         }
     }
-    RouteTarget::from_route(id, spec, options, client_identity)
-        .map(Arc::new)
-        .map_err(|e| {
-            let message = ErrorChain(&e).to_string();
-            error!(listener, route = id, error = %message, "HTTP route unusable; its requests get 502");
-            message
-        })
+}
+
+/// One HTTP route to compile: its id, spec and effective source address.
+struct Compile<'a> {
+    id: &'a str,
+    spec: &'a HttpRoute,
+    egress: EgressSource,
+}
+
+impl Compile<'_> {
+    /// Compiles the route. A route naming a client identity the listener does not hold
+    /// is kept as an error (its requests get a 502 naming the identity): routes change at
+    /// run time, so this is logged, not refused at start.
+    fn compile(
+        &self,
+        options: &TargetOptions,
+        listener: &str,
+        identities: Option<&RouteIdentities>,
+    ) -> Result<Arc<RouteTarget>, String> {
+        let Self { id, spec, egress } = *self;
+        let mut client_identity = None;
+        if let Some(identity) = spec.upstream_tls.as_ref().and_then(|t| t.identity.as_ref()) {
+            client_identity = identities.and_then(|i| i.resolver(identity));
+            if client_identity.is_none() {
+                let held = identities.map_or_else(|| "there are none".to_owned(), |i| i.names());
+                let message = format!(
+                    "route {id} asks for upstream client identity {identity:?}, which listener \
+                     {listener:?} does not hold (its [[listener.gateway.identities]]: {held})"
+                );
+                error!(listener, route = id, identity = %identity, "HTTP route unusable: {message}");
+                return Err(message);
+            }
+        }
+        RouteTarget::from_route_with_source(id, spec, egress.address, options, client_identity)
+            .map(Arc::new)
+            .map_err(|e| {
+                let message = ErrorChain(&e).to_string();
+                error!(listener, route = id, error = %message, "HTTP route unusable; its requests get 502");
+                message
+            })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Stamp;
+    use std::net::IpAddr;
+
+    use mtls_identity::TenantId;
+    use mtls_registry::{RouteRecord, SnapshotBuilder, SnapshotTenant, TenantLimits, TenantStatus};
+
+    use super::*;
+
+    /// Tenant `a` with the egress address `egress`, and two HTTP routes: `shared` (no
+    /// `egress_bind`) and `own` (`egress_bind` 127.0.0.9), with fixed ids.
+    fn snapshot(version: u64, egress: Option<IpAddr>, shared: &RouteId, own: &RouteId) -> Snapshot {
+        let a: TenantId = "a".parse().unwrap();
+        let mut b = SnapshotBuilder::new(version, "gw.test".parse().unwrap());
+        b.tenant(
+            a.clone(),
+            SnapshotTenant {
+                display_name: "A".into(),
+                status: TenantStatus::Active,
+                limits: TenantLimits::default(),
+                egress_address: egress,
+            },
+        )
+        .unwrap();
+        let mut own_spec = HttpRoute::new(
+            "own.a.test".parse().unwrap(),
+            vec!["http://127.0.0.1:9".parse().unwrap()],
+        );
+        own_spec.egress_bind = Some("127.0.0.9".parse().unwrap());
+        own_spec.allow_private = true;
+        let mut shared_spec = own_spec.clone();
+        shared_spec.host = "a.test".parse().unwrap();
+        shared_spec.egress_bind = None;
+        for (id, spec) in [(shared, shared_spec), (own, own_spec)] {
+            b.route(RouteRecord {
+                id: id.clone(),
+                tenant: a.clone(),
+                spec: spec.into(),
+                created_at: time::OffsetDateTime::now_utc(),
+            })
+            .unwrap();
+        }
+        b.build()
+    }
+
+    fn target(view: &View, id: &RouteId) -> Arc<RouteTarget> {
+        view.http[id].target.as_ref().unwrap().clone()
+    }
+
+    /// A tenant's new egress address gets its routes without an `egress_bind` a new target
+    /// (so a new connection pool: nothing pooled from the old address is reused), bound to
+    /// the new address; routes with their own `egress_bind` keep theirs.
+    #[test]
+    fn a_changed_tenant_address_recompiles_the_routes_that_use_it() {
+        let (shared, own) = (RouteId::random(), RouteId::random());
+        let options = TargetOptions::default();
+        let metrics = Arc::new(Metrics::new());
+        let listener: Name = "gw".into();
+        let build = |snapshot, previous: Option<&View>| {
+            View::build(snapshot, 1, previous, &options, &metrics, &listener, None)
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+
+        let v1 = build(snapshot(1, None, &shared, &own), None);
+        assert_eq!(target(&v1, &shared).source(), None);
+        assert_eq!(target(&v1, &own).source(), Some(ip("127.0.0.9")));
+        assert_eq!(v1.http[&shared].egress, EgressSource::DEFAULT);
+
+        let v2 = build(snapshot(2, Some(ip("127.0.0.2")), &shared, &own), Some(&v1));
+        assert!(!Arc::ptr_eq(&target(&v1, &shared), &target(&v2, &shared)));
+        assert_eq!(target(&v2, &shared).source(), Some(ip("127.0.0.2")));
+        assert_eq!(
+            v2.http[&shared].egress.origin,
+            mtls_policy::EgressOrigin::Tenant
+        );
+        assert!(Arc::ptr_eq(&target(&v1, &own), &target(&v2, &own)));
+        assert_eq!(
+            v2.http[&own].egress.origin,
+            mtls_policy::EgressOrigin::Route
+        );
+
+        // An unrelated new version (same address): both targets are reused.
+        let v3 = build(snapshot(3, Some(ip("127.0.0.2")), &shared, &own), Some(&v2));
+        assert!(Arc::ptr_eq(&target(&v2, &shared), &target(&v3, &shared)));
+        assert!(Arc::ptr_eq(&target(&v2, &own), &target(&v3, &own)));
+
+        // Another address, then none: recompiled each time.
+        let v4 = build(snapshot(4, Some(ip("127.0.0.3")), &shared, &own), Some(&v3));
+        assert_eq!(target(&v4, &shared).source(), Some(ip("127.0.0.3")));
+        let v5 = build(snapshot(5, None, &shared, &own), Some(&v4));
+        assert!(!Arc::ptr_eq(&target(&v4, &shared), &target(&v5, &shared)));
+        assert_eq!(target(&v5, &shared).source(), None);
+    }
 
     fn stamp(generation: u64, version: u64, identities: u64) -> Stamp {
         Stamp {

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use mtls_identity::PeerIdentity;
 use mtls_policy::{
-    AdmissionRefusal, ConnectDecision, DestinationVerdict, PathDecision, Policy, Request,
-    RouteDecision, UpstreamIdentity,
+    AdmissionRefusal, ConnectDecision, DestinationVerdict, EgressOrigin, EgressSource,
+    PathDecision, Policy, Request, RouteDecision, UpstreamIdentity,
 };
 use mtls_registry::{RouteId, Store};
 use mtls_router::{HttpExplanation, NoRoute};
@@ -124,45 +124,29 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs, cert: &Path) -> Result<Outpu
         }
         _ => {}
     }
-    explain_egress(&store, tenant, &mut human, &mut value)?;
+    // The winning route's source address, from the decision (the rule the gateway applies).
+    if let Some(egress) = decision.egress {
+        explain_egress(egress, &mut human, &mut value);
+    }
     Ok(Output::new(human, value))
 }
 
 /// The source address the winning route's connections leave from: the route's own
-/// `egress_bind`, else the tenant's egress address, else the host's default.
-fn explain_egress(
-    store: &impl Store,
-    tenant: &mtls_identity::TenantId,
-    human: &mut String,
-    value: &mut Value,
-) -> Result<(), CliError> {
-    let Some(route_id) = value["route"].as_str().map(str::to_owned) else {
-        return Ok(());
+/// `egress_bind`, else the tenant's egress address, else the host's default
+/// ([`mtls_policy::Policy::egress_of`], what the gateway binds).
+fn explain_egress(egress: EgressSource, human: &mut String, value: &mut Value) {
+    let source = match egress.origin {
+        EgressOrigin::Route => "the route's egress_bind",
+        EgressOrigin::Tenant => "the tenant's egress address",
+        _ => "the host's default",
     };
-    let route_bind = store
-        .routes(Some(tenant))?
-        .into_iter()
-        .find(|r| r.id.to_string() == route_id)
-        .and_then(|r| match r.spec {
-            mtls_route_spec::RouteSpec::Http(h) => h.egress_bind,
-            mtls_route_spec::RouteSpec::Tcp(t) => t.egress_bind,
-            mtls_route_spec::RouteSpec::Connect(c) => c.egress_bind,
-            _ => None,
-        });
-    let (address, source) = match route_bind {
-        Some(ip) => (Some(ip), "the route's egress_bind"),
-        None => match store.tenant(tenant)?.egress_address {
-            Some(ip) => (Some(ip), "the tenant's egress address"),
-            None => (None, "the host's default"),
-        },
-    };
-    match address {
+    match egress.address {
         Some(ip) => human.push_str(&format!("Egress       from {ip} ({source})\n")),
         None => human.push_str("Egress       from the host's default source address\n"),
     }
-    value["egress_address"] = json!(address);
+    value["egress"] = json!(egress);
+    value["egress_address"] = json!(egress.address);
     value["egress_source"] = json!(source);
-    Ok(())
 }
 
 /// The path step: the raw path, the normalised one the gateway routes on and forwards (with

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -79,10 +80,21 @@ pub(crate) enum UpstreamDialError {
 pub(crate) fn refused_destination<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a DialError> {
+    dial_error(error).filter(|dial| dial.is_forbidden())
+}
+
+/// The egress address a failed upstream request could not bind, if that is why it failed
+/// (the upstream is not at fault: it is neither marked failed nor retried elsewhere).
+pub(crate) fn unbindable_egress(error: &(dyn std::error::Error + 'static)) -> Option<IpAddr> {
+    dial_error(error).and_then(DialError::unbindable_egress)
+}
+
+/// The [`DialError`] in `error`'s source chain, if any.
+fn dial_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a DialError> {
     let mut source = Some(error);
     while let Some(e) = source {
         if let Some(dial) = e.downcast_ref::<DialError>() {
-            return dial.is_forbidden().then_some(dial);
+            return Some(dial);
         }
         source = e.source();
     }
@@ -122,6 +134,9 @@ impl tower::Service<Uri> for Connector {
                     counters.dial_errors.inc();
                     if source.is_forbidden() {
                         tracing::warn!(upstream = %authority, error = %source, "upstream refused by the destination policy");
+                    }
+                    if let Some(egress) = source.unbindable_egress() {
+                        tracing::warn!(upstream = %authority, %egress, error = %crate::error::error_chain(&source), "upstream not dialed: its egress source address cannot be bound");
                     }
                     return Err(UpstreamDialError::Dial { authority, source });
                 }
