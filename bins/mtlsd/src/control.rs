@@ -65,6 +65,7 @@ fn settings(c: &ControlConfig) -> ControlSettings {
         enroll_per_ip: limit(c.enroll_per_ip),
         renew_per_ip: limit(c.renew_per_ip),
         renew_per_tenant: limit(c.renew_per_tenant),
+        anonymous_audit_per_ip: limit(c.anonymous_audit_per_ip),
     }
 }
 

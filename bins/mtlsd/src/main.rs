@@ -206,6 +206,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Changes made through the API reach the gateway's listeners at once, not at their
+        // next registry poll.
+        if let Some(c) = &control {
+            let nudge = gateway.registry_nudge();
+            c.plane.on_change(move || nudge.nudge());
+        }
         let control_task = control.map(|c| {
             let mut stop = stop_rx.clone();
             tokio::spawn(c.plane.serve(c.listener, c.tls, async move {

@@ -146,6 +146,7 @@
 //! | `control.rate_limits.enroll_per_ip_per_minute` / `enroll_per_ip_burst` | `10` / `5` |
 //! | `control.rate_limits.renew_per_ip_per_minute` / `renew_per_ip_burst` | `10` / `5` |
 //! | `control.rate_limits.renew_per_tenant_per_hour` / `renew_per_tenant_burst` | `6` / `3` |
+//! | `control.rate_limits.anonymous_audit_per_ip_per_minute` / `anonymous_audit_per_ip_burst` | `60` / `60` (audit events for unauthenticated calls; beyond: counted and logged) |
 //!
 //! ```
 //! let text = r#"

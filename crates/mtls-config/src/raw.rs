@@ -161,4 +161,6 @@ pub(super) struct RawControlRateLimits {
     pub(super) renew_per_ip_burst: Option<i64>,
     pub(super) renew_per_tenant_per_hour: Option<i64>,
     pub(super) renew_per_tenant_burst: Option<i64>,
+    pub(super) anonymous_audit_per_ip_per_minute: Option<i64>,
+    pub(super) anonymous_audit_per_ip_burst: Option<i64>,
 }

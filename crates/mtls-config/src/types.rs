@@ -412,6 +412,11 @@ pub struct ControlConfig {
     pub renew_per_ip: ControlRateLimit,
     /// `POST /v1/renew` per tenant (default 6 per hour, bursts of 3).
     pub renew_per_tenant: ControlRateLimit,
+    /// Audit events written for unauthenticated calls (reads of the CRL and the OpenAPI
+    /// document, refused calls) per source IP (default 60 per minute, bursts of 60); calls
+    /// beyond it are counted and logged instead, so anonymous floods cannot grow the
+    /// append-only log without bound.
+    pub anonymous_audit_per_ip: ControlRateLimit,
 }
 
 /// One rate limit of the control plane: `count` requests per `period`, bursts of `burst`.

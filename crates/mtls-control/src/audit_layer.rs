@@ -1,7 +1,9 @@
 //! The middleware around every request: authenticates the caller (inserting
 //! [`Authenticated`](crate::caller::Authenticated)), runs the handler, then audits reads
 //! (`api.read`) and refusals (`api.refused`). Successful mutations are audited by the
-//! store in the change's own transaction; rate-limited requests (429) are not audited.
+//! store in the change's own transaction; rate-limited requests (429) are not audited, and
+//! unauthenticated calls only within their source's audit budget
+//! ([`ControlSettings::anonymous_audit_per_ip`](crate::ControlSettings::anonymous_audit_per_ip)).
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use mtls_control_api::ErrorCode;
 use serde_json::json;
 
 use crate::authenticate::authenticate;
-use crate::caller::Authenticated;
+use crate::caller::{Authenticated, Outcome};
 use crate::error::ResponseCode;
 use crate::peer::TlsPeer;
 use crate::state::AppState;
@@ -42,6 +44,10 @@ pub(crate) async fn authenticate_and_audit(
         .take(MAX_AUDITED_PATH)
         .collect();
     let response = next.run(request).await;
+    let changed = response.status().is_success() && method != Method::GET && method != Method::HEAD;
+    if changed && let Some(hook) = state.on_change.get() {
+        hook();
+    }
     let code = response.extensions().get::<ResponseCode>().map(|c| c.0);
     record(&state, &auth, &method, &path, response.status(), code).await;
     response
@@ -65,6 +71,10 @@ async fn record(
     } else {
         "api.refused"
     };
+    let unauthenticated = matches!(auth.outcome, Outcome::Anonymous | Outcome::Refused { .. });
+    if unauthenticated && !state.limits.may_audit_anonymous(auth.remote.ip()) {
+        return;
+    }
     let code = code.map(ErrorCode::as_str);
     let details = json!({
         "method": method.as_str(),

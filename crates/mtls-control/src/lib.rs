@@ -24,6 +24,10 @@
 //! `api.read` and refusals as `api.refused` (details: method, path, status, code).
 //! Rate-limited requests (429) are not audited — a flood would write the database — but
 //! counted ([`ControlPlane::rate_limited_total`]) and logged (the first, then every 100th).
+//! Unauthenticated calls (no certificate, or one the registry refuses) are audited within a
+//! per-source budget (`anonymous_audit_per_ip`, default 60 a minute); beyond it they are
+//! counted ([`ControlStats::unaudited_total`]) and logged, so an anonymous flood cannot grow
+//! the append-only log without bound.
 //!
 //! # Example
 //!
@@ -141,6 +145,7 @@ impl ControlPlane {
                 settings,
                 trust_domain,
                 limits,
+                on_change: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -160,6 +165,16 @@ impl ControlPlane {
     /// How many requests the rate limits refused (429) since start.
     pub fn rate_limited_total(&self) -> u64 {
         self.state.limits.refused_total()
+    }
+
+    /// Registers `hook`, called after every call that committed a change (a successful
+    /// request other than GET/HEAD), once its response is ready. An embedder that serves
+    /// the registry's data plane in the same process uses it to pick the change up at once
+    /// (mtlsd: the gateway's registry watchers poll immediately instead of at their next
+    /// tick). One hook per control plane: returns false, keeping the first, if one is set.
+    /// The hook runs on the request's task: keep it quick and non-blocking.
+    pub fn on_change(&self, hook: impl Fn() + Send + Sync + 'static) -> bool {
+        self.state.on_change.set(Arc::new(hook)).is_ok()
     }
 
     /// A handle that reads [`rate_limited_total`](Self::rate_limited_total) after `self`
@@ -198,5 +213,11 @@ impl ControlStats {
     /// How many requests the rate limits refused (429) since start.
     pub fn rate_limited_total(&self) -> u64 {
         self.state.limits.refused_total()
+    }
+
+    /// How many unauthenticated calls were not audited because their source address was
+    /// over its audit budget.
+    pub fn unaudited_total(&self) -> u64 {
+        self.state.limits.unaudited_total()
     }
 }

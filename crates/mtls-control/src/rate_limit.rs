@@ -27,7 +27,9 @@ pub(crate) struct RateLimiters {
     enroll_per_ip: Keyed<IpAddr>,
     renew_per_ip: Keyed<IpAddr>,
     renew_per_tenant: Keyed<String>,
+    anonymous_audit_per_ip: Keyed<IpAddr>,
     refused: AtomicU64,
+    unaudited: AtomicU64,
 }
 
 struct Keyed<K: Hash + Eq + Clone> {
@@ -73,13 +75,38 @@ impl RateLimiters {
             enroll_per_ip: Keyed::new(settings.enroll_per_ip),
             renew_per_ip: Keyed::new(settings.renew_per_ip),
             renew_per_tenant: Keyed::new(settings.renew_per_tenant),
+            anonymous_audit_per_ip: Keyed::new(settings.anonymous_audit_per_ip),
             refused: AtomicU64::new(0),
+            unaudited: AtomicU64::new(0),
         }
     }
 
     /// How many requests the limits refused since start.
     pub(crate) fn refused_total(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// How many unauthenticated calls went unaudited because their source was over its
+    /// audit budget.
+    pub(crate) fn unaudited_total(&self) -> u64 {
+        self.unaudited.load(Ordering::Relaxed)
+    }
+
+    /// Whether an unauthenticated call from `ip` may write an audit event; when not, it is
+    /// counted and logged (the first, then one in [`LOG_EVERY`]).
+    pub(crate) fn may_audit_anonymous(&self, ip: IpAddr) -> bool {
+        if self.anonymous_audit_per_ip.check(&ip).is_ok() {
+            return true;
+        }
+        let n = self.unaudited.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == 1 || n.is_multiple_of(LOG_EVERY) {
+            tracing::warn!(
+                unaudited_total = n,
+                source = %ip,
+                "control API: unauthenticated calls from this address are over their audit budget; counting them instead of auditing"
+            );
+        }
+        false
     }
 
     pub(crate) fn check_enroll(&self, ip: IpAddr) -> Result<(), ApiError> {

@@ -60,6 +60,13 @@ pub struct ControlSettings {
     pub renew_per_ip: RateLimit,
     /// `POST /v1/renew` per tenant. Default 6 per hour, bursts of 3.
     pub renew_per_tenant: RateLimit,
+    /// Audit events for unauthenticated calls (reads of the CRL and the OpenAPI document,
+    /// refused calls without an acceptable certificate) per source IP. Default 60 per
+    /// minute, bursts of 60. Calls beyond it are served (or refused) as usual but counted
+    /// ([`ControlStats::unaudited_total`](crate::ControlStats::unaudited_total)) and logged
+    /// instead of audited: the audit log is append-only, and an anonymous flood must not
+    /// grow it without bound.
+    pub anonymous_audit_per_ip: RateLimit,
 }
 
 /// The default [`ControlSettings::cert_validity`]: 30 days.
@@ -87,6 +94,7 @@ impl Default for ControlSettings {
             enroll_per_ip: RateLimit::per_minute(10, 5),
             renew_per_ip: RateLimit::per_minute(10, 5),
             renew_per_tenant: RateLimit::per_hour(6, 3),
+            anonymous_audit_per_ip: RateLimit::per_minute(60, 60),
         }
     }
 }

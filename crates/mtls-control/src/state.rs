@@ -17,7 +17,12 @@ pub(crate) struct Shared {
     pub(crate) settings: ControlSettings,
     pub(crate) trust_domain: TrustDomain,
     pub(crate) limits: RateLimiters,
+    /// Called after every successful change (see [`ControlPlane::on_change`](crate::ControlPlane::on_change)).
+    pub(crate) on_change: std::sync::OnceLock<ChangeHook>,
 }
+
+/// A callback run after each committed change.
+pub(crate) type ChangeHook = Arc<dyn Fn() + Send + Sync>;
 
 /// The axum state.
 pub(crate) type AppState = Arc<Shared>;

@@ -3,6 +3,7 @@
 
 mod support;
 
+use mtls_control::{ControlSettings, RateLimit};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::{Fixture, call, get, post, relaxed};
@@ -70,5 +71,47 @@ async fn reads_refusals_and_changes_name_the_caller_and_its_address() {
     );
     let (status, body) = get(&alice, &fx.url("/v1/audit?limit=0")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn unauthenticated_calls_are_audited_within_a_per_source_budget_and_counted_beyond_it() {
+    let fx = Fixture::start(ControlSettings {
+        anonymous_audit_per_ip: RateLimit::per_minute(3, 3),
+        ..relaxed()
+    })
+    .await;
+    let alice = fx.client(Some(&fx.admin("alice")));
+    let anon = fx.client(None);
+    let seq = fx.last_seq();
+
+    // Ten anonymous calls (public reads and refusals alike) are all answered as usual...
+    for i in 0..10 {
+        let path = if i % 2 == 0 { "/v1/crl" } else { "/v1/tenants" };
+        let (status, _, _) = call(&anon, Method::GET, &fx.url(path), None).await;
+        let expected = if i % 2 == 0 {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "{path}");
+    }
+    // ...but only the first three write audit events; the rest are counted.
+    let anonymous: Vec<_> = fx
+        .events_after(seq)
+        .into_iter()
+        .filter(|e| e.actor.starts_with("api:anonymous from "))
+        .collect();
+    assert_eq!(anonymous.len(), 3, "{anonymous:#?}");
+    assert_eq!(fx.stats.unaudited_total(), 7);
+
+    // An authenticated caller is audited whatever the anonymous budget.
+    let before = fx.last_seq();
+    for _ in 0..5 {
+        let (status, _) = get(&alice, &fx.url("/v1/tenants")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(fx.events_after(before).len(), 5);
+    assert_eq!(fx.stats.unaudited_total(), 7);
     fx.stop().await;
 }

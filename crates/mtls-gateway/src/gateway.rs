@@ -44,6 +44,7 @@ pub struct Gateway {
     listeners: Vec<(Arc<ListenerState>, TcpListener)>,
     admin: Vec<(TcpListener, Routes, String)>,
     metrics: Arc<Metrics>,
+    nudge: mtls_tenancy::watcher::RegistryNudge,
 }
 
 /// Loads every listener's TLS material and reads the registry through `registry` for gateway
@@ -191,7 +192,15 @@ impl Gateway {
             listeners,
             admin,
             metrics,
+            nudge: mtls_tenancy::watcher::RegistryNudge::new(),
         })
+    }
+
+    /// A handle that makes the gateway listeners' registry watchers poll now (see
+    /// [`RegistryNudge`](mtls_tenancy::watcher::RegistryNudge)): give it to whatever changes
+    /// the registry in this process, such as the control-plane API.
+    pub fn registry_nudge(&self) -> mtls_tenancy::watcher::RegistryNudge {
+        self.nudge.clone()
     }
 
     /// The sockets bound, listeners first.
@@ -290,6 +299,7 @@ impl Gateway {
                 registry_watchers.push(tokio::spawn(mtls_tenancy::watcher::run(
                     t.clone(),
                     admin_stop_rx.clone(),
+                    self.nudge.subscribe(),
                 )));
             }
         }

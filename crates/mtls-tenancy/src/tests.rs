@@ -312,3 +312,52 @@ fn a_gateway_listener_needs_a_registry_it_can_open() {
         "{source:?}"
     );
 }
+
+#[tokio::test]
+async fn a_nudge_makes_the_watcher_poll_before_its_next_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "data_dir = \"{}\"\n[[listener]]\nname = \"gw\"\nmode = \"gateway\"\nlisten = \"127.0.0.1:0\"\n\
+         [listener.gateway]\npoll_interval = \"1s\"\n",
+        dir.path().display()
+    );
+    let config = Config::from_toml(&text, dir.path().join("m.toml")).unwrap();
+    let actor = Actor::new("cli:test").unwrap();
+    let store = SqliteStore::create(config.registry_path(), &domain(), &actor).unwrap();
+    let source = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+    let tenancy = Arc::new(open(&config, Some(source)).unwrap());
+    let mut changes = tenancy.view.subscribe();
+    let nudge = watcher::RegistryNudge::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+
+    // A change before the watcher starts: its first tick (at once) publishes it, which
+    // proves that tick is spent; the next one comes only a second after the start.
+    let a: TenantId = "a".parse().unwrap();
+    let b: TenantId = "b".parse().unwrap();
+    store
+        .create_tenant(&actor, &a, "A", TenantLimits::default())
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let task = tokio::spawn(watcher::run(tenancy.clone(), stop_rx, nudge.subscribe()));
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.changed())
+        .await
+        .expect("the first tick publishes the first change")
+        .unwrap();
+    changes.mark_unchanged();
+    store
+        .create_tenant(&actor, &b, "B", TenantLimits::default())
+        .unwrap();
+    nudge.nudge();
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.changed())
+        .await
+        .expect("the change is published")
+        .unwrap();
+    let seen = started.elapsed();
+    assert!(tenancy.current().snapshot().tenant(&b).is_some());
+    assert!(
+        seen < std::time::Duration::from_millis(950),
+        "published {seen:?} after start: the nudge, not the 1 s tick, must have polled"
+    );
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+}

@@ -12,17 +12,63 @@ use tracing::{debug, info, warn};
 use crate::chain::ErrorChain;
 use crate::tenancy::Tenancy;
 
-/// Polls `tenancy`'s registry every `poll_interval` until `shutdown`. The database is only
-/// touched, and views only compiled, on the blocking pool. A failing poll or snapshot keeps
-/// the previous view; once reads have failed for longer than `registry_staleness`,
-/// [`Tenancy::stale_registry`] says so (and `/readyz` turns 503).
-pub async fn run(tenancy: Arc<Tenancy>, mut shutdown: watch::Receiver<bool>) {
+/// A handle that makes every registry watcher of a gateway poll now, instead of at its
+/// next tick: a control plane in the same process calls [`RegistryNudge::nudge`] after each
+/// change it commits, so the change reaches the data plane in milliseconds rather than up to
+/// one `poll_interval`. A nudge is never lost (a watcher busy polling polls once more), and
+/// nudges are only hints: the version poll still decides whether anything changed.
+#[derive(Debug, Clone)]
+pub struct RegistryNudge {
+    tx: Arc<watch::Sender<u64>>,
+}
+
+// === impl RegistryNudge ===
+
+impl RegistryNudge {
+    /// A nudge with no watcher yet; hand [`RegistryNudge::subscribe`] to each.
+    pub fn new() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    /// What one watcher waits on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+
+    /// Asks every watcher to poll the registry now.
+    pub fn nudge(&self) {
+        self.tx.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+impl Default for RegistryNudge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Polls `tenancy`'s registry every `poll_interval`, and whenever `nudged` changes, until
+/// `shutdown`. The database is only touched, and views only compiled, on the blocking pool.
+/// A failing poll or snapshot keeps the previous view; once reads have failed for longer
+/// than `registry_staleness`, [`Tenancy::stale_registry`] says so (and `/readyz` turns 503).
+pub async fn run(
+    tenancy: Arc<Tenancy>,
+    mut shutdown: watch::Receiver<bool>,
+    mut nudged: watch::Receiver<u64>,
+) {
     let mut interval = tokio::time::interval(tenancy.settings.poll_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut nudges_open = true;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
+            changed = nudged.changed(), if nudges_open => {
+                // All nudge handles dropped: keep polling on the interval alone.
+                nudges_open = changed.is_ok();
+            }
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         let ok = poll_once(&tenancy).await;

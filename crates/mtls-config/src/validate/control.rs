@@ -90,7 +90,8 @@ pub(super) fn control(c: &mut Checker, raw: RawControl) -> Option<ControlConfig>
         DEFAULT_HANDSHAKE_TIMEOUT,
     );
     let r = raw.rate_limits.unwrap_or_default();
-    let (enroll_per_ip, renew_per_ip, renew_per_tenant) = rate_limits(c, &r);
+    let (enroll_per_ip, renew_per_ip, renew_per_tenant, anonymous_audit_per_ip) =
+        rate_limits(c, &r);
     if c.problems.len() != before {
         return None;
     }
@@ -108,13 +109,19 @@ pub(super) fn control(c: &mut Checker, raw: RawControl) -> Option<ControlConfig>
         enroll_per_ip,
         renew_per_ip,
         renew_per_tenant,
+        anonymous_audit_per_ip,
     })
 }
 
 fn rate_limits(
     c: &mut Checker,
     r: &RawControlRateLimits,
-) -> (ControlRateLimit, ControlRateLimit, ControlRateLimit) {
+) -> (
+    ControlRateLimit,
+    ControlRateLimit,
+    ControlRateLimit,
+    ControlRateLimit,
+) {
     let mut limit = |count_field: &str,
                      count: Option<i64>,
                      default_count: u32,
@@ -153,7 +160,16 @@ fn rate_limits(
         3,
         HOUR,
     );
-    (enroll, renew_ip, renew_tenant)
+    let anonymous_audit = limit(
+        "control.rate_limits.anonymous_audit_per_ip_per_minute",
+        r.anonymous_audit_per_ip_per_minute,
+        60,
+        "control.rate_limits.anonymous_audit_per_ip_burst",
+        r.anonymous_audit_per_ip_burst,
+        60,
+        MINUTE,
+    );
+    (enroll, renew_ip, renew_tenant, anonymous_audit)
 }
 
 /// An optional path, resolved against the config file's folder.

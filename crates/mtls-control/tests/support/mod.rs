@@ -50,6 +50,7 @@ pub fn relaxed() -> ControlSettings {
         enroll_per_ip: RateLimit::per_minute(10_000, 1000),
         renew_per_ip: RateLimit::per_minute(10_000, 1000),
         renew_per_tenant: RateLimit::per_minute(10_000, 1000),
+        anonymous_audit_per_ip: RateLimit::per_minute(10_000, 1000),
         ..ControlSettings::default()
     }
 }
