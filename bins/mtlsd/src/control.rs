@@ -8,8 +8,9 @@ use std::sync::Arc;
 use mtls_ca::CertificateAuthority;
 use mtls_config::{Config, ControlConfig, ControlRateLimit};
 use mtls_control::{ControlError, ControlPlane, ControlSettings, RateLimit, control_server_config};
+use mtls_registry::SnapshotSource;
 use mtls_registry::{RegistryError, Store};
-use mtls_registry_sqlite::SqliteStore;
+use mtls_registry_sqlite::{SqliteSnapshotSource, SqliteStore};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 
@@ -99,12 +100,33 @@ fn prepare(
     Ok((plane, Arc::new(tls)))
 }
 
-/// `--check`: everything but binding.
+/// `--check`: what `prepare` loads, without writing anything: the registry is read
+/// through a read-only source (a file that would need migrating is reported, not migrated,
+/// and its mode is left alone), then the CA and the TLS files.
 pub(crate) fn check(config: &Config) -> Result<(), ControlStartError> {
-    match config.control() {
-        Some(control) => prepare(config, control).map(drop),
-        None => Ok(()),
-    }
+    let Some(control) = config.control() else {
+        return Ok(());
+    };
+    let path = config.registry_path();
+    let registry = |source| ControlStartError::Registry {
+        path: path.clone(),
+        source,
+    };
+    let source = SqliteSnapshotSource::open(&path).map_err(registry)?;
+    let domain = source.snapshot().map_err(registry)?.trust_domain().clone();
+    let ca_dir = config.data_dir().join("ca");
+    CertificateAuthority::load(&ca_dir).map_err(|source| ControlStartError::Ca {
+        path: ca_dir,
+        source: Box::new(source),
+    })?;
+    control_server_config(
+        &control.cert,
+        &control.key,
+        &control.ca,
+        domain,
+        control.recovery_window,
+    )?;
+    Ok(())
 }
 
 /// Prepares and binds the control plane, when `[control]` is present.

@@ -75,6 +75,18 @@ fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
         data.root.display().to_string()
     );
     std::fs::write(tmp.path().join("check.toml"), &config).unwrap();
+    // `--check` reads the registry without writing it: same bytes, same mode afterwards.
+    let registry = data.root.join("registry.db");
+    let file_state = || {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&registry).unwrap();
+        (
+            std::fs::read(&registry).unwrap(),
+            meta.permissions().mode(),
+            meta.modified().unwrap(),
+        )
+    };
+    let before = file_state();
     let check = Command::new(env!("CARGO_BIN_EXE_mtlsd"))
         .arg("--config")
         .arg(tmp.path().join("check.toml"))
@@ -85,6 +97,10 @@ fn a_control_only_daemon_serves_admins_and_enrollment_over_mtls() {
         check.status.success(),
         "--check: {}",
         String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        before == file_state(),
+        "mtlsd --check changed the registry file"
     );
 
     let mut mtlsd = Mtlsd::start(tmp.path(), "mtlsd.toml", &config);
