@@ -135,7 +135,7 @@
 //!
 //! | key | default |
 //! |---|---|
-//! | `control.listen` | required, `"HOST:PORT"` |
+//! | `control.listen` | `"127.0.0.1:8444"` (loopback; a non-loopback address serves remote callers) |
 //! | `control.cert` / `key` / `ca` | `<data_dir>/server/cert.pem` / `server/key.pem` / `ca.pem` |
 //! | `control.cert_validity` | `30d` (1 s to 825 days) |
 //! | `control.recovery_window` | `30d` (`"0s"` disables expired-certificate recovery) |
@@ -167,8 +167,11 @@
 //! assert_eq!(control.renew_per_tenant.burst, 3);
 //!
 //! let err = mtls_config::Config::from_toml("[control]\nmax_recoveries = -1", "m.toml").unwrap_err();
-//! assert!(err.to_string().contains("`control.listen`: is required"));
 //! assert!(err.to_string().contains("`control.max_recoveries`"));
+//!
+//! // Without `listen`, the API listens on loopback only.
+//! let config = mtls_config::Config::from_toml_with("[control]\n", "/etc/mtlsd/mtlsd.toml", &defaults)?;
+//! assert_eq!(config.control().unwrap().listen.to_string(), "127.0.0.1:8444");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

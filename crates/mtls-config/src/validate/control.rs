@@ -18,6 +18,8 @@ const MIN_BODY_BYTES: i64 = 1024;
 const MAX_BODY_BYTES: i64 = 16 * 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Where `[control]` listens when `listen` is not given.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8444";
 const MAX_CONNECTIONS: i64 = 65_536;
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -27,13 +29,11 @@ const MAX_RATE: i64 = 1_000_000;
 /// Validates `[control]`; `None` when a problem was recorded.
 pub(super) fn control(c: &mut Checker, raw: RawControl) -> Option<ControlConfig> {
     let before = c.problems.len();
-    let listen = match raw.listen.as_deref() {
-        None => {
-            c.problem("control.listen", "is required");
-            None
-        }
-        Some(l) => c.socket_addr("control.listen", l),
-    };
+    // Loopback unless the operator says otherwise: serving remote callers is a choice.
+    let listen = c.socket_addr(
+        "control.listen",
+        raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN),
+    );
     let data_dir = c.data_dir.clone();
     let cert = file(c, "control.cert", raw.cert.as_ref())
         .unwrap_or_else(|| data_dir.join("server/cert.pem"));
