@@ -42,6 +42,23 @@ impl Store for SqliteStore {
         })
     }
 
+    fn create_tenant_with(
+        &self,
+        actor: &Actor,
+        id: &TenantId,
+        display_name: &str,
+        limits: TenantLimits,
+        settings: &mtls_registry::TenantUpdate,
+    ) -> Result<TenantRecord, RegistryError> {
+        self.write("create a tenant", |w| {
+            let created = tenants::create(w, actor, id, display_name, limits)?;
+            if *settings == mtls_registry::TenantUpdate::default() {
+                return Ok(created);
+            }
+            tenants::update(w, actor, id, settings)
+        })
+    }
+
     fn tenant(&self, id: &TenantId) -> Result<TenantRecord, RegistryError> {
         tenants::get(&self.lock(), id)
     }

@@ -46,6 +46,19 @@ pub trait Store: Send + Sync {
         limits: TenantLimits,
     ) -> Result<TenantRecord, RegistryError>;
 
+    /// Creates an active tenant with these settings in one transaction: the tenant as
+    /// [`create_tenant`](Self::create_tenant) does, then the [`TenantUpdate`] (route policy,
+    /// egress address, limits) as [`update_tenant`](Self::update_tenant) does — both events,
+    /// or neither and no tenant. Errors: those of both.
+    fn create_tenant_with(
+        &self,
+        actor: &Actor,
+        id: &TenantId,
+        display_name: &str,
+        limits: TenantLimits,
+        settings: &TenantUpdate,
+    ) -> Result<TenantRecord, RegistryError>;
+
     /// One tenant, or [`UnknownTenant`](RegistryError::UnknownTenant).
     fn tenant(&self, id: &TenantId) -> Result<TenantRecord, RegistryError>;
 

@@ -70,15 +70,13 @@ pub(crate) async fn create(
     let name = body.display_name;
     let record = state
         .store("creating a tenant", move |s| {
-            let created = s.create_tenant(&actor, &id, &name, tenant_limits)?;
-            if created.route_policy == policy {
-                return Ok(created);
-            }
-            let update = TenantUpdate {
+            // One transaction: a tenant is never left without the policy it was created
+            // with.
+            let settings = TenantUpdate {
                 route_policy: Some(policy),
                 ..TenantUpdate::default()
             };
-            s.update_tenant(&actor, &id, &update)
+            s.create_tenant_with(&actor, &id, &name, tenant_limits, &settings)
         })
         .await?;
     Ok((

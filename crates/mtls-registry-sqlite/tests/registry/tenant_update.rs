@@ -325,3 +325,69 @@ fn the_data_planes_read_only_source_sees_egress_addresses() {
         Some(ip("127.0.0.2"))
     );
 }
+
+#[test]
+fn create_tenant_with_settings_is_one_transaction() {
+    let f = Fixture::new();
+    f.tenant("acme");
+    f.store
+        .update_tenant(
+            &actor(),
+            &tid("acme"),
+            &TenantUpdate {
+                egress_address: Some(Some(ip("192.0.2.10"))),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap();
+    let strict = RoutePolicy {
+        max_routes: 3,
+        ..RoutePolicy::default()
+    };
+
+    // Created with its policy: both events in one commit.
+    let v = version(&f.store);
+    let created = f
+        .store
+        .create_tenant_with(
+            &actor(),
+            &tid("globex"),
+            "Globex",
+            TenantLimits::default(),
+            &TenantUpdate {
+                route_policy: Some(strict.clone()),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(created.route_policy, strict);
+    assert_eq!(f.store.tenant(&tid("globex")).unwrap().route_policy, strict);
+    let after = version(&f.store);
+    assert!(after > v);
+
+    // Settings that fail (an address another tenant holds) leave no tenant behind.
+    let err = f
+        .store
+        .create_tenant_with(
+            &actor(),
+            &tid("initech"),
+            "Initech",
+            TenantLimits::default(),
+            &TenantUpdate {
+                route_policy: Some(strict),
+                egress_address: Some(Some(ip("192.0.2.10"))),
+                ..TenantUpdate::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::EgressAddressTaken { .. }),
+        "{err}"
+    );
+    assert!(matches!(
+        f.store.tenant(&tid("initech")),
+        Err(RegistryError::UnknownTenant { .. })
+    ));
+    assert_eq!(version(&f.store), after, "nothing of the failed creation was committed");
+    f.store.verify_audit().unwrap();
+}
