@@ -244,6 +244,7 @@ fn a_hundred_concurrent_route_additions_by_two_tenants_all_land_and_are_audited(
         .block_on(proxy.admin().audit(&AuditQuery {
             since: None,
             limit: Some(1000),
+            tenant: None,
         }))
         .unwrap();
     let adds: Vec<_> = events.iter().filter(|e| e.action == "route.add").collect();

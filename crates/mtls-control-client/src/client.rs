@@ -26,6 +26,8 @@ pub struct AuditQuery {
     pub since: Option<String>,
     /// At most this many events (the newest).
     pub limit: Option<u32>,
+    /// Only this tenant's events (an admin's filter; a tenant naming another tenant is 403).
+    pub tenant: Option<String>,
 }
 
 // === impl AuditQuery ===
@@ -33,7 +35,7 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// Adds the set filters to `url` as query parameters.
     pub fn apply(&self, url: &mut Url) {
-        if self.since.is_none() && self.limit.is_none() {
+        if self.since.is_none() && self.limit.is_none() && self.tenant.is_none() {
             return;
         }
         let mut pairs = url.query_pairs_mut();
@@ -42,6 +44,9 @@ impl AuditQuery {
         }
         if let Some(l) = self.limit {
             pairs.append_pair("limit", &l.to_string());
+        }
+        if let Some(t) = &self.tenant {
+            pairs.append_pair("tenant", t);
         }
     }
 }
@@ -329,12 +334,13 @@ mod tests {
         let q = AuditQuery {
             since: Some("2026-12-01T00:00:00Z".into()),
             limit: Some(5),
+            tenant: Some("acme".into()),
         };
         let mut url = Url::parse("https://h:1/v1/audit").unwrap();
         q.apply(&mut url);
         assert_eq!(
             url.as_str(),
-            "https://h:1/v1/audit?since=2026-12-01T00%3A00%3A00Z&limit=5"
+            "https://h:1/v1/audit?since=2026-12-01T00%3A00%3A00Z&limit=5&tenant=acme"
         );
         let mut url = Url::parse("https://h:1/v1/audit").unwrap();
         AuditQuery::default().apply(&mut url);

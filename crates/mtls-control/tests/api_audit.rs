@@ -71,6 +71,34 @@ async fn reads_refusals_and_changes_name_the_caller_and_its_address() {
     );
     let (status, body) = get(&alice, &fx.url("/v1/audit?limit=0")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Filtered by tenant on the server, before the limit: an admin's filter, and a tenant
+    // may name only itself.
+    let (status, body) = get(&alice, &fx.url("/v1/audit?tenant=globex&limit=1000")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let globex = body.as_array().unwrap();
+    assert!(!globex.is_empty());
+    assert!(globex.iter().all(|e| e["tenant"] == "globex"), "{body}");
+    let (status, body) = get(&acme, &fx.url("/v1/audit?tenant=acme")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["tenant"] == "acme")
+    );
+    let (status, body) = get(&acme, &fx.url("/v1/audit?tenant=globex")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, body) = get(&alice, &fx.url("/v1/audit?tenant=Not_An_Id")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant"),
+        "{body}"
+    );
     fx.stop().await;
 }
 

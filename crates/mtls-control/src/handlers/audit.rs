@@ -19,7 +19,7 @@ pub(crate) const MAX_AUDIT_LIMIT: u32 = 1000;
 /// The number of events returned without `limit`.
 pub(crate) const DEFAULT_AUDIT_LIMIT: u32 = 100;
 
-/// `?since=RFC3339&limit=N`.
+/// `?since=RFC3339&limit=N&tenant=ID`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -28,6 +28,9 @@ pub(crate) struct AuditQuery {
     since: Option<String>,
     /// At most this many (the most recent), 1 to 1000; default 100.
     limit: Option<u32>,
+    /// Only this tenant's events. A tenant caller always gets only its own: naming another
+    /// tenant is 403.
+    tenant: Option<String>,
 }
 
 /// Audit events in ascending order: every event for an admin, the caller's own tenant's
@@ -41,6 +44,7 @@ pub(crate) struct AuditQuery {
         (status = 200, description = "Events, oldest first", body = [AuditEvent]),
         (status = 400, description = "invalid_request: bad since or limit", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "forbidden: a tenant naming another tenant", body = ErrorBody),
     )
 )]
 pub(crate) async fn list(
@@ -63,8 +67,26 @@ pub(crate) async fn list(
             "limit {limit} is outside 1 to {MAX_AUDIT_LIMIT}"
         )));
     }
+    let requested = query
+        .tenant
+        .as_deref()
+        .map(|t| {
+            t.parse::<mtls_identity::TenantId>()
+                .map_err(|e| ApiError::invalid_request(format!("tenant {t:?}: {e}")))
+        })
+        .transpose()?;
+    let tenant = match (caller.tenant(), requested) {
+        // A tenant sees its own events, whatever it asks for; asking for another's is 403.
+        (Some(own), Some(asked)) if *own != asked => {
+            return Err(ApiError::forbidden(format!(
+                "tenant {own} may not read the audit events of tenant {asked}"
+            )));
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, asked) => asked,
+    };
     let filter = AuditFilter {
-        tenant: caller.tenant().cloned(),
+        tenant,
         since,
         limit: Some(limit),
     };

@@ -388,6 +388,10 @@ fn create_tenant_with_settings_is_one_transaction() {
         f.store.tenant(&tid("initech")),
         Err(RegistryError::UnknownTenant { .. })
     ));
-    assert_eq!(version(&f.store), after, "nothing of the failed creation was committed");
+    assert_eq!(
+        version(&f.store),
+        after,
+        "nothing of the failed creation was committed"
+    );
     f.store.verify_audit().unwrap();
 }

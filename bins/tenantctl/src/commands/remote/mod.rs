@@ -157,20 +157,17 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
                 .as_deref()
                 .map(super::parse_tenant)
                 .transpose()?;
-            // The API filters by caller (a tenant sees its own events); --tenant filters
-            // here, among the events returned.
+            // The server filters (before its limit): by --tenant, and a tenant caller to
+            // its own events.
             let events = client
                 .audit(&AuditQuery {
                     since,
                     limit: args.limit,
+                    tenant: tenant.map(|t| t.to_string()),
                 })
                 .await?
                 .into_iter()
                 .map(convert::audit_event)
-                .filter(|e| match (&tenant, e) {
-                    (Some(t), Ok(e)) => e.tenant.as_ref() == Some(t),
-                    _ => true,
-                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(audit::list_output(&events))
         }
