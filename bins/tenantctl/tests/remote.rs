@@ -326,6 +326,15 @@ fn admin_and_tenant_work_remotely_end_to_end() {
         ],
         "410 token_gone",
     );
+    // Token listings (never secrets), remotely and locally alike: the one token, used.
+    let remote_tokens = ok(&work, &[], &cat(&admin, &["token", "list"]));
+    let local_tokens = ok(&work, &[], &["--data-dir", &data, "token", "list"]);
+    assert_eq!(remote_tokens, local_tokens);
+    assert!(remote_tokens.contains(" used "), "{remote_tokens}");
+    assert!(
+        !remote_tokens.contains(&token),
+        "a token listing shows no secret"
+    );
 
     // From here on the tenant uses the environment (flag > env > file is unit-tested).
     let tenant_env = [

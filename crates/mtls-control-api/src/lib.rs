@@ -30,5 +30,6 @@ pub mod paths;
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use types::{
     AuditEvent, Certificate, CertificateIssued, EgressUpdate, EnrollRequest, Limits, RenewRequest,
-    RevokeRequest, Route, Tenant, TenantCreate, TenantDeleted, TokenCreate, TokenCreated, WhoAmI,
+    RevokeRequest, Route, Tenant, TenantCreate, TenantDeleted, Token, TokenCreate, TokenCreated,
+    WhoAmI,
 };

@@ -53,7 +53,8 @@ pub fn tenant_route(id: &str, route: &str) -> String {
     format!("/v1/tenants/{id}/routes/{route}")
 }
 
-/// `POST` (admin): create a one-time enrollment token.
+/// `GET` (admin): a tenant's enrollment tokens (never their secrets); `POST` (admin): create
+/// a one-time enrollment token.
 pub fn tenant_tokens(id: &str) -> String {
     format!("/v1/tenants/{id}/tokens")
 }

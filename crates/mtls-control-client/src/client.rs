@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use mtls_control_api::{
     AuditEvent, Certificate, CertificateIssued, EgressUpdate, EnrollRequest, Limits, RenewRequest,
-    RevokeRequest, Route, Tenant, TenantCreate, TenantDeleted, TokenCreate, TokenCreated, WhoAmI,
-    paths,
+    RevokeRequest, Route, Tenant, TenantCreate, TenantDeleted, Token, TokenCreate, TokenCreated,
+    WhoAmI, paths,
 };
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -185,6 +185,12 @@ impl ControlClient {
         req: &TokenCreate,
     ) -> Result<TokenCreated, ClientError> {
         self.call(Method::POST, &paths::tenant_tokens(id), Some(req))
+            .await
+    }
+
+    /// `GET /v1/tenants/{id}/tokens` (admin): the tenant's enrollment tokens, no secrets.
+    pub async fn tokens(&self, id: &str) -> Result<Vec<Token>, ClientError> {
+        self.call(Method::GET, &paths::tenant_tokens(id), None::<&()>)
             .await
     }
 

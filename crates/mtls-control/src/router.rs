@@ -29,7 +29,10 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/tenants/{id}/resume", post(tenants::resume))
         .route("/v1/tenants/{id}/limits", put(tenants::put_limits))
         .route("/v1/tenants/{id}/egress", put(tenants::put_egress))
-        .route("/v1/tenants/{id}/tokens", post(tenants::create_token))
+        .route(
+            "/v1/tenants/{id}/tokens",
+            get(tenants::list_tokens).post(tenants::create_token),
+        )
         .route(
             "/v1/tenants/{id}/routes",
             get(routes::list).post(routes::add),

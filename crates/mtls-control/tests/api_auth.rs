@@ -73,6 +73,12 @@ async fn a_tenant_on_an_admin_endpoint_is_403_and_nothing_changes() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = post(&client, &fx.url("/v1/tenants/acme/tokens"), json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = get(&client, &fx.url("/v1/tenants/acme/tokens")).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "token listings are admin-only: {body}"
+    );
     let (status, _, body) = call(
         &client,
         Method::PUT,

@@ -82,7 +82,11 @@ async fn the_document_lists_every_served_route_and_only_those() {
         }
     }
     assert_eq!(served, documented, "served routes vs. the OpenAPI document");
-    assert_eq!(served.len(), 20, "the 20 operations of issue 14");
+    assert_eq!(
+        served.len(),
+        21,
+        "the 20 operations of issue 14, and GET tokens"
+    );
 
     // Every operation documents its error body; every non-public one its 401.
     for (method, path) in &documented {

@@ -23,34 +23,36 @@ pub(super) fn run(ctx: &Context, cmd: TokenCommand) -> Result<Output, CliError> 
                 store.tenant(t)?;
             }
             let tokens = store.tokens(tenant.as_ref())?;
-            let now = time::OffsetDateTime::now_utc();
-            let rows: Vec<Vec<String>> = tokens
-                .iter()
-                .map(|t| {
-                    let state = match t.used_at {
-                        Some(at) => format!("used {}", timestamp(at)),
-                        None if t.expires_at <= now => "expired".to_owned(),
-                        None => "open".to_owned(),
-                    };
-                    vec![
-                        t.id.clone(),
-                        t.tenant.to_string(),
-                        state,
-                        timestamp(t.expires_at),
-                    ]
-                })
-                .collect();
-            let human = if rows.is_empty() {
-                "No enrollment tokens.".to_owned()
-            } else {
-                table(&["ID", "TENANT", "STATE", "EXPIRES"], &rows)
-            };
-            Ok(Output::new(
-                human,
-                Value::Array(tokens.iter().map(token_json).collect()),
-            ))
+            Ok(list_output(&tokens))
         }
     }
+}
+
+/// `token list`'s output (local and remote alike).
+pub(super) fn list_output(tokens: &[TokenRecord]) -> Output {
+    let now = time::OffsetDateTime::now_utc();
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            let state = match t.used_at {
+                Some(at) => format!("used {}", timestamp(at)),
+                None if t.expires_at <= now => "expired".to_owned(),
+                None => "open".to_owned(),
+            };
+            vec![
+                t.id.clone(),
+                t.tenant.to_string(),
+                state,
+                timestamp(t.expires_at),
+            ]
+        })
+        .collect();
+    let human = if rows.is_empty() {
+        "No enrollment tokens.".to_owned()
+    } else {
+        table(&["ID", "TENANT", "STATE", "EXPIRES"], &rows)
+    };
+    Output::new(human, Value::Array(tokens.iter().map(token_json).collect()))
 }
 
 pub(super) fn created_output(secret: &str, record: &TokenRecord) -> Output {

@@ -26,6 +26,7 @@ use super::{audit, certs, crl, enroll, renew, routes, tenants, whoami};
         tenants::put_limits,
         tenants::put_egress,
         tenants::create_token,
+        tenants::list_tokens,
         routes::list,
         routes::add,
         routes::remove,

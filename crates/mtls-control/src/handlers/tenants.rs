@@ -5,7 +5,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use mtls_control_api::{
-    EgressUpdate, ErrorBody, Limits, Tenant, TenantCreate, TenantDeleted, TokenCreate, TokenCreated,
+    EgressUpdate, ErrorBody, Limits, Tenant, TenantCreate, TenantDeleted, Token, TokenCreate,
+    TokenCreated,
 };
 use mtls_identity::TenantId;
 use mtls_registry::{TenantStatus, TenantUpdate};
@@ -318,7 +319,48 @@ pub(crate) async fn create_token(
             id: record.id,
             tenant: record.tenant.to_string(),
             token: secret.expose().to_owned(),
+            created_at: record.created_at,
             expires_at: record.expires_at,
         }),
+    ))
+}
+
+/// A tenant's enrollment tokens, oldest first (admin). Secrets are never stored, so never
+/// shown: only ids, times and whether each was used.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{id}/tokens",
+    tag = "enrollment",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "The tenant's tokens", body = [Token]),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "forbidden (not an admin)", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_tokens(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Vec<Token>>, ApiError> {
+    let id = tenant_id(&id)?;
+    let tokens = state
+        .store("listing enrollment tokens", move |s| {
+            s.tenant(&id)?;
+            s.tokens(Some(&id))
+        })
+        .await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| Token {
+                id: t.id,
+                tenant: t.tenant.to_string(),
+                created_at: t.created_at,
+                expires_at: t.expires_at,
+                used_at: t.used_at,
+            })
+            .collect(),
     ))
 }

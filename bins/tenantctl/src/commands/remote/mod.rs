@@ -38,7 +38,6 @@ pub(super) fn run(ctx: &Context, command: Command) -> Result<Output, CliError> {
             return local_only("audit verify");
         }
         Command::Explain(_) => return local_only("explain"),
-        Command::Token(TokenCommand::List { .. }) => return local_only("token list"),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -95,13 +94,30 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
             let record = TokenRecord {
                 id: created.id.clone(),
                 tenant: tenant_id(&created.tenant)?,
-                // The API returns no creation time: this is when the answer arrived.
-                created_at: time::OffsetDateTime::now_utc(),
+                created_at: created.created_at,
                 expires_at: created.expires_at,
                 used_at: None,
             };
             let secret = Zeroizing::new(created.token);
             Ok(token::created_output(&secret, &record))
+        }
+        Command::Token(TokenCommand::List { tenant }) => {
+            // Admin-only on the server; every tenant when none is named, like locally.
+            let tenants = tenants_in_scope(&client, tenant.as_deref()).await?;
+            let mut tokens = Vec::new();
+            for t in &tenants {
+                for token in client.tokens(t).await? {
+                    tokens.push(TokenRecord {
+                        id: token.id,
+                        tenant: tenant_id(&token.tenant)?,
+                        created_at: token.created_at,
+                        expires_at: token.expires_at,
+                        used_at: token.used_at,
+                    });
+                }
+            }
+            tokens.sort_by_key(|t| t.created_at);
+            Ok(token::list_output(&tokens))
         }
         Command::Cert(CertCommand::List { tenant }) => {
             let tenants = tenants_in_scope(&client, tenant.as_deref()).await?;
