@@ -335,6 +335,10 @@ fn admin_and_tenant_work_remotely_end_to_end() {
         !remote_tokens.contains(&token),
         "a token listing shows no secret"
     );
+    // An admin's remote `tenant show` is the local one, token line included.
+    let remote_show = ok(&work, &[], &cat(&admin, &["tenant", "show", "a"]));
+    let local_show = ok(&work, &[], &["--data-dir", &data, "tenant", "show", "a"]);
+    assert_eq!(remote_show, local_show);
 
     // From here on the tenant uses the environment (flag > env > file is unit-tested).
     let tenant_env = [

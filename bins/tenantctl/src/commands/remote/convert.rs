@@ -4,7 +4,7 @@
 use mtls_control_api as api;
 use mtls_registry::{
     AuditEvent, CertificateKind, CertificateRecord, RoutePolicy, RouteRecord, TenantLimits,
-    TenantRecord,
+    TenantRecord, TokenRecord,
 };
 
 use crate::error::CliError;
@@ -89,6 +89,16 @@ pub(super) fn route(r: api::Route) -> Result<RouteRecord, CliError> {
         tenant: parse("a tenant id", &r.tenant)?,
         spec: serde_json::from_value(r.spec).map_err(|e| bad("a route spec")(e.to_string()))?,
         created_at: r.created_at,
+    })
+}
+
+pub(super) fn token(t: api::Token) -> Result<TokenRecord, CliError> {
+    Ok(TokenRecord {
+        id: t.id,
+        tenant: parse("a tenant id", &t.tenant)?,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        used_at: t.used_at,
     })
 }
 

@@ -107,13 +107,7 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
             let mut tokens = Vec::new();
             for t in &tenants {
                 for token in client.tokens(t).await? {
-                    tokens.push(TokenRecord {
-                        id: token.id,
-                        tenant: tenant_id(&token.tenant)?,
-                        created_at: token.created_at,
-                        expires_at: token.expires_at,
-                        used_at: token.used_at,
-                    });
+                    tokens.push(convert::token(token)?);
                 }
             }
             tokens.sort_by_key(|t| t.created_at);
@@ -285,7 +279,14 @@ async fn tenant_remote(client: &ControlClient, cmd: TenantCommand) -> Result<Out
                 .into_iter()
                 .map(convert::route)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(tenant::show_output(&t, &certs, &routes, None))
+            // Tokens are admin-only: a tenant's own `show` has no token line.
+            let tokens = if client.whoami().await?.kind == "admin" {
+                let tokens = client.tokens(&id).await?.into_iter().map(convert::token);
+                Some(tokens.collect::<Result<Vec<_>, _>>()?)
+            } else {
+                None
+            };
+            Ok(tenant::show_output(&t, &certs, &routes, tokens.as_deref()))
         }
         TenantCommand::Suspend { id } => Ok(tenant::status_output(&convert::tenant(
             client.suspend_tenant(&id).await?,
