@@ -256,7 +256,6 @@ fn local_only_commands_refuse_remote_mode_and_remote_commands_need_a_server() {
         vec!["admin", "list"],
         vec!["audit", "verify"],
         vec!["explain", "--cert", "c.pem", "--host", "h"],
-        vec!["token", "list"],
     ] {
         let mut args = remote.to_vec();
         args.extend(&cmd);
