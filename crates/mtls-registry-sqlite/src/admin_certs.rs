@@ -5,7 +5,7 @@ use mtls_identity::{AdminName, RevocationReason, Serial};
 use rusqlite::{Connection, params};
 use serde_json::json;
 
-use crate::certs::serial_taken;
+use crate::certs::{CertTable, mark_revoked, serial_taken};
 use crate::error::db;
 use crate::rows::{ADMIN_CERT_COLUMNS, RawAdminCert, query_all, query_one};
 use crate::store::WriteTx;
@@ -115,11 +115,7 @@ pub(crate) fn revoke(
             revoked_at,
         });
     }
-    w.tx.execute(
-        "UPDATE admin_certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1",
-        params![serial.to_string(), to_unix(w.now), reason.as_str()],
-    )
-    .map_err(db("revoke an admin certificate"))?;
+    mark_revoked(w, CertTable::Admin, serial, reason)?;
     w.audit(
         actor,
         "admin.cert.revoke",

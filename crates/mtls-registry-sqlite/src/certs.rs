@@ -190,6 +190,41 @@ pub(crate) fn record(
     Ok(cert)
 }
 
+/// The certificate tables a serial can be revoked in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CertTable {
+    /// Tenant certificates.
+    Tenant,
+    /// Admin certificates.
+    Admin,
+}
+
+/// Marks one certificate of `table` revoked now for `reason` (the caller checked it exists
+/// and is not revoked yet, and writes the audit event).
+pub(crate) fn mark_revoked(
+    w: &mut WriteTx<'_>,
+    table: CertTable,
+    serial: &Serial,
+    reason: RevocationReason,
+) -> Result<(), RegistryError> {
+    let (sql, doing) = match table {
+        CertTable::Tenant => (
+            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1",
+            "revoke a certificate",
+        ),
+        CertTable::Admin => (
+            "UPDATE admin_certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1",
+            "revoke an admin certificate",
+        ),
+    };
+    w.tx.execute(
+        sql,
+        params![serial.to_string(), to_unix(w.now), reason.as_str()],
+    )
+    .map_err(db(doing))?;
+    Ok(())
+}
+
 pub(crate) fn revoke(
     w: &mut WriteTx<'_>,
     actor: &Actor,
@@ -203,11 +238,7 @@ pub(crate) fn revoke(
             revoked_at,
         });
     }
-    w.tx.execute(
-        "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1",
-        params![serial.to_string(), to_unix(w.now), reason.as_str()],
-    )
-    .map_err(db("revoke a certificate"))?;
+    mark_revoked(w, CertTable::Tenant, serial, reason)?;
     w.audit(
         actor,
         "cert.revoke",
@@ -271,15 +302,12 @@ pub(crate) fn renew(
     )?;
     let revoke_presented = recovered || request.revoke_presented;
     if revoke_presented {
-        w.tx.execute(
-            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1",
-            params![
-                presented.serial.to_string(),
-                to_unix(w.now),
-                RevocationReason::Superseded.as_str()
-            ],
-        )
-        .map_err(db("revoke a renewed certificate"))?;
+        mark_revoked(
+            w,
+            CertTable::Tenant,
+            &presented.serial,
+            RevocationReason::Superseded,
+        )?;
     }
     let mut details = cert_details(&cert);
     details.insert("presented".into(), json!(presented.serial.to_string()));
