@@ -2,7 +2,7 @@
 //! key never leaves the proxy host).
 
 use mtls_ca::{AdminCertRequest, Overwrite, write_bundle};
-use mtls_identity::{AdminName, RevocationReason, Serial};
+use mtls_identity::AdminName;
 use mtls_registry::{AdminCertificateRecord, Store};
 use serde_json::{Value, json};
 
@@ -82,12 +82,7 @@ pub(super) fn run(ctx: &Context, cmd: AdminCommand) -> Result<Output, CliError> 
             ))
         }
         AdminCommand::Revoke { serial, reason } => {
-            let serial: Serial = serial
-                .parse()
-                .map_err(CliError::invalid("serial", &serial))?;
-            let reason: RevocationReason = reason
-                .parse()
-                .map_err(CliError::invalid("--reason", &reason))?;
+            let (serial, reason) = super::parse_revocation(&serial, &reason)?;
             let store = ctx.data.open_registry()?;
             let record = store.revoke_admin_certificate(&ctx.actor, &serial, reason)?;
             Ok(Output::new(

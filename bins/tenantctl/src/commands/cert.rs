@@ -3,7 +3,7 @@
 use mtls_ca::{
     ClientCertRequest, IssuedCertificate, Overwrite, P12Options, write_bundle, write_public_file,
 };
-use mtls_identity::{RevocationReason, Serial};
+use mtls_identity::RevocationReason;
 use mtls_registry::{CertificateKind, CertificateRecord, NewCertificate, Store};
 use serde_json::{Value, json};
 
@@ -128,12 +128,7 @@ pub(super) fn run(ctx: &Context, cmd: CertCommand) -> Result<Output, CliError> {
             Ok(list_output(&certs))
         }
         CertCommand::Revoke { serial, reason } => {
-            let serial: Serial = serial
-                .parse()
-                .map_err(CliError::invalid("serial", &serial))?;
-            let reason: RevocationReason = reason
-                .parse()
-                .map_err(CliError::invalid("--reason", &reason))?;
+            let (serial, reason) = super::parse_revocation(&serial, &reason)?;
             let store = ctx.data.open_registry()?;
             let record = store.revoke_certificate(&ctx.actor, &serial, reason)?;
             Ok(revoked_output(&record, reason))

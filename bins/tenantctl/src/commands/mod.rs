@@ -75,6 +75,21 @@ pub(crate) fn parse_tenant(value: &str) -> Result<TenantId, CliError> {
     value.parse().map_err(CliError::invalid("tenant id", value))
 }
 
+/// The `SERIAL` and `--reason` of a `revoke` command (tenant and admin certificates, local
+/// and remote alike).
+pub(crate) fn parse_revocation(
+    serial: &str,
+    reason: &str,
+) -> Result<(mtls_identity::Serial, mtls_identity::RevocationReason), CliError> {
+    let serial = serial
+        .parse()
+        .map_err(CliError::invalid("serial", serial))?;
+    let reason = reason
+        .parse()
+        .map_err(CliError::invalid("--reason", reason))?;
+    Ok((serial, reason))
+}
+
 /// Longest certificate validity we hand out (the CA/Browser Forum's old ceiling).
 pub(crate) const MAX_DAYS: u32 = 825;
 

@@ -12,7 +12,6 @@ use mtls_control_client::{
     AuditQuery, ControlClient, CrlFormat, LoopOptions, RenewEvent, RenewOptions, RenewOutcome,
     TlsMaterial,
 };
-use mtls_identity::RevocationReason;
 use mtls_registry::{DeletedTenant, TokenRecord};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -125,12 +124,10 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
             Ok(cert::list_output(&certs))
         }
         Command::Cert(CertCommand::Revoke { serial, reason }) => {
-            let parsed: RevocationReason = reason
-                .parse()
-                .map_err(CliError::invalid("--reason", &reason))?;
+            let (serial, parsed) = super::parse_revocation(&serial, &reason)?;
             let record = client
                 .revoke_cert(
-                    &serial.replace(':', "").to_lowercase(),
+                    &serial.to_string(),
                     &api::RevokeRequest {
                         reason: Some(parsed.to_string()),
                     },
