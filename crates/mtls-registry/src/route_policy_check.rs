@@ -36,18 +36,31 @@ fn violation(rule: &'static str, message: String) -> PolicyViolation {
     PolicyViolation { rule, message }
 }
 
+/// The count rule, then every upstream's host, then every upstream's port (so a refusal
+/// names the first rule broken, hosts before ports).
+fn check_upstreams<'a>(
+    policy: &RoutePolicy,
+    upstreams: impl ExactSizeIterator<Item = (&'a str, Option<IpAddr>, u16)> + Clone,
+) -> Result<(), PolicyViolation> {
+    check_upstream_count(policy, upstreams.len())?;
+    for (host, ip, _) in upstreams.clone() {
+        check_host(policy, host, ip)?;
+    }
+    for (_, _, port) in upstreams {
+        check_port(policy, port)?;
+    }
+    Ok(())
+}
+
 fn check_http(
     policy: &RoutePolicy,
     route: &HttpRoute,
     tenant_egress: Option<IpAddr>,
 ) -> Result<(), PolicyViolation> {
-    check_upstream_count(policy, route.upstreams.len())?;
-    for upstream in &route.upstreams {
-        check_host(policy, upstream.host(), upstream.ip())?;
-    }
-    for upstream in &route.upstreams {
-        check_port(policy, upstream.port())?;
-    }
+    check_upstreams(
+        policy,
+        route.upstreams.iter().map(|u| (u.host(), u.ip(), u.port())),
+    )?;
     check_allow_private(policy, route.allow_private)?;
     if let Some(tls) = &route.upstream_tls {
         check_upstream_tls(policy, tls)?;
@@ -60,13 +73,10 @@ fn check_tcp(
     route: &TcpRoute,
     tenant_egress: Option<IpAddr>,
 ) -> Result<(), PolicyViolation> {
-    check_upstream_count(policy, route.upstreams.len())?;
-    for upstream in &route.upstreams {
-        check_host(policy, upstream.host(), upstream.ip())?;
-    }
-    for upstream in &route.upstreams {
-        check_port(policy, upstream.port())?;
-    }
+    check_upstreams(
+        policy,
+        route.upstreams.iter().map(|u| (u.host(), u.ip(), u.port())),
+    )?;
     check_allow_private(policy, route.allow_private)?;
     check_egress_bind(route.egress_bind, tenant_egress)
 }
