@@ -17,7 +17,7 @@
 //! - [`crypto`]: the one-core crypto limit of one server-side mTLS handshake with our
 //!   provider (rustls' aws-lc-rs).
 //!
-//! `src/main.rs` only parses the command line ([`Cli`]) and calls [`run`] or
+//! `src/main.rs` only parses the command line ([`Cli`]) and calls [`run()`] or
 //! [`run_backend`].
 
 pub mod backend;
