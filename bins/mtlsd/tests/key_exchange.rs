@@ -19,7 +19,12 @@ use support::tenants::{DataDir, actor, http_route, named_backend, tenant};
 use support::{Mtlsd, Pki, WAIT, echo_backend, server_config};
 
 /// A TLS 1.3 client offering only `group`, presenting `cert`/`key`, trusting `ca`.
-fn offering(group: &'static dyn SupportedKxGroup, ca: &Path, cert: &Path, key: &Path) -> Arc<ClientConfig> {
+fn offering(
+    group: &'static dyn SupportedKxGroup,
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Arc<ClientConfig> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.kx_groups = vec![group];
     let mut roots = rustls::RootCertStore::empty();
@@ -43,7 +48,12 @@ fn offering(group: &'static dyn SupportedKxGroup, ca: &Path, cert: &Path, key: &
 
 /// Connects to `addr` with `config`, writes `request`, reads until `expect` has arrived;
 /// returns the key exchange group of the handshake and what was read.
-fn exchange(addr: SocketAddr, config: Arc<ClientConfig>, request: &[u8], expect: &[u8]) -> (NamedGroup, Vec<u8>) {
+fn exchange(
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    request: &[u8],
+    expect: &[u8],
+) -> (NamedGroup, Vec<u8>) {
     let name = ServerName::try_from("localhost").unwrap();
     let conn = ClientConnection::new(config, name).unwrap();
     let tcp = TcpStream::connect_timeout(&addr, WAIT).unwrap();
@@ -68,9 +78,21 @@ fn server_mode_offers_the_hybrid_group_and_still_takes_x25519() {
     let backend = echo_backend();
     let tmp = tempfile::tempdir().unwrap();
     let mtlsd = Mtlsd::start(tmp.path(), "mtlsd.toml", &server_config(&pki, backend, ""));
-    let (ca, cert, key) = (pki.path("ca.pem"), pki.path("client.pem"), pki.path("client-key.pem"));
-    for (group, name) in [(X25519MLKEM768, NamedGroup::X25519MLKEM768), (X25519, NamedGroup::X25519)] {
-        let (got, echoed) = exchange(mtlsd.addr("api"), offering(group, &ca, &cert, &key), b"ping\n", b"ping\n");
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client-key.pem"),
+    );
+    for (group, name) in [
+        (X25519MLKEM768, NamedGroup::X25519MLKEM768),
+        (X25519, NamedGroup::X25519),
+    ] {
+        let (got, echoed) = exchange(
+            mtlsd.addr("api"),
+            offering(group, &ca, &cert, &key),
+            b"ping\n",
+            b"ping\n",
+        );
         assert_eq!(got, name);
         assert_eq!(echoed, b"ping\n");
     }
@@ -82,14 +104,25 @@ fn gateway_mode_offers_the_hybrid_group_and_still_takes_x25519() {
     let data = DataDir::init(tmp.path());
     let a = data.tenant("a");
     data.store()
-        .add_route(&actor(), &tenant("a"), http_route("a.localhost", named_backend("upstream-a")))
+        .add_route(
+            &actor(),
+            &tenant("a"),
+            http_route("a.localhost", named_backend("upstream-a")),
+        )
         .unwrap();
     let gw = Mtlsd::start(tmp.path(), "mtlsd.toml", &data.config(""));
     let request = b"GET / HTTP/1.1\r\nHost: a.localhost\r\n\r\n";
-    for (group, name) in [(X25519MLKEM768, NamedGroup::X25519MLKEM768), (X25519, NamedGroup::X25519)] {
+    for (group, name) in [
+        (X25519MLKEM768, NamedGroup::X25519MLKEM768),
+        (X25519, NamedGroup::X25519),
+    ] {
         let config = offering(group, &data.ca(), &a.cert, &a.key);
         let (got, reply) = exchange(gw.addr("gw"), config, request, b"upstream-a for a\n");
         assert_eq!(got, name);
-        assert!(reply.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply));
+        assert!(
+            reply.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 }

@@ -162,10 +162,7 @@ mod tests {
         );
         // The same answer as the full parse.
         let full = crate::PeerIdentity::from_der(&der, None).unwrap();
-        assert_eq!(
-            validity_of_der(&der),
-            Ok((full.not_before, full.not_after))
-        );
+        assert_eq!(validity_of_der(&der), Ok((full.not_before, full.not_after)));
         // Truncated or foreign bytes are an error, never a panic.
         for end in [0, 1, 2, 10, 40, 120] {
             assert_eq!(

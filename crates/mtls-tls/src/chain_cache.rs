@@ -284,7 +284,9 @@ impl ClientCertVerifier for CachingVerifier {
             return Ok(ClientCertVerified::assertion());
         }
         self.cache.misses.fetch_add(1, Ordering::Relaxed);
-        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
         self.cache.insert(end_entity, intermediates);
         Ok(verified)
     }

@@ -11,8 +11,8 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, Error,
-    HandshakeKind, SignatureScheme,
+    CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, Error, HandshakeKind,
+    SignatureScheme,
 };
 
 use super::builders::{Refused, client, handshake};
@@ -39,7 +39,8 @@ impl ClientCertVerifier for Counting {
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
         self.chain_checks.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify_client_cert(end_entity, intermediates, now)
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
     }
 
     fn verify_tls12_signature(
@@ -66,9 +67,12 @@ impl ClientCertVerifier for Counting {
 }
 
 /// ca.pem's verifier behind a counter, behind a cache of `capacity`.
-fn caching(f: &Files, capacity: usize) -> (CachingVerifier, Arc<Counting>, Arc<VerifiedChainCache>) {
-    let inner = crate::server::client_verifier(&f.path("ca.pem"), false, &crate::provider())
-        .unwrap();
+fn caching(
+    f: &Files,
+    capacity: usize,
+) -> (CachingVerifier, Arc<Counting>, Arc<VerifiedChainCache>) {
+    let inner =
+        crate::server::client_verifier(&f.path("ca.pem"), false, &crate::provider()).unwrap();
     let counting = Arc::new(Counting {
         inner,
         chain_checks: AtomicUsize::new(0),
@@ -129,10 +133,20 @@ fn a_returning_client_skips_the_chain_check_but_never_its_signature() {
     // Off: nothing is cached.
     let mut params = server_params(&f, required(&f));
     params.verified_chain_cache = 0;
-    assert!(crate::build_server_config(&params).unwrap().verified_chains.is_none());
+    assert!(
+        crate::build_server_config(&params)
+            .unwrap()
+            .verified_chains
+            .is_none()
+    );
     let mut params = server_params(&f, crate::ClientAuth::None);
     params.verified_chain_cache = 10;
-    assert!(crate::build_server_config(&params).unwrap().verified_chains.is_none());
+    assert!(
+        crate::build_server_config(&params)
+            .unwrap()
+            .verified_chains
+            .is_none()
+    );
 }
 
 #[test]
@@ -179,8 +193,12 @@ fn an_entry_is_never_used_outside_the_certificates_validity() {
         .verify_client_cert(&good[0], &[], UnixTime::now())
         .unwrap();
     // Both ends are inside the period (as webpki has them): hits.
-    verifier.verify_client_cert(&good[0], &[], at(not_after)).unwrap();
-    verifier.verify_client_cert(&good[0], &[], at(not_before)).unwrap();
+    verifier
+        .verify_client_cert(&good[0], &[], at(not_after))
+        .unwrap();
+    verifier
+        .verify_client_cert(&good[0], &[], at(not_before))
+        .unwrap();
     assert_eq!(counting.chain_checks.load(Ordering::SeqCst), 1);
 
     // Before notBefore: the full check runs, and refuses; the entry stays for later.

@@ -25,7 +25,11 @@ fn offering(f: &Files, groups: &[&'static dyn SupportedKxGroup]) -> Arc<ClientCo
 }
 
 fn server(f: &Files) -> Arc<rustls::ServerConfig> {
-    Arc::new(crate::server_config(&server_params(f, required(f))).unwrap().0)
+    Arc::new(
+        crate::server_config(&server_params(f, required(f)))
+            .unwrap()
+            .0,
+    )
 }
 
 #[test]
@@ -35,7 +39,11 @@ fn the_provider_prefers_the_hybrid_post_quantum_group() {
         .iter()
         .map(|g| g.name())
         .collect();
-    assert_eq!(names.first(), Some(&NamedGroup::X25519MLKEM768), "{names:?}");
+    assert_eq!(
+        names.first(),
+        Some(&NamedGroup::X25519MLKEM768),
+        "{names:?}"
+    );
     assert!(names.contains(&NamedGroup::X25519), "{names:?}");
 }
 
@@ -53,7 +61,10 @@ fn a_client_offering_only_x25519mlkem768_connects() {
 #[test]
 fn classic_only_clients_still_connect() {
     let f = files();
-    for (group, name) in [(X25519, NamedGroup::X25519), (SECP256R1, NamedGroup::secp256r1)] {
+    for (group, name) in [
+        (X25519, NamedGroup::X25519),
+        (SECP256R1, NamedGroup::secp256r1),
+    ] {
         let conn = handshake(server(&f), offering(&f, &[group])).unwrap();
         assert_eq!(
             conn.negotiated_key_exchange_group().map(|g| g.name()),
@@ -83,7 +94,11 @@ fn tls13_prefers_aes128_gcm_sha256_and_tls12_keeps_its_order() {
         .iter()
         .map(|s| s.suite())
         .collect();
-    assert_eq!(suites[0], CipherSuite::TLS13_AES_128_GCM_SHA256, "{suites:?}");
+    assert_eq!(
+        suites[0],
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
+        "{suites:?}"
+    );
     let first12 = suites
         .iter()
         .position(|s| format!("{s:?}").starts_with("TLS_ECDHE"))
