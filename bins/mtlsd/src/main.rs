@@ -159,7 +159,10 @@ fn main() -> ExitCode {
         };
     }
 
-    mtls_gateway::init_logging(config.logging(), env::process_var(env::LOG).as_deref());
+    // Log lines are written by a writer thread; the guard flushes what is queued when `main`
+    // returns (after the runtime has stopped), so a shutdown's last lines are not lost.
+    let _log_writer =
+        mtls_gateway::init_logging(config.logging(), env::process_var(env::LOG).as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

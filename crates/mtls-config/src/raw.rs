@@ -59,6 +59,8 @@ pub(super) struct RawTls {
     pub(super) min_version: Option<String>,
     /// Inbound only: how long a TLS session may be resumed (`"0s"` turns resumption off).
     pub(super) session_lifetime: Option<String>,
+    /// Inbound only: how many verified client chains to remember (`0` turns it off).
+    pub(super) verified_chain_cache: Option<i64>,
     /// Outbound only: several client identities (`[[listener.tls.identities]]`).
     pub(super) identities: Option<Vec<RawIdentity>>,
     /// Outbound only: `first`, `none` or an identity name.

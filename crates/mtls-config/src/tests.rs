@@ -270,6 +270,31 @@ fn session_lifetime_defaults_parses_and_may_be_zero() {
 }
 
 #[test]
+fn verified_chain_cache_defaults_parses_and_may_be_zero() {
+    let size =
+        |tls_extra: &str| match &load(&server_with(tls_extra, "")).unwrap().listeners()[0].mode {
+            ListenerMode::Server { tls } => tls.verified_chain_cache,
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(size(""), mtls_tls::DEFAULT_VERIFIED_CHAIN_CACHE);
+    assert_eq!(size("verified_chain_cache = 10"), 10);
+    assert_eq!(size("verified_chain_cache = 0"), 0);
+    for bad in ["-1", "1000000000"] {
+        let p = problems(&server_with(&format!("verified_chain_cache = {bad}"), ""));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "tls.verified_chain_cache");
+        assert!(p[0].message.contains(bad), "{p:?}");
+    }
+    let client = server_with("verified_chain_cache = 5", "").replace("\"server\"", "\"client\"");
+    let p = problems(&client);
+    assert!(
+        p.iter().any(|p| p.field == "tls.verified_chain_cache"
+            && p.message.contains("only applies to the inbound TLS side")),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn missing_sections_and_mode_mismatches() {
     assert_eq!(problems("")[0].field, "listener");
     let p = problems(

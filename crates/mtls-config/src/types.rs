@@ -249,6 +249,11 @@ pub struct ServerTlsConfig {
     /// default [`mtls_tls::DEFAULT_SESSION_LIFETIME`], zero = no resumption). Never past the
     /// client certificate's notAfter, whatever this says.
     pub session_lifetime: Duration,
+    /// How many verified client certificate chains the listener remembers so that a
+    /// returning client's full handshake skips the CA signature check
+    /// (`verified_chain_cache`; default [`mtls_tls::DEFAULT_VERIFIED_CHAIN_CACHE`], zero =
+    /// off; see `docs/verified-chain-cache.md`).
+    pub verified_chain_cache: usize,
 }
 
 /// The TLS side that dials out.

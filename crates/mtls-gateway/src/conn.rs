@@ -115,12 +115,13 @@ pub(crate) async fn handle(
             }
         }
         ListenerMode::Gateway { .. } => {
-            if let Some((tls, _)) = accept_tls(&state, tcp, peer).await
+            if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
                 && let Some(hold) = handshaking.established(hold, peer).await
                 && let Some(tenancy) = state.tenancy.clone()
             {
-                mtls_tenancy::handle(tenancy, &state.config.limits, tls, peer, Box::new(hold))
-                    .await;
+                // The certificate was parsed once, for the ACL: admission reuses it.
+                let limits = &state.config.limits;
+                mtls_tenancy::handle(tenancy, limits, tls, peer, id, Box::new(hold)).await;
             }
         }
     }

@@ -301,6 +301,12 @@ impl Gateway {
                     admin_stop_rx.clone(),
                     self.nudge.subscribe(),
                 )));
+                registry_watchers.push(tokio::spawn(
+                    reload::clear_verified_chains_on_registry_change(
+                        state.clone(),
+                        admin_stop_rx.clone(),
+                    ),
+                ));
             }
         }
         let mut accept_tasks = Vec::new();

@@ -130,7 +130,7 @@ mod tracker;
 
 pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
-pub use logging::init_logging;
+pub use logging::{LOG_QUEUE_LINES, LogGuard, dropped_log_lines, init_logging};
 pub use tls::TlsError;
 
 #[cfg(test)]

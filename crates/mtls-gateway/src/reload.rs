@@ -166,3 +166,31 @@ pub(crate) fn all_files(listeners: &[Arc<ListenerState>]) -> Vec<PathBuf> {
     let set: BTreeSet<PathBuf> = listeners.iter().flat_map(|l| l.watched_files()).collect();
     set.into_iter().collect()
 }
+
+/// Until `shutdown`: empties the verified-chain cache of a gateway listener's inbound side
+/// every time its tenancy publishes a new registry view, so that no chain verified before a
+/// registry change skips verification after it (`docs/verified-chain-cache.md`). A CA reload
+/// needs nothing here: it builds a new verifier with an empty cache.
+pub(crate) async fn clear_verified_chains_on_registry_change(
+    state: Arc<ListenerState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (Some(tenancy), Some(inbound)) = (&state.tenancy, &state.inbound) else {
+        return;
+    };
+    let mut views = tenancy.subscribe();
+    loop {
+        tokio::select! {
+            changed = views.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                if let Some(cache) = &inbound.load().verified_chains {
+                    cache.clear();
+                    debug!(listener = state.name(), "registry changed: verified client chains forgotten");
+                }
+            }
+            _ = crate::tracker::stopped(&mut shutdown) => return,
+        }
+    }
+}

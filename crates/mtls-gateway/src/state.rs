@@ -14,8 +14,8 @@ use mtls_metrics::{
 };
 use mtls_resolver::{Identity, SelectionObserver};
 use mtls_tenancy::{RouteIdentities, Tenancy};
-use mtls_tls::CertInfo;
 use mtls_tls::ClientAuth;
+use mtls_tls::{CertInfo, VerifiedChainCache};
 use tracing::warn;
 
 use crate::tls::{self, TlsError};
@@ -26,6 +26,9 @@ use crate::tls::{self, TlsError};
 pub(crate) struct Loaded<T> {
     pub(crate) config: Arc<T>,
     pub(crate) certs: Vec<CertInfo>,
+    /// An inbound side's cache of verified client chains (`None` for outbound sides and
+    /// inbound sides without client authentication or with the cache turned off).
+    pub(crate) verified_chains: Option<Arc<VerifiedChainCache>>,
 }
 
 /// Every `reason` of `mtlsd_tls_handshake_failures_total`: what `conn::classify` returns,
@@ -113,7 +116,8 @@ pub(crate) fn build(
     let config_mode = &config.mode;
     let inbound = inbound_of(&config.mode)
         .map(|t| {
-            tls::server_config(t).map(|(mut config, info)| {
+            tls::server_config(t).map(|side| {
+                let mut config = side.config;
                 if matches!(config_mode, ListenerMode::Gateway { .. }) {
                     // ALPN picks HTTP/1.1 or h2 on gateway listeners (the config is fresh
                     // and unshared, so this does not clone).
@@ -122,7 +126,8 @@ pub(crate) fn build(
                 }
                 Loaded {
                     config,
-                    certs: vec![info],
+                    certs: vec![side.info],
+                    verified_chains: side.verified_chains,
                 }
             })
         })
@@ -150,6 +155,7 @@ pub(crate) fn build(
             Ok(Loaded {
                 config: side.config,
                 certs: side.certs,
+                verified_chains: None,
             })
         })
         .transpose()

@@ -55,6 +55,7 @@ fn server_tls(f: &Files, client_auth: ClientAuth) -> ServerTlsConfig {
         client_auth,
         min_version: TlsVersion::Tls12,
         session_lifetime: mtls_tls::DEFAULT_SESSION_LIFETIME,
+        verified_chain_cache: mtls_tls::DEFAULT_VERIFIED_CHAIN_CACHE,
     }
 }
 
@@ -81,7 +82,9 @@ fn required(f: &Files) -> ClientAuth {
 #[test]
 fn loads_material_and_reports_cert_info() {
     let f = files();
-    let (_, info) = tls::server_config(&server_tls(&f, required(&f))).unwrap();
+    let info = tls::server_config(&server_tls(&f, required(&f)))
+        .unwrap()
+        .info;
     assert_eq!(info.subject, "CN=rcgen self signed cert");
     assert_eq!(info.serial, "4201");
     assert!(info.is_valid_at(OffsetDateTime::now_utc()));
@@ -127,7 +130,7 @@ fn load_errors_keep_their_texts_through_the_gateway() {
 
 /// Runs one handshake in memory; returns the server side's failure reason, if any.
 async fn handshake(server: ServerTlsConfig, client: Client) -> Option<&'static str> {
-    let (server_cfg, _) = tls::server_config(&server).unwrap();
+    let server_cfg = tls::server_config(&server).unwrap().config;
     let (a, b) = tokio::io::duplex(64 * 1024);
     let accept = tokio::spawn(async move {
         tokio_rustls::TlsAcceptor::from(server_cfg)

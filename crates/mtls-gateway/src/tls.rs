@@ -9,7 +9,10 @@
 use std::sync::Arc;
 
 use mtls_resolver::{Identity, LoadError, MultiIdentityResolver, ResolverError, SelectionObserver};
-use mtls_tls::{BuildError, CertInfo, ClientTlsParams, PemError, ServerTlsParams};
+use mtls_tls::{
+    BuildError, BuiltServerConfig, CertInfo, ClientTlsParams, PemError, ServerTlsParams,
+    VerifiedChainCache,
+};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ServerConfig};
 
@@ -42,19 +45,35 @@ pub enum TlsError {
     IdentitySet(#[source] ResolverError),
 }
 
+/// A built inbound TLS side: its config, its certificate, and the cache of client chains its
+/// verifier accepted (emptied on registry changes in gateway mode).
+#[derive(Debug)]
+pub(crate) struct ServerSide {
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) info: CertInfo,
+    pub(crate) verified_chains: Option<Arc<VerifiedChainCache>>,
+}
+
 /// Builds the config of an inbound TLS side from files on disk.
-pub(crate) fn server_config(
-    tls: &ServerTlsConfig,
-) -> Result<(Arc<ServerConfig>, CertInfo), TlsError> {
+pub(crate) fn server_config(tls: &ServerTlsConfig) -> Result<ServerSide, TlsError> {
     let params = ServerTlsParams {
         cert: tls.cert.clone(),
         key: tls.key.clone(),
         client_auth: tls.client_auth.clone(),
         min_version: tls.min_version,
         session_lifetime: tls.session_lifetime,
+        verified_chain_cache: tls.verified_chain_cache,
     };
-    let (config, info) = mtls_tls::server_config(&params)?;
-    Ok((Arc::new(config), info))
+    let BuiltServerConfig {
+        config,
+        cert,
+        verified_chains,
+    } = mtls_tls::build_server_config(&params)?;
+    Ok(ServerSide {
+        config: Arc::new(config),
+        info: cert,
+        verified_chains,
+    })
 }
 
 /// A built outbound TLS side (`Debug` shows identity names, never keys).

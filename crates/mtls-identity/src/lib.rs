@@ -9,7 +9,8 @@
 //! - [`Fingerprint`]: the SHA-256 digest of a certificate's DER.
 //! - [`PeerIdentity`]: everything the data plane needs from a (verified) certificate.
 //! - [`check_validity`] / [`ValidityError`]: is a certificate inside its validity period now
-//!   (checked after every handshake: rustls does not verify a resumed session again).
+//!   (checked after every handshake: rustls does not verify a resumed session again);
+//!   [`validity_of_der`] reads only a certificate's validity period (cheap, per handshake).
 //!
 //! It is sync and pure: no I/O, no tokio. Parsing untrusted certificate bytes never panics.
 //!
@@ -46,4 +47,4 @@ pub use ids::{IdError, TenantId, TrustDomain, tenant_from_uri, tenant_uri};
 pub use peer::{IdentityError, PeerIdentity};
 pub use revocation::{RevocationReason, UnknownRevocationReason};
 pub use serial::{Serial, SerialError};
-pub use validity::{ValidityError, check_validity};
+pub use validity::{ValidityError, ValidityReadError, check_validity, validity_of_der};

@@ -128,22 +128,10 @@ impl PeerIdentity {
             }
         }
 
-        let mut tenant: Option<TenantId> = None;
-        if let Some(domain) = trust_domain {
-            for uri in &uris {
-                if let Some(found) = tenant_from_uri(domain, uri) {
-                    match &tenant {
-                        Some(first) if *first != found => {
-                            return Err(IdentityError::AmbiguousTenant {
-                                first: first.clone(),
-                                second: found,
-                            });
-                        }
-                        _ => tenant = Some(found),
-                    }
-                }
-            }
-        }
+        let tenant = match trust_domain {
+            Some(domain) => tenant_of(&uris, domain)?,
+            None => None,
+        };
 
         Ok(Self {
             common_name,
@@ -162,6 +150,14 @@ impl PeerIdentity {
         })
     }
 
+    /// The tenant a URI SAN `spiffe://<domain>/tenant/<id>[/...]` names, as
+    /// [`PeerIdentity::from_der`] with `Some(domain)` would set [`PeerIdentity::tenant`]
+    /// (an error if two URIs name different tenants), without parsing the certificate
+    /// again: for an identity parsed before the trust domain was known.
+    pub fn tenant_in(&self, domain: &TrustDomain) -> Result<Option<TenantId>, IdentityError> {
+        tenant_of(&self.uris, domain)
+    }
+
     /// Whether `now` falls inside the certificate's validity period.
     pub fn is_valid_at(&self, now: OffsetDateTime) -> bool {
         self.check_validity(now).is_ok()
@@ -172,6 +168,25 @@ impl PeerIdentity {
     pub fn check_validity(&self, now: OffsetDateTime) -> Result<(), ValidityError> {
         check_validity(self.not_before, self.not_after, now)
     }
+}
+
+/// The one tenant the URIs name under `domain`, if any.
+fn tenant_of(uris: &[String], domain: &TrustDomain) -> Result<Option<TenantId>, IdentityError> {
+    let mut tenant: Option<TenantId> = None;
+    for uri in uris {
+        if let Some(found) = tenant_from_uri(domain, uri) {
+            match &tenant {
+                Some(first) if *first != found => {
+                    return Err(IdentityError::AmbiguousTenant {
+                        first: first.clone(),
+                        second: found,
+                    });
+                }
+                _ => tenant = Some(found),
+            }
+        }
+    }
+    Ok(tenant)
 }
 
 #[cfg(test)]
@@ -225,6 +240,10 @@ mod tests {
             PeerIdentity::from_der(&der, Some(&other)).unwrap().tenant,
             None
         );
+        // Parsed without a domain, the tenant is found later without a second parse.
+        let parsed = PeerIdentity::from_der(&der, None).unwrap();
+        assert_eq!(parsed.tenant_in(&domain).unwrap(), id.tenant);
+        assert_eq!(parsed.tenant_in(&other).unwrap(), None);
     }
 
     #[test]
@@ -236,6 +255,11 @@ mod tests {
         ]);
         assert!(matches!(
             PeerIdentity::from_der(&der, Some(&domain)),
+            Err(IdentityError::AmbiguousTenant { .. })
+        ));
+        let parsed = PeerIdentity::from_der(&der, None).unwrap();
+        assert!(matches!(
+            parsed.tenant_in(&domain),
             Err(IdentityError::AmbiguousTenant { .. })
         ));
     }

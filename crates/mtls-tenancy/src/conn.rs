@@ -7,9 +7,10 @@ use std::sync::atomic::AtomicUsize;
 
 use mtls_config::{GatewayProtocol, ProxyLimits};
 use mtls_http_proxy::{ForwardContext, ForwardedClientCert};
-use mtls_identity::TenantId;
+use mtls_identity::{PeerIdentity, TenantId};
 use mtls_metrics::{Limit, ReasonLabel};
-use mtls_policy::{AdmissionRefusal, admit};
+use mtls_policy::{AdmissionRefusal, admit, readmit};
+use mtls_registry::Snapshot;
 use time::OffsetDateTime;
 use tracing::info;
 use tracing::warn;
@@ -27,11 +28,16 @@ use crate::{http, tcp};
 /// listener for this connection: it is kept until the connection and everything that
 /// outlives its task (an upgraded HTTP/1 stream, a CONNECT tunnel) are gone. Returns when
 /// the connection task is done.
+///
+/// `identity` is the client certificate as the runtime already parsed it after the handshake
+/// (without a trust domain), if it did: admission then reads the tenant from it instead of
+/// parsing the certificate again. It must be the parse of the connection's leaf certificate.
 pub async fn handle(
     tenancy: Arc<Tenancy>,
     limits: &ProxyLimits,
     tls: ServerTls,
     peer: SocketAddr,
+    identity: Option<PeerIdentity>,
     hold: ListenerHold,
 ) {
     // Subscribe before reading the view: a change after admission must not be missed.
@@ -50,17 +56,25 @@ pub async fn handle(
         warn!(listener = %tenancy.listener, %peer, tenant, serial, reason, detail, registry_version = view.snapshot().version(), "connection refused");
     };
 
-    let der = tls
+    let der: Option<&[u8]> = tls
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|c| c.first())
-        .cloned();
+        .map(|c| c.as_ref());
+    let now = OffsetDateTime::now_utc();
     // The decision `tenantctl explain` prints: certificate, validity now (a resumed session
-    // skips the handshake's check), tenant, registry admission.
-    let (tenant, identity) = match admit(view.snapshot(), der.as_deref(), OffsetDateTime::now_utc())
-    {
-        Ok(admitted) => (admitted.tenant, admitted.identity),
+    // skips the handshake's check), tenant, registry admission. An identity parsed already
+    // is admitted without parsing again; anything short of admission takes `admit`'s path,
+    // which words the refusal.
+    let admitted = identity
+        .and_then(|id| readmit_parsed(view.snapshot(), id, now))
+        .map(Ok)
+        .unwrap_or_else(|| {
+            admit(view.snapshot(), der, now).map(|admitted| (admitted.tenant, admitted.identity))
+        });
+    let (tenant, identity) = match admitted {
+        Ok(admitted) => admitted,
         Err(refused) => {
             let serial = refused
                 .identity
@@ -85,7 +99,7 @@ pub async fn handle(
         return;
     };
     // Admitted, so there is a certificate.
-    let der: &[u8] = der.as_deref().unwrap_or_default();
+    let der: &[u8] = der.unwrap_or_default();
     let uri = identity.uris.first().map(String::as_str);
     let client_cert = match ForwardedClientCert::from_der(der, uri) {
         Ok(c) => c,
@@ -163,4 +177,20 @@ pub async fn handle(
         } => {}
         refusal = closed => live.closed(refusal),
     }
+}
+
+/// The tenant and identity of an admitted connection whose certificate was parsed already
+/// (without a trust domain): the same checks as [`admit`] makes after its parse (validity
+/// now, one tenant named under the snapshot's trust domain, the registry admits tenant and
+/// serial), through [`readmit`]. `None` when any of them fails: the caller then runs
+/// [`admit`], which refuses it with the full reason and detail.
+fn readmit_parsed(
+    snapshot: &Snapshot,
+    mut identity: PeerIdentity,
+    now: OffsetDateTime,
+) -> Option<(TenantId, PeerIdentity)> {
+    let tenant = identity.tenant_in(snapshot.trust_domain()).ok()??;
+    readmit(snapshot, &tenant, &identity, now).ok()?;
+    identity.tenant = Some(tenant.clone());
+    Some((tenant, identity))
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use mtls_http_proxy::{TargetOptions, UpstreamCounters};
 use mtls_policy::AdmissionRefusal;
 use mtls_registry::{Refusal, Snapshot, SnapshotSource};
@@ -39,6 +40,10 @@ pub struct Tenancy {
     /// Where snapshots come from (blocking: only touched on the blocking pool or at start).
     pub(crate) source: Arc<dyn SnapshotSource>,
     pub(crate) view: watch::Sender<Arc<View>>,
+    /// The view `view` holds, for readers that only want the current one (every request):
+    /// a lock-free load instead of the channel's read lock. Stored under the channel's lock
+    /// in [`Tenancy::publish`], so it never goes back.
+    latest: ArcSwap<View>,
     pub(crate) settings: GatewaySettings,
     pub(crate) options: TargetOptions,
     pub(crate) metrics: Arc<Metrics>,
@@ -119,11 +124,13 @@ impl Tenancy {
             &listener,
             identities.as_deref(),
         );
+        let view = Arc::new(view);
         let tenancy = Self {
             listener,
             registry_path,
             source,
-            view: watch::Sender::new(Arc::new(view)),
+            latest: ArcSwap::new(view.clone()),
+            view: watch::Sender::new(view),
             settings,
             options,
             metrics,
@@ -139,9 +146,15 @@ impl Tenancy {
         Ok(tenancy)
     }
 
-    /// The current view (cheap: an `Arc` clone under a short read lock).
+    /// The current view (cheap: a lock-free `Arc` load; no lock is taken).
     pub fn current(&self) -> Arc<View> {
-        self.view.borrow().clone()
+        self.latest.load_full()
+    }
+
+    /// A receiver of the views this listener publishes (the current one marked seen): it
+    /// wakes on every registry change the listener takes in.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<View>> {
+        self.view.subscribe()
     }
 
     /// Compiles the current snapshot again under the route identities now (after they were
@@ -207,6 +220,7 @@ impl Tenancy {
         self.view.send_if_modified(|current| {
             if view.stamp.supersedes(&current.stamp) {
                 *current = view.clone();
+                self.latest.store(view.clone());
                 true
             } else {
                 refused = Some(current.clone());

@@ -27,6 +27,7 @@
 //!     client_auth: ClientAuth::Required { ca: dir.join("ca.pem") },
 //!     min_version: TlsVersion::Tls13,
 //!     session_lifetime: mtls_tls::DEFAULT_SESSION_LIFETIME,
+//!     verified_chain_cache: mtls_tls::DEFAULT_VERIFIED_CHAIN_CACHE,
 //! };
 //! let (server, cert) = mtls_tls::server_config(&params)?;
 //! assert_eq!(cert.subject, "CN=rcgen self signed cert");
@@ -63,7 +64,11 @@
 //!   A server config's session cache bounds every entry by
 //!   [`ServerTlsParams::session_lifetime`] and by the notAfter of the session's client
 //!   certificate chain: a session never resumes after the certificate expired. Server
-//!   configs prefer the server's cipher-suite order.
+//!   configs prefer the server's cipher-suite order. A server config that checks client
+//!   certificates remembers the chains it accepted in a bounded [`VerifiedChainCache`]
+//!   (exact bytes, re-checked for validity on each use, emptied on trust changes;
+//!   [`build_server_config`] hands it back), so a returning client's full handshake skips
+//!   the CA signature check; the client's CertificateVerify signature is checked every time.
 //!   The version tables [`TLS13_ONLY`] and [`TLS12_AND_13`] live here.
 //!   [`verify_client_chain`] runs the client-certificate check of such a server without a
 //!   handshake (for `tenantctl explain`), with the same verifier.
@@ -77,6 +82,7 @@
 //! and the TLS streams themselves.
 
 mod cert_info;
+mod chain_cache;
 mod client;
 mod error;
 mod pem;
@@ -86,6 +92,7 @@ mod session_cache;
 mod version;
 
 pub use cert_info::CertInfo;
+pub use chain_cache::{DEFAULT_VERIFIED_CHAIN_CACHE, VerifiedChainCache};
 pub use client::{ClientTlsParams, client_config};
 pub use error::{BuildError, FileKind, PemError};
 pub use pem::{
@@ -94,8 +101,8 @@ pub use pem::{
 };
 pub use provider::provider;
 pub use server::{
-    ClientAuth, ClientChainError, DEFAULT_SESSION_LIFETIME, ServerTlsParams, server_config,
-    verify_client_chain,
+    BuiltServerConfig, ClientAuth, ClientChainError, DEFAULT_SESSION_LIFETIME, ServerTlsParams,
+    build_server_config, server_config, verify_client_chain,
 };
 pub use version::{TLS12_AND_13, TLS13_ONLY, TlsVersion};
 

@@ -11,6 +11,7 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 
 use crate::cert_info::CertInfo;
+use crate::chain_cache::{CachingVerifier, VerifiedChainCache};
 use crate::error::BuildError;
 use crate::pem::{load_cert_and_key, load_root_store};
 use crate::provider::provider;
@@ -50,6 +51,25 @@ pub struct ServerTlsParams {
     /// is valid, whatever this says. Zero turns resumption off. Default
     /// [`DEFAULT_SESSION_LIFETIME`].
     pub session_lifetime: Duration,
+    /// How many verified client certificate chains the listener remembers, so that a
+    /// returning client's next full handshake skips the CA signature check
+    /// ([`VerifiedChainCache`]; `docs/verified-chain-cache.md`). Zero turns it off. Default
+    /// [`DEFAULT_VERIFIED_CHAIN_CACHE`](crate::DEFAULT_VERIFIED_CHAIN_CACHE).
+    pub verified_chain_cache: usize,
+}
+
+/// A server config built by [`build_server_config`], what it presents, and the handle of its
+/// verified-chain cache.
+#[derive(Debug)]
+pub struct BuiltServerConfig {
+    /// The config (set ALPN and the like before wrapping it in an `Arc`).
+    pub config: ServerConfig,
+    /// The server certificate it presents.
+    pub cert: CertInfo,
+    /// The cache of client chains its verifier accepted (`None`: no client
+    /// authentication, or [`ServerTlsParams::verified_chain_cache`] is zero). Empty it with
+    /// [`VerifiedChainCache::clear`] whenever what admits a client may have changed.
+    pub verified_chains: Option<Arc<VerifiedChainCache>>,
 }
 
 /// The default [`ServerTlsParams::session_lifetime`]: one hour.
@@ -68,18 +88,29 @@ pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// the server's cipher-suite order wins over the client's.
 /// Set ALPN and the like on the returned config before wrapping it in an `Arc`.
 pub fn server_config(params: &ServerTlsParams) -> Result<(ServerConfig, CertInfo), BuildError> {
+    let built = build_server_config(params)?;
+    Ok((built.config, built.cert))
+}
+
+/// Like [`server_config`], also handing back the verified-chain cache installed in the
+/// config's client verifier (see [`ServerTlsParams::verified_chain_cache`]).
+pub fn build_server_config(params: &ServerTlsParams) -> Result<BuiltServerConfig, BuildError> {
     let provider = provider();
     let loaded = load_cert_and_key(&params.cert, &params.key, &provider)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(params.min_version.protocol_versions())
         .map_err(BuildError::Rustls)?;
+    let mut verified_chains = None;
     let builder = match &params.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
-        ClientAuth::Required { ca } => {
-            builder.with_client_cert_verifier(client_verifier(ca, false, &provider)?)
-        }
-        ClientAuth::Optional { ca } => {
-            builder.with_client_cert_verifier(client_verifier(ca, true, &provider)?)
+        ClientAuth::Required { ca } | ClientAuth::Optional { ca } => {
+            let optional = matches!(params.client_auth, ClientAuth::Optional { .. });
+            let mut verifier = client_verifier(ca, optional, &provider)?;
+            if let Some(cache) = VerifiedChainCache::new(params.verified_chain_cache) {
+                verifier = Arc::new(CachingVerifier::new(verifier, cache.clone()));
+                verified_chains = Some(cache);
+            }
+            builder.with_client_cert_verifier(verifier)
         }
     };
     let mut config = builder
@@ -96,12 +127,16 @@ pub fn server_config(params: &ServerTlsParams) -> Result<(ServerConfig, CertInfo
             require_client_cert,
         ));
     }
-    Ok((config, loaded.info))
+    Ok(BuiltServerConfig {
+        config,
+        cert: loaded.info,
+        verified_chains,
+    })
 }
 
 /// The client-certificate verifier of a server that trusts the CAs of `ca`: the one
 /// [`server_config`] installs, and [`verify_client_chain`] runs.
-fn client_verifier(
+pub(crate) fn client_verifier(
     ca: &Path,
     optional: bool,
     provider: &Arc<CryptoProvider>,

@@ -9,6 +9,8 @@ use time::OffsetDateTime;
 use crate::{ClientAuth, ServerTlsParams, TlsVersion};
 
 mod builders;
+mod chain_cache;
+mod kx;
 mod pem;
 mod sessions;
 
@@ -73,6 +75,7 @@ fn server_params(f: &Files, client_auth: ClientAuth) -> ServerTlsParams {
         client_auth,
         min_version: TlsVersion::Tls12,
         session_lifetime: crate::DEFAULT_SESSION_LIFETIME,
+        verified_chain_cache: crate::DEFAULT_VERIFIED_CHAIN_CACHE,
     }
 }
 

@@ -9,6 +9,10 @@ use super::super::types::*;
 use super::{Checker, identities};
 use mtls_tls::ClientAuth;
 
+/// The largest `verified_chain_cache`: each entry holds a chain (about 0.5–2 KiB), so this
+/// bounds the cache at a few hundred MiB even for a typo.
+const MAX_VERIFIED_CHAIN_CACHE: usize = 1 << 18;
+
 pub(super) fn server_tls(
     c: &mut Checker,
     section: &str,
@@ -82,12 +86,28 @@ pub(super) fn server_tls(
             }
         },
     };
+    let verified_chain_cache = match tls.verified_chain_cache {
+        None => mtls_tls::DEFAULT_VERIFIED_CHAIN_CACHE,
+        Some(n) => match usize::try_from(n) {
+            Ok(n) if n <= MAX_VERIFIED_CHAIN_CACHE => n,
+            _ => {
+                c.problem(
+                    &field("verified_chain_cache"),
+                    format!(
+                        "{n} is not a number of chains from 0 (off) to {MAX_VERIFIED_CHAIN_CACHE}"
+                    ),
+                );
+                mtls_tls::DEFAULT_VERIFIED_CHAIN_CACHE
+            }
+        },
+    };
     Some(ServerTlsConfig {
         cert: cert?,
         key: key?,
         client_auth: client_auth?,
         min_version,
         session_lifetime,
+        verified_chain_cache,
     })
 }
 
@@ -110,6 +130,7 @@ pub(super) fn client_tls(
     for (key, set) in [
         ("client_auth", tls.client_auth.is_some()),
         ("session_lifetime", tls.session_lifetime.is_some()),
+        ("verified_chain_cache", tls.verified_chain_cache.is_some()),
     ] {
         if set {
             c.problem(&field(key), "only applies to the inbound TLS side");

@@ -53,6 +53,7 @@ min_version = "1.3"
     inbound.store(Arc::new(Loaded {
         config: Arc::new(unbounded),
         certs: loaded.certs.clone(),
+        verified_chains: loaded.verified_chains.clone(),
     }));
     state
 }

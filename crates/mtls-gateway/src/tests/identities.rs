@@ -61,7 +61,7 @@ async fn handshake(
             ca: f.path(server_ca),
         },
     );
-    let (server_cfg, _) = tls::server_config(&server).unwrap();
+    let server_cfg = tls::server_config(&server).unwrap().config;
     let observer: Arc<dyn SelectionObserver> =
         Arc::new(SelectionMetrics::new("out", metrics.clone()));
     let side = tls::client_config(client, Some(observer)).unwrap();
