@@ -2,6 +2,7 @@
 //! [`validity_of_der`]: a certificate's validity period, read without parsing the rest.
 
 use time::OffsetDateTime;
+use x509_parser::asn1_rs::{Any, Class, Tag};
 use x509_parser::certificate::Validity;
 use x509_parser::prelude::FromDer;
 
@@ -69,16 +70,18 @@ pub enum ValidityReadError {
 /// certificates a verifier accepts (or has accepted), and treat an error as "do not use".
 pub fn validity_of_der(der: &[u8]) -> Result<(OffsetDateTime, OffsetDateTime), ValidityReadError> {
     // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
-    let (cert, _) = der_element(der, 0x30)?;
+    let universal = |tag| move |input| der_element(input, Class::Universal, tag);
+    let (sequence, integer) = (universal(Tag::Sequence), universal(Tag::Integer));
+    let (cert, _) = sequence(der)?;
     // TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer,
     //                               validity, ... }
-    let (mut tbs, _) = der_element(cert, 0x30)?;
-    if tbs.first() == Some(&0xa0) {
-        tbs = der_element(tbs, 0xa0)?.1;
+    let (mut tbs, _) = sequence(cert)?;
+    if let Ok((_, after_version)) = der_element(tbs, Class::ContextSpecific, Tag(0)) {
+        tbs = after_version;
     }
-    let (_, rest) = der_element(tbs, 0x02)?; // serialNumber
-    let (_, rest) = der_element(rest, 0x30)?; // signature AlgorithmIdentifier
-    let (_, rest) = der_element(rest, 0x30)?; // issuer Name
+    let (_, rest) = integer(tbs)?; // serialNumber
+    let (_, rest) = sequence(rest)?; // signature AlgorithmIdentifier
+    let (_, rest) = sequence(rest)?; // issuer Name
     let (_, validity) = Validity::from_der(rest).map_err(|_| ValidityReadError::Malformed)?;
     Ok((
         validity.not_before.to_datetime(),
@@ -86,31 +89,14 @@ pub fn validity_of_der(der: &[u8]) -> Result<(OffsetDateTime, OffsetDateTime), V
     ))
 }
 
-/// Splits the DER element with tag `tag` at the start of `input` into its contents and what
-/// follows it (definite lengths only, as DER requires).
-fn der_element(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), ValidityReadError> {
-    let malformed = ValidityReadError::Malformed;
-    let (&found, rest) = input.split_first().ok_or(malformed)?;
-    if found != tag {
-        return Err(malformed);
+/// Splits the DER element of class `class` and tag `tag` at the start of `input` into its
+/// contents and what follows it (asn1-rs' DER reader: definite lengths only).
+fn der_element(input: &[u8], class: Class, tag: Tag) -> Result<(&[u8], &[u8]), ValidityReadError> {
+    let (rest, element) = Any::from_der(input).map_err(|_| ValidityReadError::Malformed)?;
+    if element.class() != class || element.tag() != tag {
+        return Err(ValidityReadError::Malformed);
     }
-    let (&first, mut rest) = rest.split_first().ok_or(malformed)?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let octets = usize::from(first & 0x7f);
-        // 0x80 is the indefinite form (not DER); more than 4 octets is no certificate.
-        if octets == 0 || octets > 4 || rest.len() < octets {
-            return Err(malformed);
-        }
-        let (bytes, after) = rest.split_at(octets);
-        rest = after;
-        bytes.iter().fold(0usize, |n, b| (n << 8) | usize::from(*b))
-    };
-    if rest.len() < len {
-        return Err(malformed);
-    }
-    Ok(rest.split_at(len))
+    Ok((element.data, rest))
 }
 
 #[cfg(test)]
