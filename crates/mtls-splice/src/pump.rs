@@ -134,7 +134,9 @@ impl Pump {
             if let Some(spill) = &mut self.spill {
                 let written = write_all(cx, writer, &spill.buf[spill.pos..spill.filled]);
                 spill.pos += written.bytes;
-                note_written(&mut self.bytes, &mut self.need_flush, written.bytes, &mut progress);
+                if note_written(&mut self.bytes, &mut self.need_flush, written.bytes) {
+                    progress = Progress::Moved;
+                }
                 match written.stop {
                     Stop::Done => {
                         spill.pos = 0;
@@ -215,8 +217,8 @@ impl Pump {
                 other => return Ok(other),
             };
             let written = write_all(cx, writer, &buf[..n]);
-            let mut progress = Progress::Moved;
-            note_written(&mut self.bytes, &mut self.need_flush, written.bytes, &mut progress);
+            // Reading counts as progress already.
+            note_written(&mut self.bytes, &mut self.need_flush, written.bytes);
             match written.stop {
                 Stop::Done => {}
                 Stop::Pending => {
@@ -227,16 +229,15 @@ impl Pump {
             Ok(Ok(Read::Bytes(n)))
         })
     }
-
 }
 
-/// Counts `n` written bytes (which then need a flush) as progress.
-fn note_written(bytes: &mut u64, need_flush: &mut bool, n: usize, progress: &mut Progress) {
+/// Counts `n` written bytes (which then need a flush); true if there were any.
+fn note_written(bytes: &mut u64, need_flush: &mut bool, n: usize) -> bool {
     if n > 0 {
         *bytes += n as u64;
         *need_flush = true;
-        *progress = Progress::Moved;
     }
+    n > 0
 }
 
 /// One read into `buf`.
@@ -275,11 +276,7 @@ enum Stop {
 }
 
 /// Writes `bytes` until they are all taken, the writer is not ready, or it fails.
-fn write_all<W: AsyncWrite + Unpin>(
-    cx: &mut Context<'_>,
-    writer: &mut W,
-    bytes: &[u8],
-) -> Written {
+fn write_all<W: AsyncWrite + Unpin>(cx: &mut Context<'_>, writer: &mut W, bytes: &[u8]) -> Written {
     let mut done = 0;
     let stop = loop {
         if done == bytes.len() {

@@ -228,12 +228,21 @@ async fn a_direction_holds_no_buffer_while_idle_or_when_the_writer_keeps_up() {
     let (mut writer, mut backend) = tokio::io::duplex(64 * 1024);
     let mut pump = Pump::new(16 * 1024);
     assert!(!pump.holds_buffer(), "a new direction allocates nothing");
-    assert_eq!(poll_once(&mut pump, &mut reader, &mut writer), Progress::Idle);
+    assert_eq!(
+        poll_once(&mut pump, &mut reader, &mut writer),
+        Progress::Idle
+    );
     assert!(!pump.holds_buffer(), "waiting for bytes takes no buffer");
 
     app.write_all(b"through the scratch buffer").await.unwrap();
-    assert_eq!(poll_once(&mut pump, &mut reader, &mut writer), Progress::Moved);
-    assert!(!pump.holds_buffer(), "a writer that takes everything needs no spill");
+    assert_eq!(
+        poll_once(&mut pump, &mut reader, &mut writer),
+        Progress::Moved
+    );
+    assert!(
+        !pump.holds_buffer(),
+        "a writer that takes everything needs no spill"
+    );
     let mut got = [0u8; 26];
     backend.read_exact(&mut got).await.unwrap();
     assert_eq!(&got, b"through the scratch buffer");
@@ -249,7 +258,10 @@ async fn a_backed_up_direction_keeps_its_bytes_and_frees_them_once_drained() {
     let sent: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     app.write_all(&sent).await.unwrap();
 
-    assert_eq!(poll_once(&mut pump, &mut reader, &mut writer), Progress::Moved);
+    assert_eq!(
+        poll_once(&mut pump, &mut reader, &mut writer),
+        Progress::Moved
+    );
     assert!(pump.holds_buffer(), "what the writer refused is kept");
     assert_eq!(pump.bytes(), 1000);
 
@@ -294,7 +306,11 @@ async fn large_transfers_through_a_slow_writer_stay_intact() {
         .unwrap()
         .unwrap();
     assert_eq!(got.len(), LEN);
-    assert!(got.iter().enumerate().all(|(i, b)| *b == (i * 7 % 251) as u8));
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, b)| *b == (i * 7 % 251) as u8)
+    );
     let app = writer.await.unwrap();
     drop(app);
     drop(backend);
