@@ -119,6 +119,7 @@ where
         return close_after(response);
     }
     let mut headers = parts.headers;
+    let mut method = parts.method;
     let facts = ClientFacts {
         tenant: ctx.tenant.as_str(),
         client_ip: ctx.client_ip,
@@ -168,10 +169,16 @@ where
             Err(message) => return refuse(ProxyErrorKind::BadRequest, &message, Some(upstream)),
         };
         let mut upstream_request = Request::new(body.take().unwrap_or_else(empty_body));
-        *upstream_request.method_mut() = parts.method.clone();
         *upstream_request.uri_mut() = uri;
         *upstream_request.version_mut() = Version::HTTP_11;
-        *upstream_request.headers_mut() = headers.clone();
+        // The last attempt takes the rewritten head; only one a retry may follow copies it.
+        if attempt + 1 < attempts {
+            *upstream_request.method_mut() = method.clone();
+            *upstream_request.headers_mut() = headers.clone();
+        } else {
+            *upstream_request.method_mut() = std::mem::take(&mut method);
+            *upstream_request.headers_mut() = std::mem::take(&mut headers);
+        }
 
         let send = target.client.send(upstream_request, is_upgrade);
         let outcome = tokio::select! {

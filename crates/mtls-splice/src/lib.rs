@@ -7,7 +7,11 @@
 //!
 //! - **One task, no locks.** Both directions are polled from one future; neither stream is
 //!   split, so TLS streams work as they are.
-//! - **Buffers allocated once** per connection ([`SpliceConfig::buffer_size`] each way).
+//! - **No buffer while idle.** Reads go into one scratch buffer per worker thread and are
+//!   written out at once; a direction takes a buffer of its own (at most
+//!   [`SpliceConfig::buffer_size`]) only while its writer pushes back, and frees it when its
+//!   reader runs dry. Ten thousand idle spliced connections hold no splice buffers; a busy
+//!   one holds one per direction that is backed up.
 //! - **Half-close is explicit.** When one side reaches end-of-stream, the write side of the
 //!   other is shut down (a TLS `close_notify`, a TCP `FIN`) and the other direction keeps
 //!   flowing until it ends too.
@@ -55,6 +59,7 @@
 //! ```
 
 mod pump;
+mod scratch;
 
 use std::fmt;
 use std::future::poll_fn;
@@ -67,15 +72,17 @@ use tokio::time::{Instant, Sleep};
 
 use crate::pump::{Progress, Pump};
 
-/// The default size of each of the two per-connection buffers: 16 KiB.
-pub const DEFAULT_BUFFER_SIZE: usize = 16 * 1024;
+/// The default largest read of each direction (and the size of the buffer a direction takes
+/// while its writer pushes back): 64 KiB.
+pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
 
 /// Settings for one [`splice`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpliceConfig {
     /// Close the connection when no byte has moved in either direction for this long.
     pub idle_timeout: Duration,
-    /// The size of each of the two buffers (one per direction), allocated once.
+    /// The largest read of each direction, and the size of the buffer a direction holds
+    /// while its writer is not taking bytes (none is held otherwise).
     pub buffer_size: usize,
 }
 

@@ -4,6 +4,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
+use crate::pump::{Progress, Pump};
 
 const LONG: Duration = Duration::from_secs(10);
 
@@ -206,4 +207,126 @@ async fn real_tcp_transfer_both_ways() {
         "{:?}",
         summary.end
     );
+}
+
+/// Polls one direction once with a no-op waker (the tests below drive both ends by hand).
+fn poll_once<R, W>(pump: &mut Pump, reader: &mut R, writer: &mut W) -> Progress
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match pump.poll_copy(&mut cx, reader, writer) {
+        Ok(progress) => progress,
+        Err((_, operation, e)) => panic!("{operation} failed: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn a_direction_holds_no_buffer_while_idle_or_when_the_writer_keeps_up() {
+    let (mut reader, mut app) = tokio::io::duplex(64 * 1024);
+    let (mut writer, mut backend) = tokio::io::duplex(64 * 1024);
+    let mut pump = Pump::new(16 * 1024);
+    assert!(!pump.holds_buffer(), "a new direction allocates nothing");
+    assert_eq!(
+        poll_once(&mut pump, &mut reader, &mut writer),
+        Progress::Idle
+    );
+    assert!(!pump.holds_buffer(), "waiting for bytes takes no buffer");
+
+    app.write_all(b"through the scratch buffer").await.unwrap();
+    assert_eq!(
+        poll_once(&mut pump, &mut reader, &mut writer),
+        Progress::Moved
+    );
+    assert!(
+        !pump.holds_buffer(),
+        "a writer that takes everything needs no spill"
+    );
+    let mut got = [0u8; 26];
+    backend.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"through the scratch buffer");
+    assert_eq!(pump.bytes(), 26);
+}
+
+#[tokio::test]
+async fn a_backed_up_direction_keeps_its_bytes_and_frees_them_once_drained() {
+    let (mut reader, mut app) = tokio::io::duplex(64 * 1024);
+    // The writer's pipe takes 1000 bytes before it pushes back.
+    let (mut writer, mut backend) = tokio::io::duplex(1000);
+    let mut pump = Pump::new(16 * 1024);
+    let sent: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    app.write_all(&sent).await.unwrap();
+
+    assert_eq!(
+        poll_once(&mut pump, &mut reader, &mut writer),
+        Progress::Moved
+    );
+    assert!(pump.holds_buffer(), "what the writer refused is kept");
+    assert_eq!(pump.bytes(), 1000);
+
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1000];
+    while got.len() < sent.len() {
+        let n = backend.read(&mut chunk).await.unwrap();
+        got.extend_from_slice(&chunk[..n]);
+        poll_once(&mut pump, &mut reader, &mut writer);
+    }
+    assert_eq!(got, sent, "bytes arrive once each, in order");
+    assert_eq!(pump.bytes(), 5000);
+    assert!(!pump.holds_buffer(), "drained and dry: the spill is freed");
+
+    // End-of-stream still propagates after a spill.
+    drop(app);
+    poll_once(&mut pump, &mut reader, &mut writer);
+    assert!(pump.is_done());
+    assert_eq!(backend.read(&mut chunk).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn large_transfers_through_a_slow_writer_stay_intact() {
+    // Many reads, a writer that takes a few bytes at a time: the spill path end to end.
+    let (client, mut app) = tokio::io::duplex(4096);
+    let (upstream, mut backend) = tokio::io::duplex(7);
+    let config = SpliceConfig {
+        idle_timeout: LONG,
+        buffer_size: 1500,
+    };
+    let pump = tokio::spawn(splice(client, upstream, config));
+    const LEN: usize = 200_000;
+    let writer = tokio::spawn(async move {
+        let data: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
+        app.write_all(&data).await.unwrap();
+        app.shutdown().await.unwrap();
+        app
+    });
+    let mut got = Vec::with_capacity(LEN);
+    tokio::time::timeout(LONG, backend.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), LEN);
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, b)| *b == (i * 7 % 251) as u8)
+    );
+    let app = writer.await.unwrap();
+    drop(app);
+    drop(backend);
+    let summary = tokio::time::timeout(LONG, pump).await.unwrap().unwrap();
+    assert_eq!(summary.client_to_upstream, LEN as u64);
+}
+
+#[test]
+fn a_nested_scratch_borrow_gets_a_buffer_of_its_own() {
+    let outer = scratch::with(8, |outer| {
+        outer.fill(1);
+        let inner = scratch::with(8, |inner| {
+            inner.fill(2);
+            inner.iter().map(|b| u32::from(*b)).sum::<u32>()
+        });
+        (inner, outer.iter().map(|b| u32::from(*b)).sum::<u32>())
+    });
+    assert_eq!(outer, (16, 8), "the two calls never share bytes");
 }

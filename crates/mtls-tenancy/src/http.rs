@@ -21,6 +21,7 @@ use mtls_http_proxy::{
 use mtls_metrics::{Limit, Outcome, Protocol};
 use mtls_policy::HttpRefusal;
 use mtls_splice::SpliceConfig;
+use tokio::io::AsyncBufReadExt;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -31,9 +32,50 @@ use crate::revocable::{Activity, Revocable};
 use crate::session::{Live, ServerTls, Session};
 
 /// Serves HTTP requests on `tls` until the client closes or the connection fails.
-pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>) {
+///
+/// Nothing of hyper's (its connection state, its read and write buffers) exists before the
+/// client has sent something: an HTTP/1 connection waits for its first bytes with only its
+/// TLS state, bounded by `request_timeout` like hyper's own wait for a request head, and
+/// an h2 connection first proves its preface. The hyper connection then lives in an
+/// allocation of its own, so the connection task stays small while it waits.
+pub(super) async fn serve(session: Arc<Session>, mut tls: ServerTls, live: Arc<Live>) {
     let settings = session.tenancy.settings;
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    // ALPN chose h2: anything but the HTTP/2 preface gets a GOAWAY, never an HTTP/1 answer.
+    let tls = if h2 {
+        match expect_h2_preface(tls, settings.request_timeout).await {
+            Ok(tls) => tls,
+            Err(PrefaceError::Timeout(idle)) => {
+                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, ?idle, "closing idle HTTP/2 connection before its preface");
+                return;
+            }
+            Err(e) => {
+                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, error = %e, "closing h2 connection without a valid preface");
+                return;
+            }
+        }
+    } else {
+        match tokio::time::timeout(settings.request_timeout, tls.fill_buf()).await {
+            // Closed before sending anything.
+            Ok(Ok([])) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, error = %ErrorChain(&e), "HTTP connection ended with an error");
+                return;
+            }
+            Err(_) => {
+                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, idle = ?settings.request_timeout, "closing idle HTTP connection before its first request");
+                return;
+            }
+        }
+        PrefacedIo::passthrough(tls)
+    };
+    Box::pin(serve_hyper(session, tls, live, h2)).await;
+}
+
+/// The hyper half of [`serve`], once the client has sent its first bytes.
+async fn serve_hyper(session: Arc<Session>, tls: PrefacedIo<ServerTls>, live: Arc<Live>, h2: bool) {
+    let settings = session.tenancy.settings;
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -49,22 +91,6 @@ pub(super) async fn serve(session: Arc<Session>, tls: ServerTls, live: Arc<Live>
         .keep_alive_interval(settings.request_timeout)
         .keep_alive_timeout(settings.request_timeout)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
-    // ALPN chose h2: anything but the HTTP/2 preface gets a GOAWAY, never an HTTP/1 answer.
-    let tls = if h2 {
-        match expect_h2_preface(tls, settings.request_timeout).await {
-            Ok(tls) => tls,
-            Err(PrefaceError::Timeout(idle)) => {
-                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, ?idle, "closing idle HTTP/2 connection before its preface");
-                return;
-            }
-            Err(e) => {
-                info!(listener = %session.listener(), peer = %session.peer, tenant = %session.tenant, error = %e, "closing h2 connection without a valid preface");
-                return;
-            }
-        }
-    } else {
-        PrefacedIo::passthrough(tls)
-    };
     // Upgraded connections outlive this task: the wrapper closes them on revocation too.
     // The stream holds `live` (the tenant's and the listener's slots, the drain guard) for
     // as long as it exists, wherever hyper moves it, and counts its bytes.
