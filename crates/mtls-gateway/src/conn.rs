@@ -87,13 +87,16 @@ pub(crate) async fn handle(
 ) {
     let _ = tcp.set_nodelay(true);
     let started = hold.started();
+    // Each mode's connected phase is boxed: the task spawned per connection is then sized
+    // for the handshake phase, and a connection carries only its own mode's state on the
+    // heap, not the largest mode's (the gateway's HTTP state is far bigger than a splice).
     match &state.config.mode {
         ListenerMode::Server { .. } => {
             if let Some((tls, id)) = accept_tls(&state, tcp, peer).await
                 && let Some(_hold) = handshaking.established(hold, peer).await
                 && let Some(up) = dial(&state, peer).await
             {
-                pump(&state, tls, up, peer, id.as_ref(), started).await;
+                Box::pin(pump(&state, tls, up, peer, id.as_ref(), started)).await;
             }
         }
         ListenerMode::Client { .. } => {
@@ -102,7 +105,7 @@ pub(crate) async fn handle(
                 && let Some(up) = dial(&state, peer).await
                 && let Some(up) = connect_tls(&state, up, peer).await
             {
-                pump(&state, tcp, up, peer, None, started).await;
+                Box::pin(pump(&state, tcp, up, peer, None, started)).await;
             }
         }
         ListenerMode::Bridge { .. } => {
@@ -111,7 +114,7 @@ pub(crate) async fn handle(
                 && let Some(up) = dial(&state, peer).await
                 && let Some(up) = connect_tls(&state, up, peer).await
             {
-                pump(&state, tls, up, peer, id.as_ref(), started).await;
+                Box::pin(pump(&state, tls, up, peer, id.as_ref(), started)).await;
             }
         }
         ListenerMode::Gateway { .. } => {
@@ -121,7 +124,8 @@ pub(crate) async fn handle(
             {
                 // The certificate was parsed once, for the ACL: admission reuses it.
                 let limits = &state.config.limits;
-                mtls_tenancy::handle(tenancy, limits, tls, peer, id, Box::new(hold)).await;
+                let serve = mtls_tenancy::handle(tenancy, limits, tls, peer, id, Box::new(hold));
+                Box::pin(serve).await;
             }
         }
     }

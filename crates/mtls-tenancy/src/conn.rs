@@ -170,9 +170,9 @@ pub async fn handle(
     tokio::select! {
         _ = async {
             if use_tcp {
-                tcp::serve(&session, tls, view, sni.as_deref()).await;
+                Box::pin(tcp::serve(&session, tls, view, sni.as_deref())).await;
             } else {
-                http::serve(session.clone(), tls, live.clone()).await;
+                Box::pin(http::serve(session.clone(), tls, live.clone())).await;
             }
         } => {}
         refusal = closed => live.closed(refusal),
