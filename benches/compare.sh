@@ -358,7 +358,7 @@ done
   command -v haproxy >/dev/null && echo "haproxy=$(haproxy -v 2>/dev/null | head -n1)"
   [ -n "$STUNNEL" ] && echo "stunnel=$("$STUNNEL" -version 2>&1 | grep -m1 '^stunnel')"
   echo "openssl=$(openssl version 2>/dev/null)"
-  echo "quick=$QUICK runs=$RUNS duration_s=$DURATION idle_conns=$IDLE_CONNS bulk_mb=$BULK_MB hs_conns=$HS_CONNS rr_conns=$RR_CONNS rr_size=$RR_SIZE proxy_core=$PROXY_CORE load_core=$LOAD_CORE"
+  echo "settings=quick=$QUICK runs=$RUNS duration_s=$DURATION idle_conns=$IDLE_CONNS bulk_mb=$BULK_MB hs_conns=$HS_CONNS rr_conns=$RR_CONNS rr_size=$RR_SIZE proxy_core=$PROXY_CORE load_core=$LOAD_CORE"
   echo "targets=$RUN_TARGETS"
 } > "$RAW_DIR/versions-$STAMP.txt"
 
