@@ -64,14 +64,16 @@ done
 
 WORK=$(mktemp -d /tmp/mtls-compare.XXXXXX)
 PIDS=()
+# Still running and still our child (a pid of a process that ended may have been reused).
+ours() { [ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]; }
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
+    ours "$pid" && kill -TERM "$pid" 2>/dev/null || true
   done
   sleep 0.3
   for pid in "${PIDS[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
+    ours "$pid" && kill -KILL "$pid" 2>/dev/null || true
   done
   [ "${KEEP:-0}" = 1 ] && echo "compare.sh: kept $WORK" >&2 || rm -rf "$WORK"
 }
@@ -194,15 +196,30 @@ fill() {
   if grep -q '@[A-Z_]*@' "$out"; then log "unfilled placeholder in $out"; exit 1; fi
 }
 
-# == backend: one plain backend for every target, on the load core
-taskset -c "$LOAD_CORE" "$LOAD" backend --listen "127.0.0.1:$TCP_PORT" --proto tcp --duration 3600 \
-  >"$WORK/backend-tcp.out" 2>"$WORK/backend-tcp.log" &
-PIDS+=($!); BACKEND_TCP_PID=$!
-taskset -c "$LOAD_CORE" "$LOAD" backend --listen "127.0.0.1:$HTTP_PORT" --proto http --duration 3600 \
-  >"$WORK/backend-http.out" 2>"$WORK/backend-http.log" &
-PIDS+=($!); BACKEND_HTTP_PID=$!
-wait_port "$TCP_PORT" "$BACKEND_TCP_PID" || { log "tcp backend did not start"; cat "$WORK/backend-tcp.log" >&2; exit 1; }
-wait_port "$HTTP_PORT" "$BACKEND_HTTP_PID" || { log "http backend did not start"; cat "$WORK/backend-http.log" >&2; exit 1; }
+# == backend: one plain backend for every target, on the load core. `mtls-load backend`
+# stops by itself after its --duration (capped at 600 s), so it is (re)started whenever it
+# is not running, before every target.
+BACKEND_TCP_PID=
+BACKEND_HTTP_PID=
+start_backend() { # PROTO PORT: prints the pid
+  taskset -c "$LOAD_CORE" "$LOAD" backend --listen "127.0.0.1:$2" --proto "$1" --duration 600 \
+    >>"$WORK/backend-$1.out" 2>>"$WORK/backend-$1.log" &
+  local pid=$!
+  PIDS+=("$pid")
+  if ! wait_port "$2" "$pid"; then
+    log "$1 backend did not start:"; tail -n 5 "$WORK/backend-$1.log" >&2; exit 1
+  fi
+  LAST_PID=$pid
+}
+ensure_backends() {
+  if [ -z "$BACKEND_TCP_PID" ] || ! kill -0 "$BACKEND_TCP_PID" 2>/dev/null; then
+    start_backend tcp "$TCP_PORT"; BACKEND_TCP_PID=$LAST_PID
+  fi
+  if [ -z "$BACKEND_HTTP_PID" ] || ! kill -0 "$BACKEND_HTTP_PID" 2>/dev/null; then
+    start_backend http "$HTTP_PORT"; BACKEND_HTTP_PID=$LAST_PID
+  fi
+}
+ensure_backends
 
 # == the proxy under test
 PROXY_PID=
@@ -298,6 +315,7 @@ run_target() {
     req=(--request echo); proto=tcp
   fi
   log "run $run/$RUNS: $target"
+  ensure_backends
   start_proxy "$target" full || { FAILED=$((FAILED + 1)); return 0; }
   # Full handshakes with X25519 (what every peer here negotiates), then for mtlsd its
   # default (X25519MLKEM768 first) and ML-KEM only.
@@ -338,6 +356,7 @@ done
 
 # == the backend alone (plain, no proxy): the ceiling of the load tool + backend pair
 for run in $(seq 1 "$RUNS"); do
+  ensure_backends
   load backend rr_tcp "$run" rr --proto tcp --plain --connect "127.0.0.1:$TCP_PORT" --conns "$RR_CONNS" --size "$RR_SIZE" "${timed[@]}"
   load backend rr_http1 "$run" rr --proto http1 --plain --connect "127.0.0.1:$HTTP_PORT" --conns "$RR_CONNS" --size "$RR_SIZE" "${timed[@]}"
 done
