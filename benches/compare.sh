@@ -324,14 +324,18 @@ run_target() {
     load "$target" handshake_mlkem "$run" handshake --conns "$HS_CONNS" "${req[@]}" --kx mlkem "${target_args[@]}" "${timed[@]}" ;;
   esac
   if [ "$proto" = http ]; then
-    load "$target" rr_http1 "$run" rr --proto http1 --conns "$RR_CONNS" --size "$RR_SIZE" "${target_args[@]}" "${timed[@]}"
+    load "$target" rr_http1 "$run" rr --proto http1 --host localhost --conns "$RR_CONNS" --size "$RR_SIZE" "${target_args[@]}" "${timed[@]}"
     case $target in mtlsd-gateway|nginx-http|haproxy-http)
-      load "$target" rr_h2 "$run" rr --proto h2 --conns "$RR_CONNS" --size "$RR_SIZE" "${target_args[@]}" "${timed[@]}" ;;
+      load "$target" rr_h2 "$run" rr --proto h2 --host localhost --conns "$RR_CONNS" --size "$RR_SIZE" "${target_args[@]}" "${timed[@]}" ;;
     esac
   else
     load "$target" rr_tcp "$run" rr --proto tcp --conns "$RR_CONNS" --size "$RR_SIZE" "${target_args[@]}" "${timed[@]}"
   fi
-  load "$target" bulk "$run" bulk --proto "$proto" --mb "$BULK_MB" "${target_args[@]}" --duration 120 --warmup 0
+  if [ "$proto" = http ]; then
+    load "$target" bulk "$run" bulk --proto http --host localhost --mb "$BULK_MB" "${target_args[@]}" --duration 120 --warmup 0
+  else
+    load "$target" bulk "$run" bulk --proto tcp --mb "$BULK_MB" "${target_args[@]}" --duration 120 --warmup 0
+  fi
   if [ "$proto" = http ]; then
     load "$target" idle "$run" idle --conns "$IDLE_CONNS" --hold "$IDLE_HOLD" --request http --host localhost --path / "${target_args[@]}" --duration 120 --warmup 0
   else
