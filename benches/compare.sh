@@ -16,7 +16,7 @@
 #   OUT=docs/benchmarks.md
 #   DURATION=10       seconds per timed test (QUICK: 2)
 #   IDLE_CONNS=1000   connections held by the idle test (QUICK: 200)
-#   BULK_MB=256       MiB moved by the bulk test (QUICK: 32)
+#   BULK_MB=64        MiB per transfer of the bulk test, transfers repeated for DURATION (QUICK: 16)
 #   HS_CONNS=8        concurrent handshake workers; RR_CONNS=64; RR_SIZE=64
 #   PROXY_CORE=0 LOAD_CORE=1   cores for the proxy and for the load tool + backend
 #   BASE_PORT=18400   ports BASE_PORT..BASE_PORT+2 on 127.0.0.1
@@ -37,10 +37,10 @@ ALL_TARGETS="mtlsd-server mtlsd-gateway nginx-stream nginx-http haproxy-tcp hapr
 TARGETS=${TARGETS:-$ALL_TARGETS}
 OUT=${OUT:-docs/benchmarks.md}
 if [ "$QUICK" = 1 ]; then
-  DURATION=${DURATION:-2}; IDLE_CONNS=${IDLE_CONNS:-200}; BULK_MB=${BULK_MB:-32}
+  DURATION=${DURATION:-2}; IDLE_CONNS=${IDLE_CONNS:-200}; BULK_MB=${BULK_MB:-16}
   WARMUP=${WARMUP:-0.5}; IDLE_HOLD=${IDLE_HOLD:-2}
 else
-  DURATION=${DURATION:-10}; IDLE_CONNS=${IDLE_CONNS:-1000}; BULK_MB=${BULK_MB:-256}
+  DURATION=${DURATION:-10}; IDLE_CONNS=${IDLE_CONNS:-1000}; BULK_MB=${BULK_MB:-64}
   WARMUP=${WARMUP:-1}; IDLE_HOLD=${IDLE_HOLD:-4}
 fi
 HS_CONNS=${HS_CONNS:-8}
@@ -332,9 +332,9 @@ run_target() {
     load "$target" rr_tcp "$run" rr --proto tcp --conns "$RR_CONNS" --size "$RR_SIZE" "${target_args[@]}" "${timed[@]}"
   fi
   if [ "$proto" = http ]; then
-    load "$target" bulk "$run" bulk --proto http --host localhost --mb "$BULK_MB" "${target_args[@]}" --duration 120 --warmup 0
+    load "$target" bulk "$run" bulk --proto http --host localhost --mb "$BULK_MB" "${target_args[@]}" --duration "$DURATION" --warmup 0
   else
-    load "$target" bulk "$run" bulk --proto tcp --mb "$BULK_MB" "${target_args[@]}" --duration 120 --warmup 0
+    load "$target" bulk "$run" bulk --proto tcp --mb "$BULK_MB" "${target_args[@]}" --duration "$DURATION" --warmup 0
   fi
   if [ "$proto" = http ]; then
     load "$target" idle "$run" idle --conns "$IDLE_CONNS" --hold "$IDLE_HOLD" --request http --host localhost --path / "${target_args[@]}" --duration 120 --warmup 0
