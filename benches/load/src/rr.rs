@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
 
 use crate::cli::{Common, RrArgs, RrProto};
 use crate::conn::{Conn, Connector};
@@ -17,16 +18,21 @@ use crate::{LoadError, Report, tls};
 
 /// The largest `--size`.
 pub const MAX_SIZE: usize = 16 << 20;
+/// Connection setups in flight at once across the workers: a proxy may refuse a burst of
+/// handshakes from one source (mtlsd's `max_handshakes_per_source` defaults to 32), and
+/// opening the persistent connections is not what `rr` measures.
+pub const OPEN_CONCURRENCY: usize = 16;
 /// Pause after a failure before reconnecting (no busy loop against a dead target).
 const RECONNECT_PAUSE: Duration = Duration::from_millis(20);
 
 /// What one worker's requests look like (shared by its connections).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Exchange {
     proto: RrProto,
     size: usize,
     origin: Origin,
     path: String,
+    open_gate: Semaphore,
 }
 
 /// One open connection of a worker.
@@ -67,6 +73,7 @@ pub async fn run(common: &Common, args: &RrArgs, threads: usize) -> Result<Repor
             scheme: if connector.is_tls() { "https" } else { "http" },
         },
         path: format!("/bytes/{}", args.size),
+        open_gate: Semaphore::new(OPEN_CONCURRENCY),
     });
     let state = RunState::start(plan);
     let (stats, samples) = run::drive(&state, &common.pids, args.conns, |_| {
@@ -96,10 +103,11 @@ async fn worker(
     while state.running() {
         let current = match session.as_mut() {
             Some(current) => current,
-            None => match tokio::time::timeout_at(
-                state.op_deadline(),
-                Session::open(&connector, &exchange),
-            )
+            None => match tokio::time::timeout_at(state.op_deadline(), async {
+                // Never closed: a permit always comes.
+                let _permit = exchange.open_gate.acquire().await;
+                Session::open(&connector, &exchange).await
+            })
             .await
             {
                 Ok(Ok(opened)) => session.insert(opened),
