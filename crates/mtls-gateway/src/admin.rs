@@ -107,25 +107,15 @@ fn respond(req: &Request<Incoming>, routes: Routes, state: &AdminState) -> Respo
             reply(
                 StatusCode::OK,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                with_dropped_log_lines(state.metrics.encode(), crate::logging::dropped_log_lines()),
+                {
+                    let metrics = &state.metrics;
+                    metrics.sync_log_lines_dropped(crate::logging::dropped_log_lines());
+                    metrics.encode()
+                },
             )
         }
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
-}
-
-/// `encoded` (OpenMetrics text, ending in `# EOF`) with the log writer's dropped-lines
-/// counter added before the end marker. The counter lives in the process-wide log writer,
-/// not in [`mtls_metrics::Metrics`], so it is added here at scrape time.
-fn with_dropped_log_lines(mut encoded: String, dropped: u64) -> String {
-    let eof = encoded.rfind("# EOF").unwrap_or(encoded.len());
-    encoded.truncate(eof);
-    encoded.push_str(
-        "# HELP mtlsd_log_lines_dropped Log lines dropped because the log writer's queue was full (logging never blocks the proxy).\n\
-         # TYPE mtlsd_log_lines_dropped counter\n",
-    );
-    encoded.push_str(&format!("mtlsd_log_lines_dropped_total {dropped}\n# EOF\n"));
-    encoded
 }
 
 fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
@@ -200,24 +190,4 @@ fn certz(state: &AdminState) -> serde_json::Value {
         })
         .collect();
     json!({ "certificates": certs })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_dropped_log_lines;
-
-    #[test]
-    fn dropped_log_lines_are_served_before_the_end_marker() {
-        let encoded = mtls_metrics::Metrics::new().encode();
-        assert!(encoded.ends_with("# EOF\n"), "{encoded}");
-        let served = with_dropped_log_lines(encoded.clone(), 7);
-        assert!(served.starts_with(encoded.trim_end_matches("# EOF\n")));
-        assert!(
-            served.ends_with(
-                "# TYPE mtlsd_log_lines_dropped counter\nmtlsd_log_lines_dropped_total 7\n# EOF\n"
-            ),
-            "{served}"
-        );
-        assert_eq!(served.matches("# EOF").count(), 1);
-    }
 }

@@ -194,6 +194,10 @@ pub struct Metrics {
     pub tenant_limited: Family<TenantLimitLabel, Counter>,
     /// `mtlsd_tenant_requests_total{listener, tenant, protocol, status}`.
     pub tenant_requests: Family<TenantRequestLabel, Counter>,
+    /// `mtlsd_log_lines_dropped_total`: log lines the process-wide log writer dropped
+    /// because its queue was full. The writer keeps its own count; whoever serves `/metrics`
+    /// brings this counter up to it with [`Metrics::sync_log_lines_dropped`] before encoding.
+    pub log_lines_dropped: Counter,
 }
 
 // === impl Metrics ===
@@ -228,6 +232,7 @@ impl Metrics {
             tenant_active_connections: Family::default(),
             tenant_limited: Family::default(),
             tenant_requests: Family::default(),
+            log_lines_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -356,7 +361,21 @@ impl Metrics {
             "Gateway requests (http, connect) and TCP-route connections per tenant, by status class or outcome",
             m.tenant_requests.clone(),
         );
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log writer's queue was full (logging never blocks the proxy)",
+            m.log_lines_dropped.clone(),
+        );
         Self { registry, ..m }
+    }
+
+    /// Brings `mtlsd_log_lines_dropped_total` up to `dropped`, the log writer's own count of
+    /// dropped lines (a count that only grows; a smaller value changes nothing).
+    pub fn sync_log_lines_dropped(&self, dropped: u64) {
+        let counted = self.log_lines_dropped.get();
+        if dropped > counted {
+            self.log_lines_dropped.inc_by(dropped - counted);
+        }
     }
 
     /// The Prometheus text exposition of every metric.

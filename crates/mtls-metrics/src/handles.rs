@@ -303,6 +303,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dropped_log_lines_follow_the_writers_count() {
+        let metrics = Metrics::new();
+        assert!(
+            metrics
+                .encode()
+                .contains("mtlsd_log_lines_dropped_total 0\n"),
+            "the counter exists at 0 from start-up"
+        );
+        metrics.sync_log_lines_dropped(7);
+        metrics.sync_log_lines_dropped(7);
+        assert!(
+            metrics
+                .encode()
+                .contains("mtlsd_log_lines_dropped_total 7\n")
+        );
+        // The writer's count only grows: an older, smaller reading changes nothing.
+        metrics.sync_log_lines_dropped(3);
+        metrics.sync_log_lines_dropped(9);
+        let text = metrics.encode();
+        assert!(text.contains("mtlsd_log_lines_dropped_total 9\n"), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1);
+    }
+
+    #[test]
     fn handles_update_the_exposed_series() {
         let metrics = Arc::new(Metrics::new());
         let listener = ListenerMetrics::new(&metrics, "gw");
