@@ -6,6 +6,11 @@
 //! with [`io::ErrorKind::ConnectionAborted`] as soon as a new snapshot refuses the tenant or
 //! certificate, wherever the stream has moved; the splice then ends and drops both sides.
 //!
+//! The revocation future (a registry-view subscription raced with the certificate's expiry)
+//! is polled only after it has woken: every read and write checks one flag, instead of
+//! polling the future, whose view subscription takes the lock of a notification list that
+//! every connection of the listener shares.
+//!
 //! The wrapper also stamps the time of the last byte moved either way ([`Activity`]), which
 //! the HTTP/2 idle timer reads.
 
@@ -13,9 +18,11 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
+
+use atomic_waker::AtomicWaker;
 
 use tokio::time::Instant;
 
@@ -61,10 +68,36 @@ impl Activity {
     }
 }
 
+/// The waker the revocation future is polled with: it records that the future may have
+/// made progress, then wakes the task that last used the stream.
+struct RevocationWake {
+    /// Set by a wake-up of the revocation future, cleared when the future is polled.
+    woken: AtomicBool,
+    /// The task of the last read or write (the stream moves between tasks on upgrades).
+    task: AtomicWaker,
+}
+
+// === impl RevocationWake ===
+
+impl Wake for RevocationWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
 /// A stream that ends with an error once `revoked` resolves.
 pub(super) struct Revocable<T> {
     inner: T,
     revoked: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Whether `revoked` woke since it was last polled, and whom to wake when it does.
+    wake: Arc<RevocationWake>,
+    /// `wake` as a [`Waker`], made once.
+    waker: Waker,
     closed: bool,
     activity: Arc<Activity>,
 }
@@ -77,9 +110,17 @@ impl<T> Revocable<T> {
         revoked: impl Future<Output = ()> + Send + 'static,
         activity: Arc<Activity>,
     ) -> Self {
+        // Woken from the start: the first read or write polls the future once, which
+        // registers `waker` with whatever it waits on.
+        let wake = Arc::new(RevocationWake {
+            woken: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
         Self {
             inner,
             revoked: Box::pin(revoked),
+            waker: Waker::from(wake.clone()),
+            wake,
             closed: false,
             activity,
         }
@@ -91,10 +132,18 @@ impl<T> Revocable<T> {
         }
     }
 
-    /// Polls the revocation (registering the caller's waker), and the error once it fired.
+    /// The error once the revocation fired. Registers the caller's waker for the
+    /// revocation's wake-ups, and polls the revocation future only if it woke since its last
+    /// poll (registering first: a wake-up between the two is then never missed).
     fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if !self.closed && self.revoked.as_mut().poll(cx).is_ready() {
-            self.closed = true;
+        if !self.closed {
+            self.wake.task.register(cx.waker());
+            if self.wake.woken.swap(false, Ordering::AcqRel) {
+                let mut revocation_cx = Context::from_waker(&self.waker);
+                if self.revoked.as_mut().poll(&mut revocation_cx).is_ready() {
+                    self.closed = true;
+                }
+            }
         }
         if self.closed {
             Err(io::Error::new(
@@ -217,6 +266,47 @@ mod tests {
             .unwrap();
         assert_eq!(kind, io::ErrorKind::ConnectionAborted);
         assert!(write_failed, "writes fail too once revoked");
+    }
+
+    #[tokio::test]
+    async fn the_revocation_is_polled_only_after_it_woke() {
+        use std::sync::atomic::AtomicUsize;
+
+        let polls = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let counted = polls.clone();
+        let revoked = std::future::poll_fn(move |cx| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            Pin::new(&mut rx).poll(cx).map(|_| ())
+        });
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut stream = Revocable::new(near, revoked, Arc::new(Activity::new()));
+        for _ in 0..100 {
+            far.write_all(b"ping").await.unwrap();
+            let mut buf = [0u8; 4];
+            stream.read_exact(&mut buf).await.unwrap();
+            stream.write_all(b"pong").await.unwrap();
+            far.read_exact(&mut buf).await.unwrap();
+        }
+        assert_eq!(
+            polls.load(Ordering::Relaxed),
+            1,
+            "hundreds of reads and writes, one poll: the one that registered the waker"
+        );
+        // A wake-up of the revocation reaches a read that is waiting for bytes.
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 4];
+            stream.read(&mut buf).await.unwrap_err().kind()
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!reader.is_finished());
+        tx.send(()).unwrap();
+        let kind = tokio::time::timeout(Duration::from_secs(1), reader)
+            .await
+            .expect("the revocation woke the pending read")
+            .unwrap();
+        assert_eq!(kind, io::ErrorKind::ConnectionAborted);
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
     }
 
     #[tokio::test(start_paused = true)]
