@@ -194,14 +194,11 @@ fn each_tenant_leaves_from_its_own_address() {
     ] {
         gw.wait_log(needle);
     }
-    let log = gw.stderr();
     for protocol in ["tcp", "connect"] {
-        assert!(
-            log.lines()
-                .any(|l| l.contains(&format!("protocol=\"{protocol}\""))
-                    && l.contains(r#"egress=127.0.0.2 egress_from="tenant""#)),
-            "no {protocol} access line with a's egress:\n{log}"
-        );
+        gw.wait_log_line(&format!("a {protocol} access line with a's egress"), |l| {
+            l.contains(&format!("protocol=\"{protocol}\""))
+                && l.contains(r#"egress=127.0.0.2 egress_from="tenant""#)
+        });
     }
 
     // A new address for a, while mtlsd runs: new requests leave from it within 1 s, also on

@@ -122,6 +122,7 @@ mod conn;
 mod error;
 mod gateway;
 mod listener;
+mod log_writer;
 mod logging;
 mod reload;
 mod state;
@@ -130,7 +131,8 @@ mod tracker;
 
 pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
-pub use logging::{LOG_QUEUE_LINES, LogGuard, dropped_log_lines, init_logging};
+pub use log_writer::{LineWriter, LogBuffer, LogBufferGuard, LogBufferSettings};
+pub use logging::{LogGuard, dropped_log_lines, init_logging};
 pub use tls::TlsError;
 
 #[cfg(test)]

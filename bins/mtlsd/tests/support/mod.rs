@@ -110,6 +110,20 @@ impl Mtlsd {
         );
     }
 
+    /// Waits until a line of stderr satisfies `matches` (`what` names it in the failure).
+    /// mtlsd writes its log in batches, so a line logged after the one a test waited for
+    /// may not be on stderr yet: wait for every line a test needs.
+    pub fn wait_log_line(&self, what: &str, matches: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.stderr().lines().any(&matches) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{what} never appeared; stderr:\n{}", self.stderr());
+    }
+
     pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
