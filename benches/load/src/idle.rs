@@ -164,6 +164,7 @@ pub async fn run(common: &Common, args: &IdleArgs, threads: usize) -> Result<Rep
     }
     if !common.pids.is_empty() {
         report.target_cpu_s = Some(round3(after.cpu_s - before.cpu_s));
+        report.target_sys_s = Some(round3(after.sys_s - before.sys_s));
         report.target_rss_kib_before = Some(before.rss_kib);
         report.target_rss_kib_with = Some(with.rss_kib);
         report.target_rss_kib_after = Some(after.rss_kib);

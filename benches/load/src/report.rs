@@ -60,6 +60,10 @@ pub struct Report {
     /// CPU seconds of the `--pid` processes in the measured window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_cpu_s: Option<f64>,
+    /// The system (kernel) part of `target_cpu_s`: on loopback it includes the receive path
+    /// of what the target sent, so it is the floor no proxy with the same syscalls goes under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_sys_s: Option<f64>,
     /// `ops / target_cpu_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_per_target_cpu_s: Option<f64>,

@@ -354,6 +354,9 @@ pub fn fill_report(
     if !pids.is_empty() {
         let cpu = samples.target_after.cpu_s - samples.target_before.cpu_s;
         report.target_cpu_s = Some(round3(cpu));
+        report.target_sys_s = Some(round3(
+            samples.target_after.sys_s - samples.target_before.sys_s,
+        ));
         if cpu > 0.0 {
             report.rate_per_target_cpu_s = Some(round1(report.ops as f64 / cpu));
         }
