@@ -68,6 +68,7 @@
 mod admin_certs;
 mod audit;
 mod certs;
+mod changes;
 mod error;
 mod read_only;
 mod routes;

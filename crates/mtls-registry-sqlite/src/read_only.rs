@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use mtls_registry::{RegistryError, Snapshot};
+use mtls_registry::{Changes, RegistryError, Snapshot};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+use crate::changes;
 use crate::error::{corrupt, db, is_corruption};
 use crate::schema;
 use crate::snapshot;
@@ -147,6 +148,22 @@ impl ReadOnlyRegistry {
     }
 
     /// A snapshot, built in one read transaction.
+    /// What changed after `version` (one read transaction).
+    pub(crate) fn changes_since(
+        &self,
+        version: u64,
+        limit: usize,
+    ) -> Result<Changes, RegistryError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(db("list the changes since a version"))?;
+        let changes = changes::since(&tx, version, limit)?;
+        tx.finish()
+            .map_err(db("list the changes since a version"))?;
+        Ok(changes)
+    }
+
     pub(crate) fn snapshot(&self) -> Result<Snapshot, RegistryError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn

@@ -115,6 +115,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX admin_certificates_by_issue ON admin_certificates (issued_at);
     "#,
+    // 3: the change log. An audit event that bumped the registry version records the
+    // version it produced (NULL for events that changed nothing, and for every event
+    // written before this migration), so the data plane can read what changed since the
+    // version it serves.
+    r#"
+    ALTER TABLE audit_events ADD COLUMN version INTEGER;
+    CREATE UNIQUE INDEX audit_events_by_version ON audit_events (version)
+        WHERE version IS NOT NULL;
+    "#,
 ];
 
 /// The newest schema version this build knows.

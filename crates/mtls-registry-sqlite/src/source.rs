@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mtls_registry::{RegistryError, Snapshot, SnapshotSource};
+use mtls_registry::{Changes, RegistryError, Snapshot, SnapshotSource};
 
 use crate::read_only::ReadOnlyRegistry;
 
@@ -129,6 +129,12 @@ impl SnapshotSource for SqliteSnapshotSource {
 
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
+    }
+
+    /// The open copy's changes. A reader whose [`generation`](Self::generation) moved
+    /// since its version rebuilds instead: its version is from another copy.
+    fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
+        self.store()?.changes_since(version, limit)
     }
 }
 

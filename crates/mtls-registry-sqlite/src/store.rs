@@ -365,14 +365,16 @@ impl WriteTx<'_> {
         details: Value,
         bump_version: bool,
     ) -> Result<AuditEvent, RegistryError> {
-        let (head_seq, head_hash): (i64, String) = self
+        let (head_seq, head_hash, version): (i64, String, i64) = self
             .tx
             .query_row(
-                "SELECT audit_head_seq, audit_head_hash FROM meta WHERE id = 1",
+                "SELECT audit_head_seq, audit_head_hash, version FROM meta WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(db("read the audit head"))?;
+        // The version this change produces, kept with its event: the change log.
+        let produced = bump_version.then_some(version + 1);
         let seq = head_seq as u64 + 1;
         let hash = chain_hash(
             &head_hash,
@@ -385,8 +387,9 @@ impl WriteTx<'_> {
         );
         self.tx
             .execute(
-                "INSERT INTO audit_events (seq, at, actor, action, tenant, details, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO audit_events
+                     (seq, at, actor, action, tenant, details, prev_hash, hash, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 rusqlite::params![
                     seq as i64,
                     to_unix(self.now),
@@ -396,6 +399,7 @@ impl WriteTx<'_> {
                     canonical_json(&details),
                     head_hash,
                     hash,
+                    produced,
                 ],
             )
             .map_err(db("append an audit event"))?;

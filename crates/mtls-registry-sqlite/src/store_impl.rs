@@ -9,12 +9,12 @@ use serde_json::Value;
 use crate::error::db;
 use crate::routes::AddedBy;
 use crate::rows::parse;
-use crate::{SqliteStore, admin_certs, audit, certs, routes, snapshot, tenants, tokens};
+use crate::{SqliteStore, admin_certs, audit, certs, changes, routes, snapshot, tenants, tokens};
 use mtls_registry::{
     Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
-    CertificateRecord, DeletedTenant, EnrollmentSecret, IssueFn, RegistryError, RenewalRequest,
-    RouteId, RouteRecord, Snapshot, Store, TenantLimits, TenantRecord, TenantStatus, TenantUpdate,
-    TokenRecord, validate_audit_action,
+    CertificateRecord, Changes, DeletedTenant, EnrollmentSecret, IssueFn, RegistryError,
+    RenewalRequest, RouteId, RouteRecord, Snapshot, Store, TenantLimits, TenantRecord,
+    TenantStatus, TenantUpdate, TokenRecord, validate_audit_action,
 };
 
 // === impl SqliteStore ===
@@ -196,6 +196,12 @@ impl Store for SqliteStore {
         stmt.query_row([], |r| r.get::<_, i64>(0))
             .map(|v| v.max(0) as u64)
             .map_err(db("read the registry version"))
+    }
+
+    fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
+        self.read("list the changes since a version", |conn| {
+            changes::since(conn, version, limit)
+        })
     }
 
     fn update_tenant(

@@ -79,6 +79,7 @@
 mod admin;
 mod audit;
 mod cert;
+mod changes;
 mod clock;
 mod error;
 mod renewal;
@@ -98,6 +99,7 @@ pub use audit::{
     validate_audit_action,
 };
 pub use cert::{CertificateKind, CertificateRecord, NewCertificate, UnknownCertificateKind};
+pub use changes::{Change, ChangeKind, Changes, MAX_CHANGES_PER_READ};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use renewal::{Recovery, RenewalRequest};

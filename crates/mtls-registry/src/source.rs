@@ -1,6 +1,6 @@
 //! [`SnapshotSource`]: the read side of the registry, as the data plane uses it.
 
-use crate::{RegistryError, Snapshot, Store};
+use crate::{Changes, RegistryError, Snapshot, Store};
 
 /// Where the data plane gets its [`Snapshot`]s: a cheap version to poll, and a full snapshot
 /// to rebuild from when the version moved.
@@ -61,6 +61,16 @@ pub trait SnapshotSource: Send + Sync {
     fn generation(&self) -> u64 {
         0
     }
+
+    /// The changes committed after `version` ([`Store::changes_since`]); a source that
+    /// switched copies since the reader's version answers [`Changes::Gap`]. Blocking. The
+    /// default is `Gap` (rebuild from a snapshot).
+    fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
+        let _ = (version, limit);
+        Ok(Changes::Gap {
+            version: self.version()?,
+        })
+    }
 }
 
 // === impl SnapshotSource for Store ===
@@ -72,5 +82,9 @@ impl<S: Store + ?Sized> SnapshotSource for S {
 
     fn snapshot(&self) -> Result<Snapshot, RegistryError> {
         Store::snapshot(self)
+    }
+
+    fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
+        Store::changes_since(self, version, limit)
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
-    CertificateRecord, DeletedTenant, EnrollmentSecret, NewCertificate, RegistryError,
+    CertificateRecord, Changes, DeletedTenant, EnrollmentSecret, NewCertificate, RegistryError,
     RenewalRequest, RouteId, RouteRecord, Snapshot, TenantLimits, TenantRecord, TenantStatus,
     TenantUpdate, TokenRecord,
 };
@@ -265,4 +265,19 @@ pub trait Store: Send + Sync {
     /// The registry version: bumped by every committed change. Cheap (one primary-key
     /// read); poll it and rebuild the [`Snapshot`] when it changes.
     fn version(&self) -> Result<u64, RegistryError>;
+
+    /// The changes committed after `version`, oldest first, at most `limit` of them (and
+    /// never more than [`MAX_CHANGES_PER_READ`](crate::MAX_CHANGES_PER_READ)); see
+    /// [`Changes`](crate::Changes). A reader that got a full list is at the last listed
+    /// version; one that got `limit` changes asks again from the last.
+    ///
+    /// The default answers [`Changes::Gap`](crate::Changes::Gap) (rebuild from a
+    /// snapshot): right for a backend that keeps no change log, never wrong for one that
+    /// does.
+    fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
+        let _ = (version, limit);
+        Ok(Changes::Gap {
+            version: self.version()?,
+        })
+    }
 }

@@ -4,6 +4,7 @@ mod admin_certs;
 mod append_audit;
 mod audit;
 mod certs;
+mod changes;
 mod common;
 mod concurrency;
 mod model;

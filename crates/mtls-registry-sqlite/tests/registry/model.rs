@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mtls_identity::{RevocationReason, Serial};
 use mtls_registry::{
-    Recovery, RegistryError, RenewalRequest, RouteId, RoutePolicy, Store, TenantLimits,
-    TenantStatus, TenantUpdate,
+    Changes, MAX_CHANGES_PER_READ, Recovery, RegistryError, RenewalRequest, RouteId, RoutePolicy,
+    Store, TenantLimits, TenantStatus, TenantUpdate,
 };
 use proptest::prelude::*;
 
@@ -85,6 +85,21 @@ fn kind(result: Result<(), RegistryError>) -> &'static str {
     }
 }
 
+/// The tenant an operation is about, where the operation names one (a pick of a
+/// certificate or a route names it only through the model).
+fn op_tenant(op: &Op) -> Option<&'static str> {
+    match *op {
+        Op::Create(t)
+        | Op::Delete(t)
+        | Op::SetStatus(t, _)
+        | Op::Issue(t)
+        | Op::AddRoute(t, _)
+        | Op::SetMaxRoutes(t, _)
+        | Op::AddTenantRoute(t, _) => Some(TENANTS[t]),
+        Op::Revoke(_) | Op::RemoveRoute(_) | Op::Renew(..) | Op::Append(_) => None,
+    }
+}
+
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let fail = |e: RegistryError| TestCaseError::fail(e.to_string());
     let f = Fixture::new();
@@ -97,6 +112,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let phantom_route: RouteId = "r-0000000000000000".parse().unwrap();
 
     for op in ops {
+        let before = committed;
         let (expected, actual) = match *op {
             Op::Create(t) => {
                 let name = TENANTS[t];
@@ -324,7 +340,31 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             "version after {:?}",
             op
         );
+        // The change log: a committed change is listed once with its version and tenant;
+        // anything else lists nothing.
+        let changes = match Store::changes_since(s, before, 10).map_err(fail)? {
+            Changes::Listed(list) => list,
+            gap => return Err(TestCaseError::fail(format!("{gap:?} after {op:?}"))),
+        };
+        if committed == before {
+            prop_assert!(changes.is_empty(), "{:?} listed {:?}", op, changes);
+        } else {
+            prop_assert_eq!(changes.len(), 1, "{:?} listed {:?}", op, changes);
+            prop_assert_eq!(changes[0].version, committed);
+            if let Some(tenant) = op_tenant(op) {
+                prop_assert_eq!(changes[0].tenant.as_ref(), Some(&tid(tenant)), "{:?}", op);
+            }
+        }
     }
+    // The whole log, from the registry's creation: every version once, in order.
+    let all = match Store::changes_since(s, 0, MAX_CHANGES_PER_READ).map_err(fail)? {
+        Changes::Listed(list) => list,
+        gap => return Err(TestCaseError::fail(format!("{gap:?} from version 0"))),
+    };
+    prop_assert_eq!(
+        all.iter().map(|c| c.version).collect::<Vec<_>>(),
+        (1..=committed).collect::<Vec<_>>()
+    );
     // Lineages as stored.
     for (i, (serial, _, _)) in m.certs.iter().enumerate() {
         let stored = s.certificate(serial).map_err(fail)?;

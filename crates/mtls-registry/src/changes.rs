@@ -1,0 +1,132 @@
+//! What changed since a version: the registry's change log, read by the data plane so that
+//! it can apply a change to its view instead of rebuilding the view from a full snapshot.
+//!
+//! Every committed change bumps the registry version by one and is recorded with it (for
+//! SQLite, the version is a column of the change's audit event, written in the same
+//! transaction). [`Store::changes_since`](crate::Store::changes_since) lists the changes
+//! after a version in order; when the log cannot say (it does not reach back that far, the
+//! version is from another copy of the registry, or the backend keeps no log), the answer
+//! is [`Changes::Gap`] and the reader rebuilds from a snapshot, as it does at start-up.
+//!
+//! ```
+//! use mtls_registry::{Change, ChangeKind, Changes};
+//!
+//! /// What a data-plane poller does with an answer: apply each change, or rebuild.
+//! fn plan(changes: &Changes) -> Vec<String> {
+//!     match changes {
+//!         Changes::Listed(list) => list
+//!             .iter()
+//!             .filter(|c| c.kind.affects_data_plane())
+//!             .map(|c| format!("v{}: {:?} of {:?}", c.version, c.kind, c.tenant))
+//!             .collect(),
+//!         Changes::Gap { version } => vec![format!("rebuild at v{version}")],
+//!     }
+//! }
+//! assert_eq!(plan(&Changes::Gap { version: 7 }), ["rebuild at v7"]);
+//! let token = Change {
+//!     version: 8,
+//!     kind: ChangeKind::from_action("token.create"),
+//!     tenant: Some("acme".parse()?),
+//!     details: serde_json::json!({}),
+//! };
+//! assert!(plan(&Changes::Listed(vec![token])).is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use mtls_identity::TenantId;
+use serde_json::Value;
+
+/// The most changes one [`Store::changes_since`](crate::Store::changes_since) call lists;
+/// a reader that is further behind asks again from the last one it got.
+pub const MAX_CHANGES_PER_READ: usize = 10_000;
+
+/// One committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The registry version this change produced.
+    pub version: u64,
+    /// What was done.
+    pub kind: ChangeKind,
+    /// The tenant the change was about; `None` for changes to the registry as a whole
+    /// (its creation, admin certificates).
+    pub tenant: Option<TenantId>,
+    /// The details the change's audit event recorded (the route id of a route added, the
+    /// serial of a certificate revoked, ...).
+    pub details: Value,
+}
+
+/// What a change did, from its audit action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// `registry.init`.
+    RegistryCreated,
+    /// `tenant.create`.
+    TenantCreated,
+    /// `tenant.update`, `tenant.limits`: the tenant's record changed (name, limits, route
+    /// policy, egress address).
+    TenantUpdated,
+    /// `tenant.suspend`.
+    TenantSuspended,
+    /// `tenant.resume`.
+    TenantResumed,
+    /// `tenant.delete` (with its routes, certificates and tokens).
+    TenantDeleted,
+    /// `cert.issue`, `cert.renew`, `token.redeem`: a client certificate was recorded.
+    CertificateIssued,
+    /// `cert.revoke`.
+    CertificateRevoked,
+    /// `route.add`.
+    RouteAdded,
+    /// `route.remove`.
+    RouteRemoved,
+    /// `token.create`: nothing the data plane serves.
+    TokenCreated,
+    /// `admin.cert.issue`, `admin.cert.revoke`.
+    AdminCertificate,
+    /// An action this build does not know (written by a newer one): treat as anything.
+    Other(String),
+}
+
+impl ChangeKind {
+    /// The kind of a committed audit action.
+    pub fn from_action(action: &str) -> Self {
+        match action {
+            "registry.init" => Self::RegistryCreated,
+            "tenant.create" => Self::TenantCreated,
+            "tenant.update" | "tenant.limits" => Self::TenantUpdated,
+            "tenant.suspend" => Self::TenantSuspended,
+            "tenant.resume" => Self::TenantResumed,
+            "tenant.delete" => Self::TenantDeleted,
+            "cert.issue" | "cert.renew" | "token.redeem" => Self::CertificateIssued,
+            "cert.revoke" => Self::CertificateRevoked,
+            "route.add" => Self::RouteAdded,
+            "route.remove" => Self::RouteRemoved,
+            "token.create" => Self::TokenCreated,
+            "admin.cert.issue" | "admin.cert.revoke" => Self::AdminCertificate,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Whether a data-plane view can depend on this change: everything but an enrollment
+    /// token being created (a token is only ever read by the control plane). Unknown kinds
+    /// count as affecting it.
+    pub fn affects_data_plane(&self) -> bool {
+        !matches!(self, Self::TokenCreated)
+    }
+}
+
+/// The answer to "what changed since version V".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// The changes after V, in version order without holes, starting at V + 1: all of
+    /// them up to the current version, or the first
+    /// [`MAX_CHANGES_PER_READ`] (or the caller's limit) of them. Empty when V is current.
+    Listed(Vec<Change>),
+    /// The log cannot list what came after V: rebuild from a full snapshot. `version` is
+    /// the registry version when this was answered.
+    Gap {
+        /// The registry version now.
+        version: u64,
+    },
+}
