@@ -131,7 +131,7 @@ mod tracker;
 
 pub use error::{ErrorChain, StartError};
 pub use gateway::{BoundAddr, Gateway, RunSummary, check};
-pub use log_writer::{LineWriter, LogBuffer, LogBufferGuard, LogBufferSettings};
+pub use log_writer::{LOG_SHUTDOWN_WAIT, LineWriter, LogBuffer, LogBufferGuard, LogBufferSettings};
 pub use logging::{LogGuard, dropped_log_lines, init_logging};
 pub use tls::TlsError;
 

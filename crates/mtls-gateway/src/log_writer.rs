@@ -18,7 +18,7 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -76,7 +76,7 @@ impl Shared {
     fn push(&self, line: &[u8]) -> bool {
         let mut waiting = self.waiting();
         let before = waiting.len();
-        if before + line.len() > self.settings.max_bytes {
+        if before.saturating_add(line.len()) > self.settings.max_bytes {
             drop(waiting);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -103,12 +103,18 @@ impl std::fmt::Debug for LogBuffer {
     }
 }
 
+/// How long dropping the [`LogBufferGuard`] waits for the last lines to be written: a log
+/// reader that stopped reading (a stuck pipe) must not keep the process from exiting.
+pub const LOG_SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
 /// Keeps the writer thread running; dropping it writes out every waiting line and joins the
-/// thread.
+/// thread, waiting at most [`LOG_SHUTDOWN_WAIT`] for a sink that does not take them.
 #[must_use = "dropping the guard stops the log writer: keep it for the life of the process"]
 pub struct LogBufferGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the writer thread returns.
+    finished: mpsc::Receiver<()>,
 }
 
 impl std::fmt::Debug for LogBufferGuard {
@@ -133,9 +139,14 @@ impl LogBuffer {
             stop: AtomicBool::new(false),
             writer: std::sync::OnceLock::new(),
         });
+        let (running, finished) = mpsc::channel::<()>();
         let thread = thread::Builder::new().name("mtlsd-log".into()).spawn({
             let shared = shared.clone();
-            move || write_out(&shared, sink)
+            move || {
+                // Dropped when the thread returns: the guard's wait ends then.
+                let _running = running;
+                write_out(&shared, sink);
+            }
         })?;
         let _ = shared.writer.set(thread.thread().clone());
         Ok((
@@ -145,6 +156,7 @@ impl LogBuffer {
             LogBufferGuard {
                 shared,
                 thread: Some(thread),
+                finished,
             },
         ))
     }
@@ -166,7 +178,7 @@ fn write_out<W: Write>(shared: &Shared, mut sink: W) {
             let mut waiting = shared.waiting();
             std::mem::swap(&mut *waiting, &mut out);
             // Keep a moderate allocation for the next round, not the largest burst's.
-            if waiting.capacity() > shared.settings.flush_bytes * 4 {
+            if waiting.capacity() > shared.settings.flush_bytes.saturating_mul(4) {
                 waiting.shrink_to(shared.settings.flush_bytes);
             }
         }
@@ -178,6 +190,10 @@ fn write_out<W: Write>(shared: &Shared, mut sink: W) {
                     .fetch_add(u64::try_from(lines).unwrap_or(u64::MAX), Ordering::Relaxed);
             }
             out.clear();
+            // Nor keep the largest burst's allocation.
+            if out.capacity() > shared.settings.flush_bytes.saturating_mul(4) {
+                out.shrink_to(shared.settings.flush_bytes);
+            }
         }
         if stopping {
             return;
@@ -190,7 +206,14 @@ impl Drop for LogBufferGuard {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         self.shared.wake();
-        if let Some(thread) = self.thread.take() {
+        // Join only a thread that has returned; one stuck in a write is left behind.
+        let returned = matches!(
+            self.finished.recv_timeout(LOG_SHUTDOWN_WAIT),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+        if let Some(thread) = self.thread.take()
+            && returned
+        {
             let _ = thread.join();
         }
     }
@@ -318,20 +341,23 @@ mod tests {
     #[test]
     fn a_full_buffer_drops_whole_lines_and_counts_them() {
         let sink = Sink::default();
-        let (buffer, guard) =
-            LogBuffer::start(sink.clone(), settings(Duration::from_secs(3600))).unwrap();
-        // 100-byte lines into 4096 bytes: 40 fit, whatever the writer thread has taken.
-        // The early wake at 1024 bytes may let the thread take some: count what was kept.
+        // No early wake: only the guard's drop writes, so what fits is exact.
+        let settings = LogBufferSettings {
+            flush_interval: Duration::from_secs(3600),
+            flush_bytes: usize::MAX,
+            max_bytes: 4096,
+        };
+        let (buffer, guard) = LogBuffer::start(sink.clone(), settings).unwrap();
+        // 100-byte lines into 4096 bytes: 40 fit, the 41st would need 4100.
         let text = format!("{}\n", "x".repeat(99));
         for _ in 0..200 {
             line(&buffer, &text);
         }
+        assert_eq!(buffer.dropped_lines(), 160);
         drop(guard);
         let written = sink.text();
         assert!(written.lines().all(|l| l.len() == 99), "a line was cut");
-        let kept = written.lines().count() as u64;
-        assert_eq!(kept + buffer.dropped_lines(), 200);
-        assert!(buffer.dropped_lines() > 0, "nothing was dropped");
+        assert_eq!(written.lines().count(), 40);
     }
 
     #[test]
@@ -344,6 +370,38 @@ mod tests {
             line(&buffer, &format!("{i:>99}\n"));
         }
         sink.wait_for(&format!("{:>99}\n", 10));
+    }
+
+    /// A sink whose reader stopped reading: every write blocks.
+    struct StuckSink(Mutex<mpsc::Receiver<()>>);
+
+    impl Write for StuckSink {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            let _ = self.0.lock().unwrap().recv();
+            Err(io::Error::other("unblocked"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_sink_does_not_hold_up_shutdown() {
+        let (_never, blocked) = mpsc::channel();
+        let (buffer, guard) = LogBuffer::start(
+            StuckSink(Mutex::new(blocked)),
+            settings(Duration::from_millis(10)),
+        )
+        .unwrap();
+        line(&buffer, "this line is never written\n");
+        thread::sleep(Duration::from_millis(50));
+        let started = Instant::now();
+        drop(guard);
+        let waited = started.elapsed();
+        assert!(
+            waited >= LOG_SHUTDOWN_WAIT && waited < LOG_SHUTDOWN_WAIT * 3,
+            "waited {waited:?}"
+        );
     }
 
     #[test]
