@@ -266,8 +266,9 @@ pub trait Store: Send + Sync {
     /// read); poll it and rebuild the [`Snapshot`] when it changes.
     fn version(&self) -> Result<u64, RegistryError>;
 
-    /// The changes committed after `version`, oldest first, at most `limit` of them (and
-    /// never more than [`MAX_CHANGES_PER_READ`](crate::MAX_CHANGES_PER_READ)); see
+    /// The changes committed after `version`, oldest first, at most `limit` of them (at
+    /// least one when there is one, and never more than
+    /// [`MAX_CHANGES_PER_READ`](crate::MAX_CHANGES_PER_READ)); see
     /// [`Changes`](crate::Changes). A reader that got a full list is at the last listed
     /// version; one that got `limit` changes asks again from the last.
     ///
