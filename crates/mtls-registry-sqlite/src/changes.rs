@@ -5,7 +5,7 @@
 use rusqlite::{Connection, Row};
 
 use crate::error::{db, stored};
-use crate::rows::{parse, query_all};
+use crate::rows::{event_details, event_tenant, query_all};
 use mtls_registry::{Change, ChangeKind, Changes, MAX_CHANGES_PER_READ, RegistryError};
 
 const OPERATION: &str = "list the changes since a version";
@@ -74,18 +74,12 @@ impl RawChange {
     }
 
     fn into_change(self) -> Result<Change, RegistryError> {
-        let details = serde_json::from_str(&self.details)
-            .map_err(|e| stored("audit_events.details", self.details.clone())(e.into()))?;
         Ok(Change {
             version: u64::try_from(self.version)
                 .map_err(|e| stored("audit_events.version", self.version.to_string())(e.into()))?,
             kind: ChangeKind::from_action(&self.action),
-            tenant: self
-                .tenant
-                .filter(|t| !t.is_empty())
-                .map(|t| parse("audit_events.tenant", t))
-                .transpose()?,
-            details,
+            tenant: event_tenant(self.tenant)?,
+            details: event_details(&self.details)?,
         })
     }
 }

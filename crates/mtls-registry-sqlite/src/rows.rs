@@ -327,22 +327,31 @@ impl RawEvent {
     }
 
     pub(crate) fn into_record(self) -> Result<AuditEvent, RegistryError> {
-        let details = serde_json::from_str(&self.details)
-            .map_err(|e| stored("audit_events.details", self.details.clone())(e.into()))?;
+        let details = event_details(&self.details)?;
         Ok(AuditEvent {
             seq: u64::try_from(self.seq)
                 .map_err(|e| stored("audit_events.seq", self.seq.to_string())(e.into()))?,
             at: from_unix("audit_events.at", self.at)?,
             actor: self.actor,
             action: self.action,
-            tenant: self
-                .tenant
-                .filter(|t| !t.is_empty())
-                .map(|t| parse("audit_events.tenant", t))
-                .transpose()?,
+            tenant: event_tenant(self.tenant)?,
             details,
             prev_hash: self.prev_hash,
             hash: self.hash,
         })
     }
+}
+
+/// An audit event's `details` column: canonical JSON.
+pub(crate) fn event_details(text: &str) -> Result<serde_json::Value, RegistryError> {
+    serde_json::from_str(text).map_err(|e| stored("audit_events.details", text)(e.into()))
+}
+
+/// An audit event's `tenant` column: NULL or empty for none.
+pub(crate) fn event_tenant(
+    text: Option<String>,
+) -> Result<Option<mtls_identity::TenantId>, RegistryError> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| parse("audit_events.tenant", t))
+        .transpose()
 }
