@@ -1,8 +1,9 @@
 //! CPU time and resident memory of processes, from `/proc` (Linux).
 //!
-//! CPU time is `utime + stime` from `/proc/PID/stat` (`stime` alone is also kept: the
-//! kernel's share, which on loopback includes the receive path of what was sent): for a process (a thread group) the
-//! kernel sums every thread in it, including threads that have already exited. The unit is
+//! CPU time is `utime + stime` from `/proc/PID/stat`, and `stime` alone is also kept (the
+//! kernel's share, which on loopback includes the receive path of what was sent). For a
+//! process (a thread group) the kernel sums every thread in it, including threads that
+//! have already exited. The unit is
 //! the kernel's `USER_HZ`, which is 100 on every Linux architecture this runs on (x86_64,
 //! aarch64), so samples have a 10 ms resolution. RSS is `VmRSS` from `/proc/PID/status`.
 

@@ -147,31 +147,35 @@ impl ReadOnlyRegistry {
             .map_err(db("read the registry version"))
     }
 
-    /// A snapshot, built in one read transaction.
     /// What changed after `version` (one read transaction).
     pub(crate) fn changes_since(
         &self,
         version: u64,
         limit: usize,
     ) -> Result<Changes, RegistryError> {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(db("list the changes since a version"))?;
-        let changes = changes::since(&tx, version, limit)?;
-        tx.finish()
-            .map_err(db("list the changes since a version"))?;
-        Ok(changes)
+        self.read("list the changes since a version", |tx| {
+            changes::since(tx, version, limit)
+        })
     }
 
+    /// A snapshot, built in one read transaction.
     pub(crate) fn snapshot(&self) -> Result<Snapshot, RegistryError> {
+        self.read("build a snapshot", snapshot::build)
+    }
+
+    /// Runs `f` in one read transaction (a consistent view in WAL mode).
+    fn read<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(db("build a snapshot"))?;
-        let snapshot = snapshot::build(&tx)?;
-        tx.finish().map_err(db("build a snapshot"))?;
-        Ok(snapshot)
+            .map_err(db(operation))?;
+        let out = f(&tx)?;
+        tx.finish().map_err(db(operation))?;
+        Ok(out)
     }
 
     /// The database path.
