@@ -51,6 +51,18 @@ pub struct Tenancy {
     pub(crate) identities: Option<Arc<RouteIdentities>>,
     /// How the registry polls have gone, for `/readyz` and the staleness metrics.
     health: Mutex<ReadHealth>,
+    /// The newest registry state the current view answers for without being rebuilt:
+    /// changes the data plane does not read (an enrollment token created) move it past the
+    /// view's own version. See [`Tenancy::answered`].
+    covered: Mutex<Covered>,
+}
+
+/// A registry state `(generation, version)` whose changes since the view's version were
+/// all ones the data plane does not read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Covered {
+    generation: u64,
+    version: u64,
 }
 
 /// The outcome of the registry polls so far.
@@ -139,6 +151,7 @@ impl Tenancy {
                 last_success: Instant::now(),
                 failing: None,
             }),
+            covered: Mutex::new(Covered::default()),
         };
         tenancy.init_series();
         tenancy.record_version();
@@ -290,8 +303,34 @@ impl Tenancy {
         health.failing = Some((since, error));
     }
 
+    /// The registry version the current view answers for: its own, or a later one when
+    /// every change since was one the data plane does not read ([`Tenancy::cover`]). What
+    /// the watcher compares the registry's version with, and what
+    /// `mtlsd_registry_version` reports (so a change is "live" by that gauge once it is
+    /// in effect, whether or not it needed a new view).
+    pub(crate) fn answered(&self) -> u64 {
+        let stamp = self.current().stamp;
+        let covered = *self.covered.lock().unwrap_or_else(PoisonError::into_inner);
+        if covered.generation == stamp.generation {
+            covered.version.max(stamp.version)
+        } else {
+            stamp.version
+        }
+    }
+
+    /// Records that the changes up to `version` of the registry copy `generation` left the
+    /// data plane's state as the current view has it (they were all listed by the change log,
+    /// from [`Tenancy::answered`] on, and none of them affects the data plane).
+    pub(crate) fn cover(&self, generation: u64, version: u64) {
+        *self.covered.lock().unwrap_or_else(PoisonError::into_inner) = Covered {
+            generation,
+            version,
+        };
+        self.record_version();
+    }
+
     pub(crate) fn record_version(&self) {
-        let version = self.current().snapshot().version();
+        let version = self.answered();
         self.metrics
             .registry_version
             .get_or_create(&ListenerLabel {

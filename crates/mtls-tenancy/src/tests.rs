@@ -361,3 +361,60 @@ async fn a_nudge_makes_the_watcher_poll_before_its_next_tick() {
     stop_tx.send(true).unwrap();
     task.await.unwrap();
 }
+
+/// Creating enrollment tokens changes nothing the data plane reads: the watcher keeps the
+/// view it has (the same `Arc`, no rebuild, no reload counted) and only moves the version it
+/// answers for, which the version gauge reports. The next change that does matter, listed
+/// behind more tokens, gets a new view at the newest version.
+#[tokio::test]
+async fn token_only_changes_keep_the_view_and_move_the_version() {
+    let f = fixture();
+    let a: TenantId = "a".parse().unwrap();
+    f.store
+        .create_tenant(&f.actor, &a, "A", TenantLimits::default())
+        .unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let before = f.tenancy.current();
+    let reloads_before = reloads(&f.tenancy, "success");
+    let gauge = || {
+        f.tenancy
+            .metrics
+            .registry_version
+            .get_or_create(&ListenerLabel {
+                listener: "gw".into(),
+            })
+            .get() as u64
+    };
+    let ttl = std::time::Duration::from_secs(600);
+
+    for _ in 0..3 {
+        f.store.create_enrollment_token(&f.actor, &a, ttl).unwrap();
+    }
+    let version = Store::version(&f.store).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let after = f.tenancy.current();
+    assert!(
+        Arc::ptr_eq(&before, &after),
+        "a token-only change rebuilt the view"
+    );
+    assert_eq!(after.snapshot().version(), before.snapshot().version());
+    assert_eq!(f.tenancy.answered(), version);
+    assert_eq!(gauge(), version);
+    assert_eq!(reloads(&f.tenancy, "success"), reloads_before);
+
+    // Nothing new: still the same view.
+    assert!(watcher::poll_once(&f.tenancy).await);
+    assert!(Arc::ptr_eq(&before, &f.tenancy.current()));
+
+    // A token, then a route: the route is live at the newest version.
+    f.store.create_enrollment_token(&f.actor, &a, ttl).unwrap();
+    let route = f.store.add_route(&f.actor, &a, http("a.test")).unwrap();
+    let version = Store::version(&f.store).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let rebuilt = f.tenancy.current();
+    assert!(!Arc::ptr_eq(&before, &rebuilt));
+    assert_eq!(rebuilt.snapshot().version(), version);
+    assert!(rebuilt.http.contains_key(&route.id));
+    assert_eq!(gauge(), version);
+    assert_eq!(reloads(&f.tenancy, "success"), reloads_before + 1);
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mtls_metrics::ResultLabel;
+use mtls_registry::{Changes, MAX_CHANGES_PER_READ, RegistryError, SnapshotSource};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -86,6 +87,26 @@ enum Polled {
     /// A newer snapshot was read; `Some` with what was published (`None`: a newer view was
     /// already in place).
     Changed(Option<(u64, u64)>),
+    /// The registry moved from version `from` to `to` by changes the data plane does not
+    /// read: the current view answers for `to` as it is.
+    Untouched { from: u64, to: u64 },
+}
+
+/// When every change after `version` is one the data plane does not read (enrollment tokens
+/// created), the version of the last of them: the view need not be rebuilt. `None` when a
+/// change does affect the data plane, or the log cannot list them ([`Changes::Gap`]). One
+/// indexed read of at most [`MAX_CHANGES_PER_READ`] rows; blocking.
+fn untouched_through(
+    source: &dyn SnapshotSource,
+    version: u64,
+) -> Result<Option<u64>, RegistryError> {
+    let Changes::Listed(changes) = source.changes_since(version, MAX_CHANGES_PER_READ)? else {
+        return Ok(None);
+    };
+    if changes.iter().any(|c| c.kind.affects_data_plane()) {
+        return Ok(None);
+    }
+    Ok(changes.last().map(|c| c.version))
 }
 
 /// One poll. Returns false when the registry could not be read.
@@ -93,15 +114,18 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
     let t = tenancy.clone();
     let result = tokio::task::spawn_blocking(move || {
         let known = t.current().stamp;
+        let answered = t.answered();
         let version = t.source.version()?;
         // After `version`, where the source notices that it switched to another copy of the
         // registry (the file replaced): then rebuild even if the version is the same.
         let generation = t.source.generation();
-        if version == known.version && generation == known.generation {
-            return Ok(Polled::Unchanged);
-        }
         if generation != known.generation {
             info!(listener = %t.listener, registry = %t.registry_path.display(), "registry file replaced; opened it again");
+        } else if version == answered {
+            return Ok(Polled::Unchanged);
+        } else if let Some(to) = untouched_through(t.source.as_ref(), answered)? {
+            t.cover(generation, to);
+            return Ok(Polled::Untouched { from: answered, to });
         }
         let snapshot = t.source.snapshot()?;
         let published = t
@@ -118,20 +142,23 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
     let ok = match result {
         Ok(Ok(polled)) => {
             tenancy.read_succeeded(now);
-            if let Polled::Changed(published) = polled {
+            if let Polled::Changed(published) = &polled {
                 tenancy
                     .metrics
                     .registry_reloads
                     .get_or_create(&label("success"))
                     .inc();
-                if let Some((from, to)) = published {
+                if let Some((from, to)) = *published {
                     info!(listener = %tenancy.listener, from, to, "registry changed; new snapshot in effect");
                 }
+            }
+            if let Polled::Untouched { from, to } = polled {
+                debug!(listener = %tenancy.listener, from, to, "registry changed, but nothing the data plane reads; the view answers for the new version as it is");
             }
             true
         }
         Ok(Err(e)) => {
-            let e: mtls_registry::RegistryError = e;
+            let e: RegistryError = e;
             let error = ErrorChain(&e).to_string();
             tenancy.read_failed(now, error.clone());
             tenancy
