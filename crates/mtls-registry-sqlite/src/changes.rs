@@ -5,8 +5,16 @@
 use rusqlite::{Connection, Row};
 
 use crate::error::{db, stored};
-use crate::rows::{event_details, event_tenant, query_all};
-use mtls_registry::{Change, ChangeKind, Changes, MAX_CHANGES_PER_READ, RegistryError};
+use crate::rows::{
+    ROUTE_COLUMNS, RawRoute, RawTenant, TENANT_COLUMNS, event_details, event_tenant, query_all,
+    query_one,
+};
+use crate::snapshot::{CERT_STATE_COLUMNS, RawCertState, snapshot_tenant};
+use mtls_identity::TenantId;
+use mtls_registry::{
+    Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, RegistryError, TenantState,
+    touched_tenants,
+};
 
 const OPERATION: &str = "list the changes since a version";
 
@@ -16,11 +24,7 @@ pub(crate) fn since(
     version: u64,
     limit: usize,
 ) -> Result<Changes, RegistryError> {
-    let current: i64 = conn
-        .prepare_cached("SELECT version FROM meta WHERE id = 1")
-        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
-        .map_err(db(OPERATION))?;
-    let current = u64::try_from(current).unwrap_or(0);
+    let current = current_version(conn)?;
     if version > current {
         // A version this copy of the registry never had (a restored file, another
         // registry): nothing after it can be listed.
@@ -53,6 +57,81 @@ pub(crate) fn since(
         return Ok(Changes::Gap { version: current });
     }
     Ok(Changes::Listed(changes))
+}
+
+/// What brings a view at `version` up to date; the caller runs this in one read
+/// transaction, so the tenants' states are exactly those at the delta's version. Three
+/// indexed reads per touched tenant (its row, its routes, its certificates).
+pub(crate) fn delta_since(conn: &Connection, version: u64) -> Result<Delta, RegistryError> {
+    let changes = match since(conn, version, MAX_CHANGES_PER_READ)? {
+        Changes::Listed(changes) => changes,
+        Changes::Gap { version } => return Ok(Delta::Gap { version }),
+    };
+    let current = changes.last().map_or(version, |c| c.version);
+    // More than one read's worth behind (the list stops short of the current version), or
+    // changes that cannot be applied tenant by tenant: rebuild.
+    let complete = current_version(conn)? == current;
+    let Some(touched) = touched_tenants(&changes).filter(|_| complete) else {
+        return Ok(Delta::Gap {
+            version: current_version(conn)?,
+        });
+    };
+    let tenants = touched
+        .into_iter()
+        .map(|id| tenant_state(conn, id))
+        .collect::<Result<_, _>>()?;
+    Ok(Delta::Tenants {
+        version: current,
+        changes,
+        tenants,
+    })
+}
+
+fn current_version(conn: &Connection) -> Result<u64, RegistryError> {
+    let current: i64 = conn
+        .prepare_cached("SELECT version FROM meta WHERE id = 1")
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+        .map_err(db(OPERATION))?;
+    Ok(u64::try_from(current).unwrap_or(0))
+}
+
+/// One tenant's row, routes (creation order, as in a snapshot) and certificates now.
+fn tenant_state(conn: &Connection, id: TenantId) -> Result<TenantState, RegistryError> {
+    const READ: &str = "read a changed tenant";
+    let tenant = query_one(
+        conn,
+        READ,
+        &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
+        [id.as_str()],
+        RawTenant::from_row,
+        RawTenant::into_record,
+    )?
+    .map(snapshot_tenant);
+    let routes = query_all(
+        conn,
+        READ,
+        &format!("SELECT {ROUTE_COLUMNS} FROM routes WHERE tenant = ?1 ORDER BY created_at, rowid"),
+        [id.as_str()],
+        RawRoute::from_row,
+        RawRoute::into_record,
+    )?;
+    let certificates = query_all(
+        conn,
+        READ,
+        &format!("SELECT {CERT_STATE_COLUMNS} FROM certificates WHERE tenant = ?1 ORDER BY serial"),
+        [id.as_str()],
+        RawCertState::from_row,
+        RawCertState::into_state,
+    )?
+    .into_iter()
+    .map(|(serial, _, revoked)| (serial, revoked))
+    .collect();
+    Ok(TenantState {
+        id,
+        tenant,
+        routes,
+        certificates,
+    })
 }
 
 /// One change as stored.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use mtls_registry::{Changes, RegistryError, Snapshot};
+use mtls_registry::{Changes, Delta, RegistryError, Snapshot};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::changes;
@@ -155,6 +155,13 @@ impl ReadOnlyRegistry {
     ) -> Result<Changes, RegistryError> {
         self.read("list the changes since a version", |tx| {
             changes::since(tx, version, limit)
+        })
+    }
+
+    /// What brings a view at `version` up to date (one read transaction).
+    pub(crate) fn delta_since(&self, version: u64) -> Result<Delta, RegistryError> {
+        self.read("read the changes since a version", |tx| {
+            changes::delta_since(tx, version)
         })
     }
 

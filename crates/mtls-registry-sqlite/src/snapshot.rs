@@ -1,8 +1,10 @@
 //! Building a [`Snapshot`] with a handful of queries in one read transaction.
 
-use mtls_identity::TrustDomain;
-use mtls_registry::{RegistryError, Snapshot, SnapshotBuilder, SnapshotError, SnapshotTenant};
-use rusqlite::Connection;
+use mtls_identity::{Serial, TenantId, TrustDomain};
+use mtls_registry::{
+    RegistryError, Snapshot, SnapshotBuilder, SnapshotError, SnapshotTenant, TenantRecord,
+};
+use rusqlite::{Connection, Row};
 
 use crate::error::db;
 use crate::rows::{ROUTE_COLUMNS, RawRoute, RawTenant, TENANT_COLUMNS, parse, query_all};
@@ -29,13 +31,8 @@ pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
         RawTenant::into_record,
     )?;
     for t in tenants {
-        let tenant = SnapshotTenant {
-            display_name: t.display_name,
-            status: t.status,
-            limits: t.limits,
-            egress_address: t.egress_address,
-        };
-        snapshot.tenant(t.id, tenant)?;
+        let id = t.id.clone();
+        snapshot.tenant(id, snapshot_tenant(t))?;
     }
 
     let routes = query_all(
@@ -55,25 +52,46 @@ pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
         }
     }
 
-    let mut stmt = conn
-        .prepare_cached("SELECT serial, tenant, revoked_at IS NOT NULL FROM certificates")
-        .map_err(db("read certificates for a snapshot"))?;
-    let mut rows = stmt
-        .query([])
-        .map_err(db("read certificates for a snapshot"))?;
-    while let Some(row) = rows
-        .next()
-        .map_err(db("read certificates for a snapshot"))?
-    {
-        let serial: String = row.get(0).map_err(db("read certificates for a snapshot"))?;
-        let tenant: String = row.get(1).map_err(db("read certificates for a snapshot"))?;
-        let revoked: bool = row.get(2).map_err(db("read certificates for a snapshot"))?;
-        snapshot.certificate(
-            parse("certificates.serial", serial)?,
-            parse("certificates.tenant", tenant)?,
-            revoked,
-        )?;
+    for (serial, tenant, revoked) in query_all(
+        conn,
+        "read certificates for a snapshot",
+        &format!("SELECT {CERT_STATE_COLUMNS} FROM certificates"),
+        [],
+        RawCertState::from_row,
+        RawCertState::into_state,
+    )? {
+        snapshot.certificate(serial, tenant, revoked)?;
     }
 
     Ok(snapshot.build())
+}
+
+/// A tenant record as the data plane sees it.
+pub(crate) fn snapshot_tenant(t: TenantRecord) -> SnapshotTenant {
+    SnapshotTenant {
+        display_name: t.display_name,
+        status: t.status,
+        limits: t.limits,
+        egress_address: t.egress_address,
+    }
+}
+
+/// The columns of [`RawCertState`].
+pub(crate) const CERT_STATE_COLUMNS: &str = "serial, tenant, revoked_at IS NOT NULL";
+
+/// What a snapshot keeps of a certificate row: serial, tenant, revoked.
+pub(crate) struct RawCertState(String, String, bool);
+
+impl RawCertState {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self(row.get(0)?, row.get(1)?, row.get(2)?))
+    }
+
+    pub(crate) fn into_state(self) -> Result<(Serial, TenantId, bool), RegistryError> {
+        Ok((
+            parse("certificates.serial", self.0)?,
+            parse("certificates.tenant", self.1)?,
+            self.2,
+        ))
+    }
 }

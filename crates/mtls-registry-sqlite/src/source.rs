@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mtls_registry::{Changes, RegistryError, Snapshot, SnapshotSource};
+use mtls_registry::{Changes, Delta, RegistryError, Snapshot, SnapshotSource};
 
 use crate::read_only::ReadOnlyRegistry;
 
@@ -135,6 +135,12 @@ impl SnapshotSource for SqliteSnapshotSource {
     /// since its version rebuilds instead: its version is from another copy.
     fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
         self.store()?.changes_since(version, limit)
+    }
+
+    /// The open copy's delta; like [`changes_since`](Self::changes_since), only for a
+    /// reader whose generation did not move.
+    fn delta_since(&self, version: u64) -> Result<Delta, RegistryError> {
+        self.store()?.delta_since(version)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::rows::parse;
 use crate::{SqliteStore, admin_certs, audit, certs, changes, routes, snapshot, tenants, tokens};
 use mtls_registry::{
     Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
-    CertificateRecord, Changes, DeletedTenant, EnrollmentSecret, IssueFn, RegistryError,
+    CertificateRecord, Changes, DeletedTenant, Delta, EnrollmentSecret, IssueFn, RegistryError,
     RenewalRequest, RouteId, RouteRecord, Snapshot, Store, TenantLimits, TenantRecord,
     TenantStatus, TenantUpdate, TokenRecord, validate_audit_action,
 };
@@ -201,6 +201,12 @@ impl Store for SqliteStore {
     fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
         self.read("list the changes since a version", |conn| {
             changes::since(conn, version, limit)
+        })
+    }
+
+    fn delta_since(&self, version: u64) -> Result<Delta, RegistryError> {
+        self.read("read the changes since a version", |conn| {
+            changes::delta_since(conn, version)
         })
     }
 

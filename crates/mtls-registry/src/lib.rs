@@ -99,7 +99,10 @@ pub use audit::{
     validate_audit_action,
 };
 pub use cert::{CertificateKind, CertificateRecord, NewCertificate, UnknownCertificateKind};
-pub use changes::{Change, ChangeKind, Changes, MAX_CHANGES_PER_READ};
+pub use changes::{
+    Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, MAX_DELTA_TENANTS, TenantState,
+    touched_tenants,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
 pub use renewal::{Recovery, RenewalRequest};

@@ -5,7 +5,7 @@ use std::fmt;
 
 use mtls_identity::{Serial, TenantId, TrustDomain};
 
-use crate::{RouteId, RouteRecord, TenantLimits, TenantStatus};
+use crate::{RouteId, RouteRecord, TenantLimits, TenantState, TenantStatus};
 
 /// An immutable, consistent view of the registry at one [`version`](Self::version).
 ///
@@ -16,7 +16,7 @@ use crate::{RouteId, RouteRecord, TenantLimits, TenantStatus};
 /// It contains every tenant (suspended ones too), every route, and every certificate the
 /// registry ever recorded with its tenant and revocation state. [`admit`](Self::admit) is
 /// two hash lookups and allocates nothing (≈ 95 ns with 10,000 tenants on a 2-core VM).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     version: u64,
     trust_domain: TrustDomain,
@@ -25,14 +25,14 @@ pub struct Snapshot {
 }
 
 /// A tenant and its routes, as the snapshot holds them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct TenantEntry {
     tenant: SnapshotTenant,
     routes: Vec<RouteRecord>,
 }
 
 /// What the snapshot knows about a certificate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct CertEntry {
     tenant: TenantId,
     revoked: bool,
@@ -227,6 +227,38 @@ impl Snapshot {
             return Err(Refusal::CertificateRevoked);
         }
         Ok(&entry.tenant)
+    }
+}
+
+impl Snapshot {
+    /// Brings this snapshot to `version` by replacing the tenants of a
+    /// [`Delta::Tenants`](crate::Delta::Tenants) read from this snapshot's version: each
+    /// state replaces its tenant (or removes it, when deleted), its routes and its
+    /// certificates; every other tenant is kept as it is. The result equals the snapshot the
+    /// store would build at `version`. One pass over the certificates, plus the touched
+    /// tenants.
+    pub fn apply(&mut self, version: u64, tenants: Vec<TenantState>) {
+        let touched: HashSet<&TenantId> = tenants.iter().map(|t| &t.id).collect();
+        self.certificates
+            .retain(|_, cert| !touched.contains(&cert.tenant));
+        for state in tenants {
+            for (serial, revoked) in state.certificates {
+                let tenant = state.id.clone();
+                self.certificates
+                    .insert(serial, CertEntry { tenant, revoked });
+            }
+            match state.tenant {
+                Some(tenant) => {
+                    let routes = state.routes;
+                    self.tenants
+                        .insert(state.id, TenantEntry { tenant, routes });
+                }
+                None => {
+                    self.tenants.remove(&state.id);
+                }
+            }
+        }
+        self.version = version;
     }
 }
 

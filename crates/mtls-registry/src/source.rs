@@ -1,6 +1,6 @@
 //! [`SnapshotSource`]: the read side of the registry, as the data plane uses it.
 
-use crate::{Changes, RegistryError, Snapshot, Store};
+use crate::{Changes, Delta, RegistryError, Snapshot, Store};
 
 /// Where the data plane gets its [`Snapshot`]s: a cheap version to poll, and a full snapshot
 /// to rebuild from when the version moved.
@@ -71,6 +71,15 @@ pub trait SnapshotSource: Send + Sync {
             version: self.version()?,
         })
     }
+    /// What brings a view at `version` up to date ([`Store::delta_since`]); a source that
+    /// switched copies since the reader's version answers [`Delta::Gap`]. Blocking. The
+    /// default is `Gap`.
+    fn delta_since(&self, version: u64) -> Result<Delta, RegistryError> {
+        let _ = version;
+        Ok(Delta::Gap {
+            version: self.version()?,
+        })
+    }
 }
 
 // === impl SnapshotSource for Store ===
@@ -86,5 +95,8 @@ impl<S: Store + ?Sized> SnapshotSource for S {
 
     fn changes_since(&self, version: u64, limit: usize) -> Result<Changes, RegistryError> {
         Store::changes_since(self, version, limit)
+    }
+    fn delta_since(&self, version: u64) -> Result<Delta, RegistryError> {
+        Store::delta_since(self, version)
     }
 }

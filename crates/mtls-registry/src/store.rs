@@ -281,4 +281,15 @@ pub trait Store: Send + Sync {
             version: self.version()?,
         })
     }
+
+    /// What brings a view at `version` up to date, read in one read transaction: the
+    /// changes since and the current state of every tenant they touched
+    /// ([`Delta::Tenants`](crate::Delta::Tenants)), or [`Delta::Gap`](crate::Delta::Gap)
+    /// when it cannot be given that way (see there). The default is `Gap`.
+    fn delta_since(&self, version: u64) -> Result<crate::Delta, RegistryError> {
+        let _ = version;
+        Ok(crate::Delta::Gap {
+            version: self.version()?,
+        })
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mtls_identity::RevocationReason;
 use mtls_registry::{
-    Change, ChangeKind, Changes, MAX_CHANGES_PER_READ, SnapshotSource, Store, TenantStatus,
+    Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, SnapshotSource, Store, TenantStatus,
 };
 use mtls_registry_sqlite::SqliteSnapshotSource;
 
@@ -178,4 +178,85 @@ fn the_data_plane_source_lists_what_the_store_lists() {
             "since {since}"
         );
     }
+}
+
+/// A delta from any version of the busy registry, applied to the snapshot at that version,
+/// is the snapshot now; through the data plane's source too.
+#[test]
+fn a_delta_from_any_version_brings_that_snapshot_up_to_date() {
+    let f = Fixture::new();
+    let mut snapshots = vec![Store::snapshot(&f.store).unwrap()];
+    f.tenant("acme");
+    snapshots.push(Store::snapshot(&f.store).unwrap());
+    f.tenant("beta");
+    let acme_cert = f.cert("acme");
+    f.cert("beta");
+    let route = f
+        .store
+        .add_route(&actor(), &tid("beta"), http_route("beta.test", "/"))
+        .unwrap();
+    snapshots.push(Store::snapshot(&f.store).unwrap());
+    f.store
+        .revoke_certificate(&actor(), &acme_cert.serial, RevocationReason::KeyCompromise)
+        .unwrap();
+    f.store
+        .set_tenant_status(&actor(), &tid("beta"), TenantStatus::Suspended)
+        .unwrap();
+    f.store.remove_route(&actor(), &route.id).unwrap();
+    snapshots.push(Store::snapshot(&f.store).unwrap());
+    f.store.delete_tenant(&actor(), &tid("acme")).unwrap();
+    let now = Store::snapshot(&f.store).unwrap();
+    let source = SqliteSnapshotSource::open(&f.path).unwrap();
+    for old in snapshots {
+        for delta in [
+            Store::delta_since(&f.store, old.version()).unwrap(),
+            SnapshotSource::delta_since(&source, old.version()).unwrap(),
+        ] {
+            let Delta::Tenants {
+                version, tenants, ..
+            } = delta
+            else {
+                panic!("a gap from version {}", old.version());
+            };
+            assert_eq!(version, now.version());
+            let mut applied = old.clone();
+            applied.apply(version, tenants);
+            assert_eq!(applied, now, "from version {}", old.version());
+        }
+    }
+    assert!(now.tenant(&tid("acme")).is_none());
+}
+
+/// Tokens are listed in a delta but touch no tenant; the current version gives an empty
+/// delta; a version the registry never had is a gap.
+#[test]
+fn a_delta_of_tokens_touches_no_tenant_and_a_foreign_version_is_a_gap() {
+    let f = Fixture::new();
+    f.tenant("acme");
+    let before = Store::version(&f.store).unwrap();
+    f.store
+        .create_enrollment_token(&actor(), &tid("acme"), Duration::from_secs(3600))
+        .unwrap();
+    let version = Store::version(&f.store).unwrap();
+    let Delta::Tenants {
+        changes, tenants, ..
+    } = Store::delta_since(&f.store, before).unwrap()
+    else {
+        panic!("a gap after a token")
+    };
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].kind, ChangeKind::TokenCreated);
+    assert!(tenants.is_empty());
+    assert_eq!(
+        Store::delta_since(&f.store, version).unwrap(),
+        Delta::Tenants {
+            version,
+            changes: Vec::new(),
+            tenants: Vec::new()
+        }
+    );
+    assert_eq!(
+        Store::delta_since(&f.store, version + 3).unwrap(),
+        Delta::Gap { version }
+    );
 }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mtls_identity::{RevocationReason, Serial};
 use mtls_registry::{
-    Changes, MAX_CHANGES_PER_READ, Recovery, RegistryError, RenewalRequest, RouteId, RoutePolicy,
-    Store, TenantLimits, TenantStatus, TenantUpdate,
+    Changes, Delta, MAX_CHANGES_PER_READ, Recovery, RegistryError, RenewalRequest, RouteId,
+    RoutePolicy, Store, TenantLimits, TenantStatus, TenantUpdate,
 };
 use proptest::prelude::*;
 
@@ -110,6 +110,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     // Serials and route ids that were never issued, for "unknown" picks.
     let phantom_serial = Serial::random();
     let phantom_route: RouteId = "r-0000000000000000".parse().unwrap();
+
+    // A data-plane view kept up to date by deltas only, checked against a rebuild.
+    let mut view = Store::snapshot(s).map_err(fail)?;
 
     for op in ops {
         let before = committed;
@@ -355,6 +358,20 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(changes[0].tenant.as_ref(), Some(&tid(tenant)), "{:?}", op);
             }
         }
+        // The delta since the view's version, applied, gives the snapshot a rebuild reads.
+        match Store::delta_since(s, view.version()).map_err(fail)? {
+            Delta::Tenants {
+                version,
+                changes,
+                tenants,
+            } => {
+                prop_assert_eq!(version, committed);
+                prop_assert_eq!(changes.len() as u64, committed - before);
+                view.apply(version, tenants);
+            }
+            gap => return Err(TestCaseError::fail(format!("{gap:?} after {op:?}"))),
+        }
+        prop_assert_eq!(&view, &Store::snapshot(s).map_err(fail)?, "after {:?}", op);
     }
     // The whole log, from the registry's creation: every version once, in order.
     let all = match Store::changes_since(s, 0, MAX_CHANGES_PER_READ).map_err(fail)? {
