@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet, hash_map};
 use std::fmt;
+use std::sync::Arc;
 
 use mtls_identity::{Serial, TenantId, TrustDomain};
 
@@ -20,7 +21,9 @@ use crate::{RouteId, RouteRecord, TenantLimits, TenantState, TenantStatus};
 pub struct Snapshot {
     version: u64,
     trust_domain: TrustDomain,
-    tenants: HashMap<TenantId, TenantEntry>,
+    /// Each tenant behind its own `Arc`: a clone of the snapshot shares every tenant's
+    /// routes, and [`apply`](Self::apply) replaces only the tenants that changed.
+    tenants: HashMap<TenantId, Arc<TenantEntry>>,
     certificates: HashMap<Serial, CertEntry>,
 }
 
@@ -250,8 +253,8 @@ impl Snapshot {
             match state.tenant {
                 Some(tenant) => {
                     let routes = state.routes;
-                    self.tenants
-                        .insert(state.id, TenantEntry { tenant, routes });
+                    let entry = Arc::new(TenantEntry { tenant, routes });
+                    self.tenants.insert(state.id, entry);
                 }
                 None => {
                     self.tenants.remove(&state.id);
@@ -289,10 +292,10 @@ impl SnapshotBuilder {
                 id: e.key().clone(),
             }),
             hash_map::Entry::Vacant(e) => {
-                e.insert(TenantEntry {
+                e.insert(Arc::new(TenantEntry {
                     tenant,
                     routes: Vec::new(),
-                });
+                }));
                 Ok(self)
             }
         }
@@ -309,7 +312,8 @@ impl SnapshotBuilder {
         if !self.route_ids.insert(route.id.clone()) {
             return Err(SnapshotError::DuplicateRoute { id: route.id });
         }
-        entry.routes.push(route);
+        // Only the builder holds its tenants' `Arc`s until `build`: no copy is made.
+        Arc::make_mut(entry).routes.push(route);
         Ok(self)
     }
 

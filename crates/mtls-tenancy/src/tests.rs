@@ -159,6 +159,7 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
         })
         .get();
     assert_eq!(gauge as u64, v3.snapshot().version());
+    assert_eq!(v3.snapshot(), &Store::snapshot(&f.store).unwrap());
     assert_eq!(reloads(&f.tenancy, "success"), 3);
 }
 
@@ -415,6 +416,8 @@ async fn token_only_changes_keep_the_view_and_move_the_version() {
     assert!(!Arc::ptr_eq(&before, &rebuilt));
     assert_eq!(rebuilt.snapshot().version(), version);
     assert!(rebuilt.http.contains_key(&route.id));
+    // Brought up to date by a delta: exactly what a rebuild reads.
+    assert_eq!(rebuilt.snapshot(), &Store::snapshot(&f.store).unwrap());
     assert_eq!(gauge(), version);
     assert_eq!(reloads(&f.tenancy, "success"), reloads_before + 1);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mtls_metrics::ResultLabel;
-use mtls_registry::{Changes, MAX_CHANGES_PER_READ, RegistryError, SnapshotSource};
+use mtls_registry::{Delta, RegistryError};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -84,36 +84,21 @@ pub async fn run(
 enum Polled {
     /// The version and generation are those of the current view.
     Unchanged,
-    /// A newer snapshot was read; `Some` with what was published (`None`: a newer view was
-    /// already in place).
+    /// A newer registry state was read (the changed tenants applied to the view's snapshot,
+    /// or a whole snapshot after a gap in the change log or a replaced file); `Some` with
+    /// what was published (`None`: a newer view was already in place).
     Changed(Option<(u64, u64)>),
     /// The registry moved from version `from` to `to` by changes the data plane does not
     /// read: the current view answers for `to` as it is.
     Untouched { from: u64, to: u64 },
 }
 
-/// When every change after `version` is one the data plane does not read (enrollment tokens
-/// created), the version of the last of them: the view need not be rebuilt. `None` when a
-/// change does affect the data plane, or the log cannot list them ([`Changes::Gap`]). One
-/// indexed read of at most [`MAX_CHANGES_PER_READ`] rows; blocking.
-fn untouched_through(
-    source: &dyn SnapshotSource,
-    version: u64,
-) -> Result<Option<u64>, RegistryError> {
-    let Changes::Listed(changes) = source.changes_since(version, MAX_CHANGES_PER_READ)? else {
-        return Ok(None);
-    };
-    if changes.iter().any(|c| c.kind.affects_data_plane()) {
-        return Ok(None);
-    }
-    Ok(changes.last().map(|c| c.version))
-}
-
 /// One poll. Returns false when the registry could not be read.
 pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
     let t = tenancy.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let known = t.current().stamp;
+        let current = t.current();
+        let known = current.stamp;
         let answered = t.answered();
         let version = t.source.version()?;
         // After `version`, where the source notices that it switched to another copy of the
@@ -123,9 +108,27 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
             info!(listener = %t.listener, registry = %t.registry_path.display(), "registry file replaced; opened it again");
         } else if version == answered {
             return Ok(Polled::Unchanged);
-        } else if let Some(to) = untouched_through(t.source.as_ref(), answered)? {
-            t.cover(generation, to);
-            return Ok(Polled::Untouched { from: answered, to });
+        } else if let Delta::Tenants {
+            version: to,
+            tenants,
+            ..
+        } = t.source.delta_since(answered)?
+        {
+            if tenants.is_empty() {
+                // Only changes the data plane does not read (enrollment tokens).
+                t.cover(generation, to);
+                return Ok(Polled::Untouched { from: answered, to });
+            }
+            // The view's snapshot differs from the registry at `answered` by nothing the
+            // data plane reads, so the touched tenants' states bring it to `to`.
+            let touched = tenants.len();
+            let mut snapshot = current.snapshot().clone();
+            snapshot.apply(to, tenants);
+            debug!(listener = %t.listener, from = answered, to, touched, "registry changed; applying the changed tenants");
+            let published = t
+                .compile_and_publish(Some((snapshot, generation)))
+                .map(|view| (known.version, view.snapshot().version()));
+            return Ok(Polled::Changed(published));
         }
         let snapshot = t.source.snapshot()?;
         let published = t
