@@ -113,6 +113,10 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
             tenants,
             ..
         } = t.source.delta_since(answered)?
+            // Read from the same copy as the view's snapshot: a file replaced after the
+            // generation was read is caught here and read whole below (a delta from
+            // another copy must never be applied to this one's snapshot).
+            && t.source.generation() == generation
         {
             if tenants.is_empty() {
                 // Only changes the data plane does not read (enrollment tokens).
