@@ -173,6 +173,12 @@ impl LogBuffer {
 fn write_out<W: Write>(shared: &Shared, mut sink: W) {
     let mut out = Vec::new();
     loop {
+        // Sleep first: lines written while the thread was starting wait for the interval
+        // (or a wake) like any others. A stop unparks, and an unpark given before the
+        // thread parks is kept, so no stop is missed.
+        if !shared.stop.load(Ordering::Acquire) {
+            thread::park_timeout(shared.settings.flush_interval);
+        }
         let stopping = shared.stop.load(Ordering::Acquire);
         {
             let mut waiting = shared.waiting();
@@ -198,7 +204,6 @@ fn write_out<W: Write>(shared: &Shared, mut sink: W) {
         if stopping {
             return;
         }
-        thread::park_timeout(shared.settings.flush_interval);
     }
 }
 
@@ -365,11 +370,14 @@ mod tests {
         let sink = Sink::default();
         let (buffer, _guard) =
             LogBuffer::start(sink.clone(), settings(Duration::from_secs(3600))).unwrap();
-        // 11 lines of 100 bytes cross the 1024-byte threshold.
-        for i in 0..11 {
+        // 30 lines of 100 bytes (under `max_bytes`, so none is dropped). The writer may
+        // take lines at any moment (it may wake spuriously), but whenever 1024 bytes wait it
+        // is woken: at rest at most 10 lines wait, so lines 0..=19 are written long before
+        // the hour-long interval.
+        for i in 0..30 {
             line(&buffer, &format!("{i:>99}\n"));
         }
-        sink.wait_for(&format!("{:>99}\n", 10));
+        sink.wait_for(&format!("{:>99}\n", 19));
     }
 
     /// A sink whose reader stopped reading: every write blocks.
