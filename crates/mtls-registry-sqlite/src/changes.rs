@@ -70,11 +70,9 @@ pub(crate) fn delta_since(conn: &Connection, version: u64) -> Result<Delta, Regi
     let current = changes.last().map_or(version, |c| c.version);
     // More than one read's worth behind (the list stops short of the current version), or
     // changes that cannot be applied tenant by tenant: rebuild.
-    let complete = current_version(conn)? == current;
-    let Some(touched) = touched_tenants(&changes).filter(|_| complete) else {
-        return Ok(Delta::Gap {
-            version: current_version(conn)?,
-        });
+    let now = current_version(conn)?;
+    let Some(touched) = touched_tenants(&changes).filter(|_| now == current) else {
+        return Ok(Delta::Gap { version: now });
     };
     let tenants = touched
         .into_iter()
