@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -106,9 +107,10 @@ fn check_label(what: &'static str, whole: &str, label: &str, offset: usize) -> R
 
 /// A tenant identifier: 1 to 63 characters of lowercase ASCII letters, digits and `-`, not
 /// starting or ending with `-` (a DNS label, so it can appear in host names and URIs as is).
+/// Held in an `Arc`: a clone (every view holds each tenant's id several times) shares the text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
+pub struct TenantId(Arc<str>);
 
 // === impl TenantId ===
 
@@ -128,7 +130,7 @@ impl TenantId {
             });
         }
         check_label("tenant id", &value, &value, 0)?;
-        Ok(Self(value))
+        Ok(Self(value.into()))
     }
 
     /// The id as a string slice.
@@ -153,7 +155,7 @@ impl TryFrom<String> for TenantId {
 
 impl From<TenantId> for String {
     fn from(id: TenantId) -> Self {
-        id.0
+        id.0.as_ref().to_owned()
     }
 }
 

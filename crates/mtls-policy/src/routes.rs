@@ -2,9 +2,9 @@
 //! lookups the gateway makes per request.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
+use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
 use mtls_registry::{RouteId, Snapshot};
 use mtls_request_path::{NormalizedPath, PathError};
@@ -15,13 +15,17 @@ use crate::egress::EgressSource;
 
 /// One registry snapshot and the route table compiled from it: what every decision reads.
 /// Immutable; build one per snapshot and share it (the gateway publishes it in its view).
-#[derive(Debug)]
+///
+/// [`new`](Self::new) compiles every tenant; [`with_changes`](Self::with_changes) compiles
+/// only the tenants a change touched and shares the rest with the policy it starts from
+/// (persistent maps throughout), with the same result.
+#[derive(Debug, Clone)]
 pub struct Policy {
     snapshot: Snapshot,
     table: RouteTable<RouteId>,
     /// Every route's effective source address ([`EgressSource::of`] its `egress_bind` and
     /// its tenant's egress address), compiled with the table.
-    egress: HashMap<RouteId, EgressSource>,
+    egress: Map<RouteId, EgressSource>,
 }
 
 // === impl Policy ===
@@ -31,17 +35,50 @@ impl Policy {
     /// are only ever looked up inside its own part).
     pub fn new(snapshot: Snapshot) -> Self {
         let mut routes = Vec::new();
-        let mut egress = HashMap::new();
+        let mut egress = Vec::new();
         for (tenant, entry) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
                 let source = EgressSource::of(route_bind(&record.spec), entry.egress_address);
-                egress.insert(record.id.clone(), source);
+                egress.push((record.id.clone(), source));
                 routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
             }
         }
         Self {
             table: RouteTable::build(routes),
             snapshot,
+            egress: egress.into_iter().collect(),
+        }
+    }
+
+    /// The policy of `snapshot`, compiled from `self` (the policy of an earlier snapshot)
+    /// by recompiling only the `touched` tenants: their route table parts and their routes'
+    /// source addresses; every other tenant's part is shared with `self`. `snapshot` must
+    /// differ from `self`'s snapshot in the touched tenants only (as after
+    /// [`Snapshot::apply`] of a delta listing them); the result then equals
+    /// [`Policy::new(snapshot)`](Self::new). Costs the touched tenants' routes.
+    pub fn with_changes<'t>(
+        &self,
+        snapshot: Snapshot,
+        touched: impl IntoIterator<Item = &'t TenantId>,
+    ) -> Self {
+        let mut table = self.table.clone();
+        let mut egress = self.egress.clone();
+        for tenant in touched {
+            for old in self.snapshot.routes(tenant) {
+                egress.remove_cow(&old.id);
+            }
+            let address = snapshot.tenant(tenant).and_then(|t| t.egress_address);
+            let routes = snapshot.routes(tenant);
+            for record in routes {
+                let source = EgressSource::of(route_bind(&record.spec), address);
+                egress.insert_cow(record.id.clone(), source);
+            }
+            let compiled = routes.iter().map(|r| (r.id.clone(), r.spec.clone()));
+            table.replace_tenant(tenant, compiled);
+        }
+        Self {
+            snapshot,
+            table,
             egress,
         }
     }

@@ -16,6 +16,7 @@ use crate::*;
 
 mod decide;
 mod egress;
+mod incremental;
 
 pub(crate) struct World {
     pub(crate) ca: CertificateAuthority,

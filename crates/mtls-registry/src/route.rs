@@ -10,10 +10,14 @@ use time::OffsetDateTime;
 
 use crate::util;
 
-/// A route's id: `r-` followed by 16 lowercase hex characters (64 random bits).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A route's id: `r-` followed by 16 lowercase hex characters (64 random bits), held inline
+/// (18 bytes, no allocation).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct RouteId(String);
+pub struct RouteId([u8; ROUTE_ID_LEN]);
+
+/// The length of a route id: `r-` and 16 hex characters.
+const ROUTE_ID_LEN: usize = 18;
 
 /// Why a route id was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,12 +29,15 @@ pub struct RouteIdError(pub String);
 impl RouteId {
     /// A fresh random id.
     pub fn random() -> Self {
-        Self(util::random_id("r-"))
+        let mut id = [0; ROUTE_ID_LEN];
+        id.copy_from_slice(util::random_id("r-").as_bytes());
+        Self(id)
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever built from checked ASCII (`random`, `from_str`): never the fallback.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
@@ -43,7 +50,9 @@ impl FromStr for RouteId {
                     .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
         if ok {
-            Ok(Self(s.to_owned()))
+            let mut id = [0; ROUTE_ID_LEN];
+            id.copy_from_slice(s.as_bytes());
+            Ok(Self(id))
         } else {
             Err(RouteIdError(s.to_owned()))
         }
@@ -59,13 +68,19 @@ impl TryFrom<String> for RouteId {
 
 impl From<RouteId> for String {
     fn from(id: RouteId) -> Self {
-        id.0
+        id.as_str().to_owned()
+    }
+}
+
+impl fmt::Debug for RouteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RouteId").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for RouteId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

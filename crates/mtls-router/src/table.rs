@@ -9,7 +9,9 @@
 //! allowed CONNECT 0.15 µs; building the whole table 47 ms.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
 
 use mtls_route_spec::{ConnectRoute, HttpRoute, MAX_HOST_NAME_LEN, PortRange, RouteSpec, TcpRoute};
@@ -45,10 +47,27 @@ use path::{PathIndex, strip_query};
 /// Tie-break order is the key order (`K: Ord`); routes with equal keys keep the order they
 /// were given in. Two routes claiming exactly the same traffic (which the registry refuses)
 /// are therefore resolved the same way every time: the first in that order wins.
-#[derive(Debug, Clone)]
+///
+/// # Changes
+///
+/// Each tenant's part is compiled on its own and held behind an `Arc` in a persistent map:
+/// a clone of the table shares every tenant's part, and
+/// [`replace_tenant`](Self::replace_tenant) recompiles one tenant's routes and copies only
+/// the map chunk that holds it. A table changed that way looks up exactly like one
+/// [`build`](Self::build) from the same routes.
+#[derive(Debug)]
 pub struct RouteTable<K> {
-    tenants: HashMap<TenantId, TenantTable<K>>,
+    tenants: Map<TenantId, Arc<TenantTable<K>>>,
     len: usize,
+}
+
+impl<K> Clone for RouteTable<K> {
+    fn clone(&self) -> Self {
+        Self {
+            tenants: self.tenants.clone(),
+            len: self.len,
+        }
+    }
 }
 
 /// One route with its key, in a tenant's per-kind list.
@@ -62,6 +81,8 @@ struct Slot<K, R> {
 /// which are in tie-break order.
 #[derive(Debug, Clone)]
 struct TenantTable<K> {
+    /// How many routes were given, every kind (known or not) counted.
+    routes: usize,
     http: Vec<Slot<K, HttpRoute>>,
     tcp: Vec<Slot<K, TcpRoute>>,
     connect: Vec<Slot<K, ConnectRoute>>,
@@ -83,7 +104,7 @@ struct ConnectEntry {
 impl<K> Default for RouteTable<K> {
     fn default() -> Self {
         Self {
-            tenants: HashMap::new(),
+            tenants: Map::new(),
             len: 0,
         }
     }
@@ -97,22 +118,40 @@ impl<K: Ord> RouteTable<K> {
         let mut len = 0;
         for (tenant, key, spec) in routes {
             len += 1;
-            let table = grouped.entry(tenant).or_insert_with(TenantTable::empty);
-            match spec {
-                RouteSpec::Http(route) => table.http.push(Slot { key, route }),
-                RouteSpec::Tcp(route) => table.tcp.push(Slot { key, route }),
-                RouteSpec::Connect(route) => table.connect.push(Slot { key, route }),
-                // `RouteSpec` is non-exhaustive: a kind this matcher does not know yet claims
-                // no traffic (fails closed) until the matcher learns it.
-                _ => {}
-            }
+            grouped
+                .entry(tenant)
+                .or_insert_with(TenantTable::empty)
+                .push(key, spec);
         }
-        for table in grouped.values_mut() {
+        let tenants = grouped
+            .into_iter()
+            .map(|(tenant, mut table)| {
+                table.index();
+                (tenant, Arc::new(table))
+            })
+            .collect();
+        Self { tenants, len }
+    }
+
+    /// Replaces every route of `tenant` with `routes` (compiled as [`build`](Self::build)
+    /// would), leaving every other tenant's part as it is; no routes removes the tenant.
+    /// Costs the tenant's routes, plus a logarithm of the number of tenants.
+    pub fn replace_tenant(
+        &mut self,
+        tenant: &TenantId,
+        routes: impl IntoIterator<Item = (K, RouteSpec)>,
+    ) {
+        let mut table = TenantTable::empty();
+        for (key, spec) in routes {
+            table.push(key, spec);
+        }
+        if let Some(old) = self.tenants.remove_cow(tenant) {
+            self.len -= old.routes;
+        }
+        if table.routes > 0 {
             table.index();
-        }
-        Self {
-            tenants: grouped,
-            len,
+            self.len += table.routes;
+            self.tenants.insert_cow(tenant.clone(), Arc::new(table));
         }
     }
 }
@@ -135,7 +174,7 @@ impl<K> RouteTable<K> {
 
     /// Whether `tenant` has at least one route.
     pub fn has_tenant(&self, tenant: &TenantId) -> bool {
-        self.tenants.contains_key(tenant)
+        self.tenants.get(tenant).is_some()
     }
 
     /// The HTTP route of `tenant` for a request to `host` (a `Host` header value or
@@ -237,7 +276,10 @@ impl<K> RouteTable<K> {
     }
 
     fn tenant(&self, tenant: &TenantId) -> Result<&TenantTable<K>, NoRoute> {
-        self.tenants.get(tenant).ok_or(NoRoute::UnknownTenant)
+        self.tenants
+            .get(tenant)
+            .map(|t| &**t)
+            .ok_or(NoRoute::UnknownTenant)
     }
 }
 
@@ -246,12 +288,26 @@ impl<K> RouteTable<K> {
 impl<K: Ord> TenantTable<K> {
     fn empty() -> Self {
         Self {
+            routes: 0,
             http: Vec::new(),
             tcp: Vec::new(),
             connect: Vec::new(),
             http_index: HostIndex::default(),
             tcp_index: HostIndex::default(),
             connect_index: HostIndex::default(),
+        }
+    }
+
+    /// Adds one route to its kind's list (not indexed until [`index`](Self::index)).
+    fn push(&mut self, key: K, spec: RouteSpec) {
+        self.routes += 1;
+        match spec {
+            RouteSpec::Http(route) => self.http.push(Slot { key, route }),
+            RouteSpec::Tcp(route) => self.tcp.push(Slot { key, route }),
+            RouteSpec::Connect(route) => self.connect.push(Slot { key, route }),
+            // `RouteSpec` is non-exhaustive: a kind this matcher does not know yet claims
+            // no traffic (fails closed) until the matcher learns it.
+            _ => {}
         }
     }
 

@@ -376,7 +376,7 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
             line.egress = source.to_string();
         }
         if let Some(e) = &served.error {
-            session.tenancy.options.counters.dial_errors.inc();
+            session.tenancy.compiler.options.counters.dial_errors.inc();
             line.error = ProxyErrorKind::from(e).as_str();
             if let Some(egress) = e.unbindable_egress() {
                 warn!(listener = session.listener(), peer = %session.peer, %tenant, %route, destination = %target, %egress, reason = "egress_unavailable", error = %ErrorChain(e), "CONNECT not dialed: the egress source address cannot be bound");
@@ -454,35 +454,33 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         line.raw_path = std::mem::replace(&mut line.path, path);
     }
     line.route = route.to_string();
-    let compiled = view.http.get(&route);
-    if let Some(compiled) = compiled {
-        line.egress_from = compiled.egress.origin.as_str();
-        line.egress = compiled
-            .egress
-            .address
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-    }
-    let target = match compiled.map(|c| &c.target) {
-        Some(Ok(target)) => target.clone(),
-        Some(Err(message)) => {
+    let Some(compiled) = view.http.get(&route).cloned() else {
+        let response = refusal(
+            ProxyErrorKind::UpstreamUnreachable,
+            "route is not compiled yet",
+            Some(route.as_str()),
+        );
+        return finish(line, response);
+    };
+    line.egress_from = compiled.egress.origin.as_str();
+    line.egress = compiled
+        .egress
+        .address
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let compiler = view.compiler.clone();
+    drop(view);
+    let target = match compiled.target(&compiler).await {
+        Ok(target) => target,
+        Err(message) => {
             let response = refusal(
                 ProxyErrorKind::UpstreamUnreachable,
-                message,
-                Some(route.as_str()),
-            );
-            return finish(line, response);
-        }
-        None => {
-            let response = refusal(
-                ProxyErrorKind::UpstreamUnreachable,
-                "route is not compiled yet",
+                &message,
                 Some(route.as_str()),
             );
             return finish(line, response);
         }
     };
-    drop(view);
     let response = forward(req, &session.forward, &target).await;
     finish(line, response)
 }
@@ -520,7 +518,7 @@ fn watch_tunnel(
         tokio::select! {
             done = &mut tunnel => match done {
                 Ok(Ok(summary)) => {
-                    let counters = &session.tenancy.options.counters;
+                    let counters = &session.tenancy.compiler.options.counters;
                     counters.client_to_upstream.inc_by(summary.client_to_upstream);
                     counters.upstream_to_client.inc_by(summary.upstream_to_client);
                     line.tunnel_closed(

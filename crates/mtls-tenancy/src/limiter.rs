@@ -9,7 +9,6 @@
 //! reloads; its open-connection count survives a limit change too (the counter is shared
 //! by every limiter of that tenant).
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,9 +18,10 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
 use mtls_metrics::{Metrics, Name, TenantMetrics};
-use mtls_registry::{Snapshot, TenantLimits};
+use mtls_registry::{Snapshot, SnapshotTenant, TenantLimits};
 
 /// The time source of the request-rate limiters: monotonic time, or in tests a clock that
 /// only moves when told to (so refill tests need no sleep).
@@ -79,8 +79,9 @@ pub(crate) struct ConnectionSlot {
     active: Arc<AtomicUsize>,
 }
 
-/// The per-tenant limiters of one view.
-pub(crate) type Limiters = HashMap<TenantId, Arc<TenantLimiter>>;
+/// The per-tenant limiters of one view (a persistent map: a view changed for a few tenants
+/// shares every other tenant's limiter with the view before it).
+pub(crate) type Limiters = Map<TenantId, Arc<TenantLimiter>>;
 
 /// Builds the limiters of `snapshot`, reusing those of `previous` whose limits are unchanged.
 pub(crate) fn build(
@@ -93,17 +94,51 @@ pub(crate) fn build(
         .tenants()
         .map(|(id, tenant)| {
             let old = previous.and_then(|p| p.get(id));
-            let limiter = match old {
-                Some(old) if old.limits == tenant.limits => old.clone(),
-                _ => Arc::new(TenantLimiter::new(
-                    tenant.limits,
-                    old.map(|o| o.active.clone()),
-                    TenantMetrics::new(metrics.clone(), listener.clone(), id.as_str().into()),
-                )),
-            };
-            (id.clone(), limiter)
+            (id.clone(), limiter_of(id, tenant, old, metrics, listener))
         })
         .collect()
+}
+
+/// Brings `limiters` (those of an earlier snapshot) to `snapshot` for the `touched` tenants
+/// only: a tenant gone loses its limiter, one with new limits gets a new limiter (its
+/// open-connection count carried over), one with the same limits keeps its own.
+pub(crate) fn update<'t>(
+    limiters: &mut Limiters,
+    snapshot: &Snapshot,
+    touched: impl IntoIterator<Item = &'t TenantId>,
+    metrics: &Arc<Metrics>,
+    listener: &Name,
+) {
+    for id in touched {
+        match snapshot.tenant(id) {
+            None => {
+                limiters.remove_cow(id);
+            }
+            Some(tenant) => {
+                let limiter = limiter_of(id, tenant, limiters.get(id), metrics, listener);
+                limiters.insert_cow(id.clone(), limiter);
+            }
+        }
+    }
+}
+
+/// The limiter of tenant `id`: `old` when its limits are the tenant's, else a new one that
+/// carries `old`'s open-connection count over.
+fn limiter_of(
+    id: &TenantId,
+    tenant: &SnapshotTenant,
+    old: Option<&Arc<TenantLimiter>>,
+    metrics: &Arc<Metrics>,
+    listener: &Name,
+) -> Arc<TenantLimiter> {
+    match old {
+        Some(old) if old.limits == tenant.limits => old.clone(),
+        _ => Arc::new(TenantLimiter::new(
+            tenant.limits,
+            old.map(|o| o.active.clone()),
+            TenantMetrics::new(metrics.clone(), listener.clone(), id.as_str().into()),
+        )),
+    }
 }
 
 // === impl TenantLimiter ===

@@ -60,7 +60,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
         dial_timeout: session.dial_timeout,
     };
     let egress_from = egress.origin.as_str();
-    let counters = &session.tenancy.options.counters;
+    let counters = &session.tenancy.compiler.options.counters;
     let up = match dial(upstream.host(), upstream.port(), &policy).await {
         Ok(up) => up,
         Err(e) => {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use mtls_http_proxy::{TargetOptions, UpstreamCounters};
+use mtls_identity::TenantId;
 use mtls_policy::AdmissionRefusal;
 use mtls_registry::{Refusal, Snapshot, SnapshotSource};
 use tokio::sync::watch;
@@ -18,7 +19,7 @@ use mtls_metrics::{
 
 use crate::error::RegistryStartError;
 use crate::route_identities::RouteIdentities;
-use crate::view::View;
+use crate::view::{RouteCompiler, View};
 
 /// How many times a publication is rebuilt when another one got in first (each rebuild
 /// starts from what that one published, so two are enough unless identities keep changing).
@@ -45,10 +46,10 @@ pub struct Tenancy {
     /// in [`Tenancy::publish`], so it never goes back.
     latest: ArcSwap<View>,
     pub(crate) settings: GatewaySettings,
-    pub(crate) options: TargetOptions,
+    /// The target options and route identities HTTP targets are compiled with (shared with
+    /// every view).
+    pub(crate) compiler: Arc<RouteCompiler>,
     pub(crate) metrics: Arc<Metrics>,
-    /// The client identities HTTP routes may name (`[[listener.gateway.identities]]`).
-    pub(crate) identities: Option<Arc<RouteIdentities>>,
     /// How the registry polls have gone, for `/readyz` and the staleness metrics.
     health: Mutex<ReadHealth>,
     /// The newest registry state the current view answers for without being rebuilt:
@@ -127,15 +128,12 @@ impl Tenancy {
             counters: upstream_counters(&metrics, &listener),
             ..TargetOptions::default()
         };
-        let view = View::build(
-            snapshot,
-            generation,
-            None,
-            &options,
-            &metrics,
-            &listener,
-            identities.as_deref(),
-        );
+        let compiler = Arc::new(RouteCompiler {
+            options,
+            listener: listener.clone(),
+            identities,
+        });
+        let view = View::build(snapshot, generation, None, &metrics, &compiler);
         let view = Arc::new(view);
         let tenancy = Self {
             listener,
@@ -144,9 +142,8 @@ impl Tenancy {
             latest: ArcSwap::new(view.clone()),
             view: watch::Sender::new(view),
             settings,
-            options,
+            compiler,
             metrics,
-            identities,
             health: Mutex::new(ReadHealth {
                 last_success: Instant::now(),
                 failing: None,
@@ -195,10 +192,7 @@ impl Tenancy {
                 }
                 _ => (current.snapshot().clone(), current.stamp.generation),
             };
-            let identities = self
-                .identities
-                .as_deref()
-                .map_or(0, RouteIdentities::generation);
+            let identities = self.compiler.identities_generation();
             if (generation, snapshot.version()) == current.stamp.registry()
                 && identities <= current.stamp.identities
             {
@@ -208,10 +202,8 @@ impl Tenancy {
                 snapshot.clone(),
                 generation,
                 Some(&current),
-                &self.options,
                 &self.metrics,
-                &self.listener,
-                self.identities.as_deref(),
+                &self.compiler,
             );
             match self.publish(view) {
                 Ok(published) => return Some(published),
@@ -223,6 +215,34 @@ impl Tenancy {
         }
         warn!(listener = %self.listener, "views kept being replaced while compiling; keeping the current one");
         None
+    }
+
+    /// Publishes the view of `snapshot` (read at `generation`): `base`'s snapshot with a
+    /// delta applied that touched the `touched` tenants. While `base` is still the current
+    /// view and the route identities did not move, only those tenants are recompiled
+    /// ([`View::with_changes`]); otherwise (a view published meanwhile, new identities) the
+    /// whole snapshot is compiled as [`compile_and_publish`](Self::compile_and_publish)
+    /// does. Returns the view published, if any. Blocking.
+    pub(crate) fn publish_changes(
+        &self,
+        base: &Arc<View>,
+        snapshot: Snapshot,
+        generation: u64,
+        touched: &[TenantId],
+    ) -> Option<Arc<View>> {
+        let current = self.current();
+        if Arc::ptr_eq(&current, base)
+            && self.compiler.identities_generation() == current.stamp.identities
+        {
+            let view = base.with_changes(snapshot.clone(), generation, touched, &self.metrics);
+            match self.publish(view) {
+                Ok(published) => return Some(published),
+                Err(newer) => {
+                    debug!(listener = %self.listener, current = ?newer.stamp, "a newer view was published while a change was applied; compiling the whole snapshot");
+                }
+            }
+        }
+        self.compile_and_publish(Some((snapshot, generation)))
     }
 
     /// Publishes `view` if its stamp supersedes the current view's (compare-and-set under

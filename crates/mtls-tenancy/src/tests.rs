@@ -15,6 +15,7 @@ use crate::error::RegistryStartError;
 use crate::tenancy::Tenancy;
 use crate::watcher;
 use mtls_config::Config;
+use mtls_policy::Policy;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -124,7 +125,13 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
         *v1.policy.route_http(&a, "a.test", "/").unwrap().key,
         first.id
     );
-    let target_v1 = v1.http[&first.id].target.as_ref().unwrap().clone();
+    // Compiled when the change brought the route in.
+    let target_v1 = v1.http[&first.id]
+        .compiled()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .clone();
     changes.mark_unchanged();
 
     // Nothing changed: nothing is published.
@@ -136,9 +143,9 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
     assert!(watcher::poll_once(&f.tenancy).await);
     let v2 = f.tenancy.current();
     assert!(v2.policy.route_http(&a, "b.test", "/x").is_ok());
-    let target_v2 = v2.http[&first.id].target.as_ref().unwrap();
+    let target_v2 = v2.http[&first.id].compiled().unwrap().as_ref().unwrap();
     assert!(Arc::ptr_eq(&target_v1, target_v2));
-    assert!(v2.http.contains_key(&second.id));
+    assert!(v2.http.get(&second.id).is_some());
 
     // Suspension shows in the next view; the version gauge follows.
     f.store
@@ -161,6 +168,57 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
     assert_eq!(gauge as u64, v3.snapshot().version());
     assert_eq!(v3.snapshot(), &Store::snapshot(&f.store).unwrap());
     assert_eq!(reloads(&f.tenancy, "success"), 3);
+}
+
+/// A change applied as a delta recompiles only the tenant it touched: every other tenant's
+/// snapshot entry, compiled routes and limiter are the very same objects as before, and
+/// the view equals one compiled from a fresh snapshot.
+#[tokio::test]
+async fn a_change_to_one_tenant_shares_every_other_tenant_with_the_view_before() {
+    let f = fixture();
+    let (a, b): (TenantId, TenantId) = ("a".parse().unwrap(), "b".parse().unwrap());
+    for id in [&a, &b] {
+        f.store
+            .create_tenant(&f.actor, id, "T", TenantLimits::default())
+            .unwrap();
+    }
+    let of_b = f.store.add_route(&f.actor, &b, http("b.test")).unwrap();
+    let serial_b = issue(&f.store, &f.actor, &b);
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v1 = f.tenancy.current();
+
+    // Route added to `a`, then `a` suspended and its limits changed: each a delta.
+    let of_a = f.store.add_route(&f.actor, &a, http("a.test")).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    f.store
+        .set_tenant_status(&f.actor, &a, TenantStatus::Suspended)
+        .unwrap();
+    let limits = TenantLimits {
+        max_connections: Some(3),
+        ..TenantLimits::default()
+    };
+    f.store.set_tenant_limits(&f.actor, &a, limits).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    let v2 = f.tenancy.current();
+
+    assert!(v2.snapshot().shares_tenant(v1.snapshot(), &b));
+    assert!(!v2.snapshot().shares_tenant(v1.snapshot(), &a));
+    assert!(Arc::ptr_eq(&v1.http[&of_b.id], &v2.http[&of_b.id]));
+    assert!(Arc::ptr_eq(&v1.limiters[&b], &v2.limiters[&b]));
+    assert!(!Arc::ptr_eq(&v1.limiters[&a], &v2.limiters[&a]));
+    assert_eq!(v2.limiters[&a].limits().max_connections, Some(3));
+    assert!(v2.http[&of_a.id].compiled().is_some());
+    assert!(v2.snapshot().admit(&b, &serial_b).is_ok());
+    assert_eq!(v2.snapshot(), &Store::snapshot(&f.store).unwrap());
+    let rebuilt = Policy::new(Store::snapshot(&f.store).unwrap());
+    for (tenant, host) in [(&a, "a.test"), (&b, "b.test"), (&a, "b.test")] {
+        assert_eq!(
+            v2.policy
+                .route_http(tenant, host, "/")
+                .map(|m| m.key.clone()),
+            rebuilt.route_http(tenant, host, "/").map(|m| m.key.clone())
+        );
+    }
 }
 
 #[tokio::test]
@@ -192,9 +250,15 @@ async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
     let bad = f.store.add_route(&f.actor, &a, bad_ca.into()).unwrap();
     assert!(watcher::poll_once(&f.tenancy).await);
     let view = f.tenancy.current();
-    let err = view.http[&record.id].target.as_ref().unwrap_err();
+    // Compiled (and refused) when the change brought the routes in, not at their first
+    // request: the log names the problem at once.
+    let err = view.http[&record.id]
+        .compiled()
+        .unwrap()
+        .as_ref()
+        .unwrap_err();
     assert!(err.contains("\"partner\""), "{err}");
-    let err = view.http[&bad.id].target.as_ref().unwrap_err();
+    let err = view.http[&bad.id].compiled().unwrap().as_ref().unwrap_err();
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     // The table still routes to them (requests get a 502 naming the problem).
     assert!(view.policy.route_http(&a, "ca.test", "/").is_ok());
@@ -251,7 +315,7 @@ async fn limiters_survive_unrelated_changes_and_keep_counts_across_limit_changes
     // A deleted tenant's limiter leaves the view.
     f.store.delete_tenant(&f.actor, &a).unwrap();
     assert!(watcher::poll_once(&f.tenancy).await);
-    assert!(!f.tenancy.current().limiters.contains_key(&a));
+    assert!(f.tenancy.current().limiters.get(&a).is_none());
 }
 
 #[tokio::test]
@@ -415,7 +479,7 @@ async fn token_only_changes_keep_the_view_and_move_the_version() {
     let rebuilt = f.tenancy.current();
     assert!(!Arc::ptr_eq(&before, &rebuilt));
     assert_eq!(rebuilt.snapshot().version(), version);
-    assert!(rebuilt.http.contains_key(&route.id));
+    assert!(rebuilt.http.get(&route.id).is_some());
     // Brought up to date by a delta: exactly what a rebuild reads.
     assert_eq!(rebuilt.snapshot(), &Store::snapshot(&f.store).unwrap());
     assert_eq!(gauge(), version);

@@ -1,15 +1,26 @@
 //! One published state of the registry: the decision policy (snapshot + route table, from
-//! `mtls-policy`), compiled HTTP targets, per-tenant limiters.
+//! `mtls-policy`), HTTP targets, per-tenant limiters.
+//!
+//! Every map of a view is persistent (`immutable-chunkmap`): [`View::with_changes`] builds
+//! the view after a registry delta by recompiling the touched tenants only, sharing
+//! everything else with the view before it, so a change costs time and memory in proportion
+//! to what it touched. [`View::build`] compiles every tenant (start-up, a gap in the change
+//! log, a replaced registry file, new route identities).
+//!
+//! HTTP targets (upstream clients, connection pools, TLS settings) are compiled when a
+//! change adds or alters a route, or, for the routes a listener starts with, at the route's
+//! first request: a registry of a million routes does not hold a million idle clients.
 
 use std::cmp::Ordering as By;
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use immutable_chunkmap::map::MapM as Map;
 use mtls_http_proxy::{RouteTarget, TargetOptions};
+use mtls_identity::TenantId;
 use mtls_metrics::{Metrics, Name};
 use mtls_policy::{EgressSource, Policy};
-use mtls_registry::{RouteId, Snapshot};
+use mtls_registry::{RouteId, RouteRecord, Snapshot};
 use mtls_route_spec::{HttpRoute, RouteSpec};
 use tracing::error;
 
@@ -17,17 +28,97 @@ use crate::chain::ErrorChain;
 use crate::limiter::{self, Limiters};
 use crate::route_identities::RouteIdentities;
 
-/// A compiled HTTP route: its spec (to reuse the target when unchanged) and the target, or
-/// why it could not be compiled (a missing CA file, an identity the gateway does not hold).
+/// What an HTTP target is compiled with: the listener's target options and route identities.
+/// One per listener, shared by its views.
+pub(crate) struct RouteCompiler {
+    pub(crate) options: TargetOptions,
+    pub(crate) listener: Name,
+    pub(crate) identities: Option<Arc<RouteIdentities>>,
+}
+
+// === impl RouteCompiler ===
+
+impl RouteCompiler {
+    /// The route identities' generation now (0 without route identities).
+    pub(crate) fn identities_generation(&self) -> u64 {
+        self.identities
+            .as_deref()
+            .map_or(0, RouteIdentities::generation)
+    }
+}
+
+/// A compiled HTTP route result: the target, or why it cannot be compiled (a missing CA
+/// file, an identity the gateway does not hold).
+pub(crate) type TargetResult = Result<Arc<RouteTarget>, String>;
+
+/// An HTTP route of a view: its spec and source address (to reuse it when unchanged) and
+/// its target, compiled once (at first use, or when a change brings the route in).
 pub(crate) struct CompiledRoute {
+    id: RouteId,
     spec: HttpRoute,
-    /// The route identities' generation it was compiled under (when it names one).
+    /// The route identities' generation it is compiled under (when it names one).
     generation: u64,
     /// The source address its upstream connections leave from (the route's `egress_bind`,
     /// else the tenant's egress address): part of the reuse key, so a changed tenant
     /// address gets a new target and with it a new connection pool.
     pub(crate) egress: EgressSource,
-    pub(crate) target: Result<Arc<RouteTarget>, String>,
+    target: OnceLock<TargetResult>,
+}
+
+// === impl CompiledRoute ===
+
+impl CompiledRoute {
+    fn new(id: &RouteId, spec: &HttpRoute, generation: u64, egress: EgressSource) -> Self {
+        Self {
+            id: id.clone(),
+            spec: spec.clone(),
+            generation,
+            egress,
+            target: OnceLock::new(),
+        }
+    }
+
+    /// Whether this route, compiled under identities `generation`, can stand for `spec`
+    /// leaving from `egress`.
+    fn reusable_for(&self, spec: &HttpRoute, egress: EgressSource, generation: u64) -> bool {
+        let names_identity = spec
+            .upstream_tls
+            .as_ref()
+            .is_some_and(|t| t.identity.is_some());
+        self.spec == *spec
+            && self.egress == egress
+            && (!names_identity || self.generation == generation)
+    }
+
+    /// The target, compiled now if it was not yet. Blocking (may read a CA file): call it
+    /// on the blocking pool. Callers racing here wait for the one compile.
+    pub(crate) fn compile(&self, compiler: &RouteCompiler) -> &TargetResult {
+        self.target.get_or_init(|| {
+            let route = Compile {
+                id: self.id.as_str(),
+                spec: &self.spec,
+                egress: self.egress,
+            };
+            route.compile(compiler)
+        })
+    }
+
+    /// The target, if it was compiled already.
+    pub(crate) fn compiled(&self) -> Option<&TargetResult> {
+        self.target.get()
+    }
+
+    /// The target for a request: the compiled one, or compiled now on the blocking pool
+    /// (the first request of the route in this lineage of views).
+    pub(crate) async fn target(self: &Arc<Self>, compiler: &Arc<RouteCompiler>) -> TargetResult {
+        if let Some(target) = self.compiled() {
+            return target.clone();
+        }
+        let (route, compiler) = (self.clone(), compiler.clone());
+        tokio::task::spawn_blocking(move || route.compile(&compiler).clone())
+            .await
+            .unwrap_or_else(|e| Err(format!("compiling the route's upstream target failed: {e}")))
+    }
 }
 
 /// What a [`View`] was compiled from: which copy of the registry (the source's
@@ -75,94 +166,172 @@ pub struct View {
     /// The snapshot and its route table: admission and route lookups go through it, the
     /// same functions `tenantctl explain` prints.
     pub(crate) policy: Policy,
-    pub(crate) http: HashMap<RouteId, CompiledRoute>,
+    pub(crate) http: Map<RouteId, Arc<CompiledRoute>>,
     /// Per-tenant limiters and metric handles (reused across views while unchanged).
     pub(crate) limiters: Limiters,
     /// Round-robin cursors of TCP routes.
-    tcp_cursor: HashMap<RouteId, AtomicUsize>,
+    tcp_cursor: Map<RouteId, Arc<AtomicUsize>>,
+    /// What the HTTP targets are compiled with.
+    pub(crate) compiler: Arc<RouteCompiler>,
 }
 
 // === impl View ===
 
 impl View {
-    /// Compiles `snapshot`, read at source generation `generation`. HTTP targets of
-    /// `previous` whose route and effective source address are unchanged are reused, so
-    /// their connection pools and failure marks survive unrelated changes (a route whose
-    /// source changed gets a new target: no pooled connection bound to the old address is
-    /// reused); so are the limiters of tenants whose limits are
-    /// unchanged. Blocking (reads route CA files): call it on the blocking pool.
+    /// Compiles `snapshot`, read at source generation `generation`, every tenant. HTTP routes
+    /// of `previous` whose spec and effective source address are unchanged are reused with
+    /// their targets, so their connection pools and failure marks survive unrelated changes
+    /// (a route whose source changed gets a new target: no pooled connection bound to the
+    /// old address is reused); so are the limiters of tenants whose limits are unchanged.
+    /// With a `previous` view, the other HTTP routes (new or changed since it) are compiled
+    /// now (blocking: call it on the blocking pool); without one (start-up), every target is
+    /// compiled at its route's first request.
     pub(crate) fn build(
         snapshot: Snapshot,
         generation: u64,
         previous: Option<&View>,
-        options: &TargetOptions,
         metrics: &Arc<Metrics>,
-        listener: &Name,
-        identities: Option<&RouteIdentities>,
+        compiler: &Arc<RouteCompiler>,
     ) -> Self {
         // Read once, before compiling: the stamp never claims newer identities than the
         // routes were compiled with.
-        let identities_generation = identities.map_or(0, RouteIdentities::generation);
+        let identities = compiler.identities_generation();
         let stamp = Stamp {
             generation,
             version: snapshot.version(),
-            identities: identities_generation,
+            identities,
         };
         let policy = Policy::new(snapshot);
         let snapshot = policy.snapshot();
-        let mut http = HashMap::new();
-        let mut tcp_cursor = HashMap::new();
+        let mut http = Vec::new();
+        let mut tcp_cursor = Vec::new();
         for (tenant, _) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
                 match &record.spec {
                     RouteSpec::Http(spec) => {
-                        let generation = identities_generation;
                         let egress = policy.egress_of(&record.id);
-                        let names_identity = spec
-                            .upstream_tls
-                            .as_ref()
-                            .is_some_and(|t| t.identity.is_some());
                         let reused = previous
                             .and_then(|p| p.http.get(&record.id))
-                            .filter(|old| {
-                                old.spec == *spec
-                                    && old.egress == egress
-                                    && (!names_identity || old.generation == generation)
-                            })
-                            .map(|old| old.target.clone());
-                        let target = reused.unwrap_or_else(|| {
-                            let route = Compile {
-                                id: record.id.as_str(),
-                                spec,
-                                egress,
-                            };
-                            route.compile(options, listener, identities)
+                            .filter(|old| old.reusable_for(spec, egress, identities))
+                            .cloned();
+                        let route = reused.unwrap_or_else(|| {
+                            let route = CompiledRoute::new(&record.id, spec, identities, egress);
+                            if previous.is_some() {
+                                // New or changed since the previous view: compiled now, so
+                                // a broken route is reported when the change arrives.
+                                route.compile(compiler);
+                            }
+                            Arc::new(route)
                         });
-                        http.insert(
-                            record.id.clone(),
-                            CompiledRoute {
-                                spec: spec.clone(),
-                                generation,
-                                egress,
-                                target,
-                            },
-                        );
+                        http.push((record.id.clone(), route));
                     }
                     RouteSpec::Tcp(_) => {
-                        tcp_cursor.insert(record.id.clone(), AtomicUsize::new(0));
+                        let cursor = previous
+                            .and_then(|p| p.tcp_cursor.get(&record.id))
+                            .cloned()
+                            .unwrap_or_default();
+                        tcp_cursor.push((record.id.clone(), cursor));
                     }
                     _ => {}
                 }
             }
         }
-        warn_unheld_egress(snapshot, previous.map(View::snapshot), listener);
+        let listener = &compiler.listener;
+        let tenants = snapshot.tenants().map(|(id, _)| id);
+        warn_unheld_egress(snapshot, previous.map(View::snapshot), tenants, listener);
         let limiters = limiter::build(snapshot, previous.map(|p| &p.limiters), metrics, listener);
+        Self {
+            stamp,
+            policy,
+            limiters,
+            http: http.into_iter().collect(),
+            tcp_cursor: tcp_cursor.into_iter().collect(),
+            compiler: compiler.clone(),
+        }
+    }
+
+    /// The view of `snapshot` (read at source generation `generation`), compiled from
+    /// `self` by recompiling the `touched` tenants only: their routes, route table parts,
+    /// source addresses and limiters. `snapshot` must differ from `self`'s snapshot in those
+    /// tenants only (it is `self`'s snapshot with a delta applied that lists them). HTTP
+    /// routes that are new or changed are compiled now (blocking: call it on the blocking
+    /// pool), so a broken one is reported when the change arrives. Equivalent to
+    /// [`build`](Self::build) from `self` under the same route identities.
+    pub(crate) fn with_changes(
+        &self,
+        snapshot: Snapshot,
+        generation: u64,
+        touched: &[TenantId],
+        metrics: &Arc<Metrics>,
+    ) -> Self {
+        let stamp = Stamp {
+            generation,
+            version: snapshot.version(),
+            identities: self.stamp.identities,
+        };
+        let policy = self.policy.with_changes(snapshot, touched);
+        let snapshot = policy.snapshot();
+        let mut http = self.http.clone();
+        let mut tcp_cursor = self.tcp_cursor.clone();
+        for tenant in touched {
+            let mut kept = Vec::new();
+            for old in self.snapshot().routes(tenant) {
+                if let Some(route) = http.remove_cow(&old.id) {
+                    kept.push((old.id.clone(), route));
+                }
+                tcp_cursor.remove_cow(&old.id);
+            }
+            for record in snapshot.routes(tenant) {
+                self.bring_route(record, &policy, &kept, &mut http, &mut tcp_cursor);
+            }
+        }
+        let listener = &self.compiler.listener;
+        warn_unheld_egress(snapshot, Some(self.snapshot()), touched.iter(), listener);
+        let mut limiters = self.limiters.clone();
+        limiter::update(&mut limiters, snapshot, touched, metrics, listener);
         Self {
             stamp,
             policy,
             limiters,
             http,
             tcp_cursor,
+            compiler: self.compiler.clone(),
+        }
+    }
+
+    /// Puts one route of a touched tenant into the maps of the view being built: an HTTP
+    /// route reuses its entry of `kept` (this view's, taken out of the maps) when unchanged,
+    /// else is compiled now; a TCP route keeps its round-robin cursor.
+    fn bring_route(
+        &self,
+        record: &RouteRecord,
+        policy: &Policy,
+        kept: &[(RouteId, Arc<CompiledRoute>)],
+        http: &mut Map<RouteId, Arc<CompiledRoute>>,
+        tcp_cursor: &mut Map<RouteId, Arc<AtomicUsize>>,
+    ) {
+        let identities = self.stamp.identities;
+        match &record.spec {
+            RouteSpec::Http(spec) => {
+                let egress = policy.egress_of(&record.id);
+                let reused = kept
+                    .iter()
+                    .find(|(id, old)| {
+                        *id == record.id && old.reusable_for(spec, egress, identities)
+                    })
+                    .map(|(_, old)| old.clone());
+                let route = reused.unwrap_or_else(|| {
+                    let route = CompiledRoute::new(&record.id, spec, identities, egress);
+                    route.compile(&self.compiler);
+                    Arc::new(route)
+                });
+                http.insert_cow(record.id.clone(), route);
+            }
+            RouteSpec::Tcp(_) => {
+                let cursor = self.tcp_cursor.get(&record.id).cloned().unwrap_or_default();
+                tcp_cursor.insert_cow(record.id.clone(), cursor);
+            }
+            _ => {}
         }
     }
 
@@ -185,13 +354,18 @@ impl View {
     }
 }
 
-/// Logs, once per change, every tenant egress address this host cannot bind (removed from
-/// its interface, or never on this host): that tenant's routes without their own
-/// `egress_bind` fail at dial time (502 naming the address) until it is back or changed.
-/// One `bind` per changed address; nothing on the request path.
-fn warn_unheld_egress(snapshot: &Snapshot, previous: Option<&Snapshot>, listener: &str) {
-    for (tenant, entry) in snapshot.tenants() {
-        let Some(address) = entry.egress_address else {
+/// Logs, once per change, every egress address of the `tenants` this host cannot bind
+/// (removed from its interface, or never on this host): that tenant's routes without their
+/// own `egress_bind` fail at dial time (502 naming the address) until it is back or
+/// changed. One `bind` per changed address; nothing on the request path.
+fn warn_unheld_egress<'t>(
+    snapshot: &Snapshot,
+    previous: Option<&Snapshot>,
+    tenants: impl IntoIterator<Item = &'t TenantId>,
+    listener: &str,
+) {
+    for tenant in tenants {
+        let Some(address) = snapshot.tenant(tenant).and_then(|t| t.egress_address) else {
             continue;
         };
         let before = previous
@@ -220,13 +394,15 @@ impl Compile<'_> {
     /// Compiles the route. A route naming a client identity the listener does not hold
     /// is kept as an error (its requests get a 502 naming the identity): routes change at
     /// run time, so this is logged, not refused at start.
-    fn compile(
-        &self,
-        options: &TargetOptions,
-        listener: &str,
-        identities: Option<&RouteIdentities>,
-    ) -> Result<Arc<RouteTarget>, String> {
+    fn compile(&self, compiler: &RouteCompiler) -> TargetResult {
         let Self { id, spec, egress } = *self;
+        let RouteCompiler {
+            options,
+            listener,
+            identities,
+        } = compiler;
+        let listener = listener.as_ref();
+        let identities = identities.as_deref();
         let mut client_identity = None;
         if let Some(identity) = spec.upstream_tls.as_ref().and_then(|t| t.identity.as_ref()) {
             client_identity = identities.and_then(|i| i.resolver(identity));
@@ -296,7 +472,11 @@ mod tests {
     }
 
     fn target(view: &View, id: &RouteId) -> Arc<RouteTarget> {
-        view.http[id].target.as_ref().unwrap().clone()
+        view.http[id]
+            .compile(&view.compiler)
+            .as_ref()
+            .unwrap()
+            .clone()
     }
 
     /// A tenant's new egress address gets its routes without an `egress_bind` a new target
@@ -305,11 +485,14 @@ mod tests {
     #[test]
     fn a_changed_tenant_address_recompiles_the_routes_that_use_it() {
         let (shared, own) = (RouteId::random(), RouteId::random());
-        let options = TargetOptions::default();
         let metrics = Arc::new(Metrics::new());
-        let listener: Name = "gw".into();
+        let compiler = Arc::new(RouteCompiler {
+            options: TargetOptions::default(),
+            listener: "gw".into(),
+            identities: None,
+        });
         let build = |snapshot, previous: Option<&View>| {
-            View::build(snapshot, 1, previous, &options, &metrics, &listener, None)
+            View::build(snapshot, 1, previous, &metrics, &compiler)
         };
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
 

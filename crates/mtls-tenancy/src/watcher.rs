@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use mtls_identity::TenantId;
 use mtls_metrics::ResultLabel;
 use mtls_registry::{Delta, RegistryError};
 use tokio::sync::watch;
@@ -125,12 +126,12 @@ pub(crate) async fn poll_once(tenancy: &Arc<Tenancy>) -> bool {
             }
             // The view's snapshot differs from the registry at `answered` by nothing the
             // data plane reads, so the touched tenants' states bring it to `to`.
-            let touched = tenants.len();
+            let touched: Vec<TenantId> = tenants.iter().map(|t| t.id.clone()).collect();
             let mut snapshot = current.snapshot().clone();
             snapshot.apply(to, tenants);
-            debug!(listener = %t.listener, from = answered, to, touched, "registry changed; applying the changed tenants");
+            debug!(listener = %t.listener, from = answered, to, touched = touched.len(), "registry changed; applying the changed tenants");
             let published = t
-                .compile_and_publish(Some((snapshot, generation)))
+                .publish_changes(&current, snapshot, generation, &touched)
                 .map(|view| (known.version, view.snapshot().version()));
             return Ok(Polled::Changed(published));
         }
