@@ -294,6 +294,13 @@ impl Gateway {
         // draining connections of a tenant suspended or a certificate revoked meanwhile are
         // still closed.
         let mut registry_watchers = Vec::new();
+        let registries: Vec<_> = states
+            .iter()
+            .filter_map(|s| s.tenancy.as_ref())
+            .map(|t| t.registry_path().to_owned())
+            .collect();
+        // Kept for as long as the registry watchers run: dropping it stops the events.
+        let _registry_events = crate::registry_watch::watch(&registries, self.nudge.clone());
         for state in &states {
             if let Some(t) = &state.tenancy {
                 registry_watchers.push(tokio::spawn(mtls_tenancy::watcher::run(

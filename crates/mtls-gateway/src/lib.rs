@@ -124,6 +124,7 @@ mod gateway;
 mod listener;
 mod log_writer;
 mod logging;
+mod registry_watch;
 mod reload;
 mod state;
 mod tls;
