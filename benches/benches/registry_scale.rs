@@ -99,7 +99,7 @@ fn route(id: &TenantId, i: usize, k: usize, spec: RouteSpec) -> RouteRecord {
     RouteRecord {
         id: route_key(i, k).parse::<RouteId>().expect("route id"),
         tenant: id.clone(),
-        spec,
+        spec: spec.into(),
         created_at: time::OffsetDateTime::UNIX_EPOCH,
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn snapshot(
         b.route(RouteRecord {
             id: RouteId::random(),
             tenant: tid(tenant),
-            spec: spec.clone(),
+            spec: spec.clone().into(),
             created_at: OffsetDateTime::now_utc(),
         })
         .unwrap();

@@ -119,7 +119,7 @@ pub(crate) fn add(
     Ok(RouteRecord {
         id,
         tenant: tenant.clone(),
-        spec,
+        spec: spec.into(),
         created_at: w.now,
     })
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use mtls_identity::TenantId;
 use mtls_route_spec::RouteSpec;
@@ -91,8 +92,9 @@ pub struct RouteRecord {
     pub id: RouteId,
     /// The tenant that owns it; it is only ever matched inside this tenant's table.
     pub tenant: TenantId,
-    /// What it matches and where it goes.
-    pub spec: RouteSpec,
+    /// What it matches and where it goes. Shared: the snapshot, the route table compiled
+    /// from it and the gateway's compiled route all hold this one copy.
+    pub spec: Arc<RouteSpec>,
     /// When it was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -298,7 +298,8 @@ impl Snapshot {
             }
             match state.tenant {
                 Some(tenant) => {
-                    let routes = state.routes;
+                    let mut routes = state.routes;
+                    routes.shrink_to_fit();
                     let entry = Arc::new(TenantEntry { tenant, routes });
                     self.tenants.insert_cow(state.id, entry);
                 }
@@ -386,6 +387,11 @@ impl SnapshotBuilder {
     /// The snapshot.
     pub fn build(self) -> Snapshot {
         let mut snapshot = self.snapshot;
+        // Routes were pushed one by one: give back the growth slack (the builder holds the
+        // only reference to each entry, so nothing is copied).
+        for (_, entry) in snapshot.tenants.iter_mut_cow() {
+            Arc::make_mut(entry).routes.shrink_to_fit();
+        }
         snapshot.serials = self
             .serials
             .into_iter()

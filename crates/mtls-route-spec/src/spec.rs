@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -198,6 +199,27 @@ impl From<TcpRoute> for RouteSpec {
 impl From<ConnectRoute> for RouteSpec {
     fn from(route: ConnectRoute) -> Self {
         Self::Connect(route)
+    }
+}
+
+// A spec shared by the registry's records and the tables compiled from them
+// (`RouteRecord::spec` is an `Arc<RouteSpec>`): `route.into()` makes one from any kind.
+
+impl From<HttpRoute> for Arc<RouteSpec> {
+    fn from(route: HttpRoute) -> Self {
+        Arc::new(RouteSpec::Http(route))
+    }
+}
+
+impl From<TcpRoute> for Arc<RouteSpec> {
+    fn from(route: TcpRoute) -> Self {
+        Arc::new(RouteSpec::Tcp(route))
+    }
+}
+
+impl From<ConnectRoute> for Arc<RouteSpec> {
+    fn from(route: ConnectRoute) -> Self {
+        Arc::new(RouteSpec::Connect(route))
     }
 }
 

@@ -9,6 +9,7 @@
 //! allowed CONNECT 0.15 µs; building the whole table 47 ms.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use immutable_chunkmap::map::MapM as Map;
@@ -70,11 +71,65 @@ impl<K> Clone for RouteTable<K> {
     }
 }
 
-/// One route with its key, in a tenant's per-kind list.
+/// One route with its key, in a tenant's per-kind list: the spec is the caller's shared
+/// copy (no route is copied into the table), `R` the kind this list holds.
 #[derive(Debug, Clone)]
 struct Slot<K, R> {
     key: K,
-    route: R,
+    spec: Arc<RouteSpec>,
+    kind: PhantomData<fn() -> R>,
+}
+
+/// A kind of route, as found in a [`RouteSpec`].
+trait RouteKind {
+    /// The route of this kind `spec` holds, if it is one.
+    fn of(spec: &RouteSpec) -> Option<&Self>;
+}
+
+impl RouteKind for HttpRoute {
+    fn of(spec: &RouteSpec) -> Option<&Self> {
+        match spec {
+            RouteSpec::Http(route) => Some(route),
+            _ => None,
+        }
+    }
+}
+
+impl RouteKind for TcpRoute {
+    fn of(spec: &RouteSpec) -> Option<&Self> {
+        match spec {
+            RouteSpec::Tcp(route) => Some(route),
+            _ => None,
+        }
+    }
+}
+
+impl RouteKind for ConnectRoute {
+    fn of(spec: &RouteSpec) -> Option<&Self> {
+        match spec {
+            RouteSpec::Connect(route) => Some(route),
+            _ => None,
+        }
+    }
+}
+
+// === impl Slot ===
+
+impl<K, R: RouteKind> Slot<K, R> {
+    /// A slot of `spec`, which must be of kind `R` (`TenantTable::push` sorts them).
+    fn new(key: K, spec: Arc<RouteSpec>) -> Self {
+        Self {
+            key,
+            spec,
+            kind: PhantomData,
+        }
+    }
+
+    /// The route. Always `Some`: a slot is only ever made for a spec of its kind (a `None`
+    /// would make the lookup fail closed, never match another kind).
+    fn route(&self) -> Option<&R> {
+        R::of(&self.spec)
+    }
 }
 
 /// One tenant's routes and indexes. Indexes name routes by position in the per-kind lists,
@@ -113,7 +168,9 @@ impl<K> Default for RouteTable<K> {
 impl<K: Ord> RouteTable<K> {
     /// Compiles `routes`. Specs are used as given (the registry validates them before
     /// storing); see the type docs for how overlapping and duplicate routes rank.
-    pub fn build(routes: impl IntoIterator<Item = (TenantId, K, RouteSpec)>) -> Self {
+    pub fn build<S: Into<Arc<RouteSpec>>>(
+        routes: impl IntoIterator<Item = (TenantId, K, S)>,
+    ) -> Self {
         let mut grouped: HashMap<TenantId, TenantTable<K>> = HashMap::new();
         let mut len = 0;
         for (tenant, key, spec) in routes {
@@ -121,7 +178,7 @@ impl<K: Ord> RouteTable<K> {
             grouped
                 .entry(tenant)
                 .or_insert_with(TenantTable::empty)
-                .push(key, spec);
+                .push(key, spec.into());
         }
         let tenants = grouped
             .into_iter()
@@ -136,14 +193,14 @@ impl<K: Ord> RouteTable<K> {
     /// Replaces every route of `tenant` with `routes` (compiled as [`build`](Self::build)
     /// would), leaving every other tenant's part as it is; no routes removes the tenant.
     /// Costs the tenant's routes, plus a logarithm of the number of tenants.
-    pub fn replace_tenant(
+    pub fn replace_tenant<S: Into<Arc<RouteSpec>>>(
         &mut self,
         tenant: &TenantId,
-        routes: impl IntoIterator<Item = (K, RouteSpec)>,
+        routes: impl IntoIterator<Item = (K, S)>,
     ) {
         let mut table = TenantTable::empty();
         for (key, spec) in routes {
-            table.push(key, spec);
+            table.push(key, spec.into());
         }
         if let Some(old) = self.tenants.remove_cow(tenant) {
             self.len -= old.routes;
@@ -196,9 +253,10 @@ impl<K> RouteTable<K> {
             host_matched = true;
             if let Some((position, segments)) = paths.lookup(path) {
                 let slot = &table.http[position as usize];
+                let route = slot.route().ok_or(NoRoute::NoPathMatch)?;
                 return Ok(HttpMatch {
                     key: &slot.key,
-                    route: &slot.route,
+                    route,
                     rank: HttpRank::new(specificity, segments, position),
                 });
             }
@@ -223,7 +281,7 @@ impl<K> RouteTable<K> {
         let slot = &table.tcp[*position as usize];
         Ok(TcpMatch {
             key: &slot.key,
-            route: &slot.route,
+            route: slot.route().ok_or(NoRoute::NoHostMatch)?,
             host: specificity,
         })
     }
@@ -247,10 +305,14 @@ impl<K> RouteTable<K> {
             .find_map(|(_, entries)| entries.iter().find(|e| e.ports.contains(port)))
             .ok_or(NoRoute::NotAllowed)?;
         let slot = &table.connect[entry.route as usize];
-        let pattern = &slot.route.allow[entry.pattern as usize];
+        let route = slot.route().ok_or(NoRoute::NotAllowed)?;
+        let pattern = route
+            .allow
+            .get(entry.pattern as usize)
+            .ok_or(NoRoute::NotAllowed)?;
         Ok(ConnectMatch {
             key: &slot.key,
-            route: &slot.route,
+            route,
             pattern,
         })
     }
@@ -269,7 +331,7 @@ impl<K> RouteTable<K> {
             Some(table) => {
                 let mut buf: NameBuf = [0; MAX_HOST_NAME_LEN];
                 let host = strip_port(host).and_then(|host| normalize(host, &mut buf));
-                let slots = table.http.iter().map(|slot| (&slot.key, &slot.route));
+                let slots = (table.http.iter()).filter_map(|s| Some((&s.key, s.route()?)));
                 HttpExplanation::scan(slots, host, strip_query(path))
             }
         }
@@ -299,12 +361,12 @@ impl<K: Ord> TenantTable<K> {
     }
 
     /// Adds one route to its kind's list (not indexed until [`index`](Self::index)).
-    fn push(&mut self, key: K, spec: RouteSpec) {
+    fn push(&mut self, key: K, spec: Arc<RouteSpec>) {
         self.routes += 1;
-        match spec {
-            RouteSpec::Http(route) => self.http.push(Slot { key, route }),
-            RouteSpec::Tcp(route) => self.tcp.push(Slot { key, route }),
-            RouteSpec::Connect(route) => self.connect.push(Slot { key, route }),
+        match &*spec {
+            RouteSpec::Http(_) => self.http.push(Slot::new(key, spec)),
+            RouteSpec::Tcp(_) => self.tcp.push(Slot::new(key, spec)),
+            RouteSpec::Connect(_) => self.connect.push(Slot::new(key, spec)),
             // `RouteSpec` is non-exhaustive: a kind this matcher does not know yet claims
             // no traffic (fails closed) until the matcher learns it.
             _ => {}
@@ -318,16 +380,20 @@ impl<K: Ord> TenantTable<K> {
         self.tcp.sort_by(|a, b| a.key.cmp(&b.key));
         self.connect.sort_by(|a, b| a.key.cmp(&b.key));
         for (position, slot) in (0u32..).zip(&self.http) {
-            let route = &slot.route;
+            let Some(route) = slot.route() else { continue };
             self.http_index
                 .entry(&route.host, PathIndex::default)
                 .insert(&route.path_prefix, position);
         }
         for (position, slot) in (0u32..).zip(&self.tcp) {
-            self.tcp_index.entry(&slot.route.sni, || position);
+            let Some(route) = slot.route() else { continue };
+            self.tcp_index.entry(&route.sni, || position);
         }
         for (route, slot) in (0u32..).zip(&self.connect) {
-            for (pattern, allow) in (0u32..).zip(&slot.route.allow) {
+            let Some(connect) = slot.route() else {
+                continue;
+            };
+            for (pattern, allow) in (0u32..).zip(&connect.allow) {
                 let entry = ConnectEntry {
                     ports: allow.ports,
                     route,

@@ -55,7 +55,8 @@ pub(crate) type TargetResult = Result<Arc<RouteTarget>, String>;
 /// its target, compiled once (at first use, or when a change brings the route in).
 pub(crate) struct CompiledRoute {
     id: RouteId,
-    spec: HttpRoute,
+    /// The snapshot's copy of the route (an HTTP one), shared.
+    spec: Arc<RouteSpec>,
     /// The route identities' generation it is compiled under (when it names one).
     generation: u64,
     /// The source address its upstream connections leave from (the route's `egress_bind`,
@@ -68,7 +69,7 @@ pub(crate) struct CompiledRoute {
 // === impl CompiledRoute ===
 
 impl CompiledRoute {
-    fn new(id: &RouteId, spec: &HttpRoute, generation: u64, egress: EgressSource) -> Self {
+    fn new(id: &RouteId, spec: &Arc<RouteSpec>, generation: u64, egress: EgressSource) -> Self {
         Self {
             id: id.clone(),
             spec: spec.clone(),
@@ -80,12 +81,15 @@ impl CompiledRoute {
 
     /// Whether this route, compiled under identities `generation`, can stand for `spec`
     /// leaving from `egress`.
-    fn reusable_for(&self, spec: &HttpRoute, egress: EgressSource, generation: u64) -> bool {
-        let names_identity = spec
-            .upstream_tls
-            .as_ref()
-            .is_some_and(|t| t.identity.is_some());
-        self.spec == *spec
+    fn reusable_for(&self, spec: &Arc<RouteSpec>, egress: EgressSource, generation: u64) -> bool {
+        let names_identity = match &**spec {
+            RouteSpec::Http(http) => http
+                .upstream_tls
+                .as_ref()
+                .is_some_and(|t| t.identity.is_some()),
+            _ => false,
+        };
+        (Arc::ptr_eq(&self.spec, spec) || self.spec == *spec)
             && self.egress == egress
             && (!names_identity || self.generation == generation)
     }
@@ -94,9 +98,12 @@ impl CompiledRoute {
     /// on the blocking pool. Callers racing here wait for the one compile.
     pub(crate) fn compile(&self, compiler: &RouteCompiler) -> &TargetResult {
         self.target.get_or_init(|| {
+            let RouteSpec::Http(spec) = &*self.spec else {
+                return Err(format!("route {} is not an HTTP route", self.id));
+            };
             let route = Compile {
                 id: self.id.as_str(),
-                spec: &self.spec,
+                spec,
                 egress: self.egress,
             };
             route.compile(compiler)
@@ -207,8 +214,9 @@ impl View {
         let mut tcp_cursor = Vec::new();
         for (tenant, _) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
-                match &record.spec {
-                    RouteSpec::Http(spec) => {
+                match &*record.spec {
+                    RouteSpec::Http(_) => {
+                        let spec = &record.spec;
                         let egress = policy.egress_of(&record.id);
                         let reused = previous
                             .and_then(|p| p.http.get(&record.id))
@@ -311,8 +319,9 @@ impl View {
         tcp_cursor: &mut Map<RouteId, Arc<AtomicUsize>>,
     ) {
         let identities = self.stamp.identities;
-        match &record.spec {
-            RouteSpec::Http(spec) => {
+        match &*record.spec {
+            RouteSpec::Http(_) => {
+                let spec = &record.spec;
                 let egress = policy.egress_of(&record.id);
                 let reused = kept
                     .iter()

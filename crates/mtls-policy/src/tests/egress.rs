@@ -49,7 +49,7 @@ fn policy(world: &World, certs: &[(&mtls_ca::IssuedCertificate, &str)]) -> Polic
         b.route(RouteRecord {
             id: RouteId::random(),
             tenant: tid(tenant),
-            spec: spec(json),
+            spec: spec(json).into(),
             created_at: OffsetDateTime::now_utc(),
         })
         .unwrap();

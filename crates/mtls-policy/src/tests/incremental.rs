@@ -91,7 +91,7 @@ fn records(id: &TenantId, model: &ModelTenant) -> Vec<RouteRecord> {
         .map(|(route, spec)| RouteRecord {
             id: route.clone(),
             tenant: id.clone(),
-            spec: spec.clone(),
+            spec: spec.clone().into(),
             created_at: at,
         })
         .collect()

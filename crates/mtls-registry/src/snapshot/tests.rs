@@ -25,7 +25,7 @@ fn route(tenant: &str, sni: &str) -> RouteRecord {
     RouteRecord {
         id: RouteId::random(),
         tenant: tid(tenant),
-        spec,
+        spec: spec.into(),
         created_at: time::OffsetDateTime::UNIX_EPOCH,
     }
 }

@@ -276,6 +276,6 @@ fn empty_table_knows_no_tenant() {
         table.match_http(&tenant("a"), "x.test", "/").unwrap_err(),
         NoRoute::UnknownTenant
     );
-    let built = RouteTable::<u32>::build([]);
+    let built = RouteTable::<u32>::build(Vec::<(TenantId, u32, RouteSpec)>::new());
     assert!(built.is_empty());
 }
