@@ -2,15 +2,17 @@
 
 use mtls_identity::TenantId;
 use mtls_route_spec::RouteSpec;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 use serde_json::json;
 
 use crate::error::db;
+use crate::paging::{RowCursor, fetch, row_page};
 use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
 use crate::util::to_unix;
-use mtls_registry::{Actor, RegistryError, RouteId, RouteRecord};
+use mtls_registry::backend::page_limit;
+use mtls_registry::{Actor, Page, PageCursor, RegistryError, RouteId, RouteRecord};
 
 pub(crate) fn list(
     conn: &Connection,
@@ -36,6 +38,66 @@ pub(crate) fn list(
             RawRoute::into_record,
         ),
     }
+}
+
+/// The SQL of a page of one tenant's routes: `?1` the tenant, then (when `after`) the
+/// creation time and rowid to start after, then the number of rows.
+pub(crate) fn page_sql(after: bool) -> String {
+    if after {
+        format!(
+            "SELECT {ROUTE_COLUMNS}, rowid FROM routes
+             WHERE tenant = ?1 AND (created_at, rowid) > (?2, ?3)
+             ORDER BY created_at, rowid LIMIT ?4"
+        )
+    } else {
+        format!(
+            "SELECT {ROUTE_COLUMNS}, rowid FROM routes WHERE tenant = ?1
+             ORDER BY created_at, rowid LIMIT ?2"
+        )
+    }
+}
+
+/// One page of a tenant's routes in creation order, after `after`.
+pub(crate) fn page(
+    conn: &Connection,
+    tenant: &TenantId,
+    after: Option<&PageCursor>,
+    limit: usize,
+) -> Result<Page<RouteRecord>, RegistryError> {
+    const OPERATION: &str = "list a page of routes";
+    let limit = page_limit(limit);
+    let with_rowid = |row: &Row<'_>| Ok((RawRoute::from_row(row)?, row.get::<_, i64>(4)?));
+    let convert = |(raw, rowid): (RawRoute, i64)| {
+        let route = raw.into_record()?;
+        let cursor = RowCursor {
+            tenant: Some(route.tenant.clone()),
+            at: to_unix(route.created_at),
+            rowid,
+        };
+        Ok((route, cursor))
+    };
+    let rows = match after {
+        Some(cursor) => {
+            let after = RowCursor::parse(cursor, "routes", Some(tenant))?;
+            query_all(
+                conn,
+                OPERATION,
+                &page_sql(true),
+                params![tenant.as_str(), after.at, after.rowid, fetch(limit)],
+                with_rowid,
+                convert,
+            )?
+        }
+        None => query_all(
+            conn,
+            OPERATION,
+            &page_sql(false),
+            params![tenant.as_str(), fetch(limit)],
+            with_rowid,
+            convert,
+        )?,
+    };
+    row_page(rows, limit, "routes.tenant")
 }
 
 /// Who is adding a route: an admin (no route policy) or the tenant itself (its policy).
