@@ -6,7 +6,7 @@
 //! | listing                   | order                  | index                     | cursor                 |
 //! |---------------------------|------------------------|---------------------------|------------------------|
 //! | tenants                   | `id`                   | primary key               | `ID`                   |
-//! | one tenant's routes       | `created_at, rowid`    | `routes_by_tenant`        | `TENANT.CREATED.ROWID` |
+//! | routes (of one tenant)    | `tenant, created_at, rowid` | `routes_by_tenant`   | `TENANT.CREATED.ROWID` |
 //! | one tenant's certificates | `issued_at, rowid`     | `certificates_by_tenant`  | `TENANT.ISSUED.ROWID`  |
 //! | every certificate         | `issued_at, rowid`     | none (a scan per page)    | `ISSUED.ROWID`         |
 //! | audit events (of one tenant) | `seq`               | primary key (`audit_events_by_tenant`) | `SEQ`     |
@@ -70,6 +70,25 @@ impl RowCursor {
             at: number(at)?,
             rowid: number(rowid)?,
         })
+    }
+
+    /// Reads a cursor of a listing of every tenant's rows in tenant order (routes): it
+    /// names the tenant of its row, any tenant.
+    pub(crate) fn parse_any_tenant(
+        cursor: &PageCursor,
+        listing: &'static str,
+    ) -> Result<Self, RegistryError> {
+        let tenant = cursor
+            .as_str()
+            .split('.')
+            .next()
+            .and_then(|t| t.parse::<TenantId>().ok())
+            .ok_or_else(|| RegistryError::InvalidCursor {
+                listing,
+                cursor: cursor.clone(),
+                reason: "expected TENANT.TIME.ROW, as a page's next",
+            })?;
+        Self::parse(cursor, listing, Some(&tenant))
     }
 
     /// The cursor's text (`column`: where the tenant id came from, should it not make a

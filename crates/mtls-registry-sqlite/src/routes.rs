@@ -40,27 +40,32 @@ pub(crate) fn list(
     }
 }
 
-/// The SQL of a page of one tenant's routes: `?1` the tenant, then (when `after`) the
-/// creation time and rowid to start after, then the number of rows.
-pub(crate) fn page_sql(after: bool) -> String {
-    if after {
-        format!(
-            "SELECT {ROUTE_COLUMNS}, rowid FROM routes
-             WHERE tenant = ?1 AND (created_at, rowid) > (?2, ?3)
+/// The SQL of a page of routes: `?1` the tenant (when `of_tenant`), then (when `after`)
+/// the position to start after (the tenant too, for every tenant's routes: they are in
+/// tenant order), then the number of rows.
+pub(crate) fn page_sql(of_tenant: bool, after: bool) -> String {
+    let select = format!("SELECT {ROUTE_COLUMNS}, rowid FROM routes");
+    match (of_tenant, after) {
+        (true, true) => format!(
+            "{select} WHERE tenant = ?1 AND (created_at, rowid) > (?2, ?3)
              ORDER BY created_at, rowid LIMIT ?4"
-        )
-    } else {
-        format!(
-            "SELECT {ROUTE_COLUMNS}, rowid FROM routes WHERE tenant = ?1
-             ORDER BY created_at, rowid LIMIT ?2"
-        )
+        ),
+        (true, false) => {
+            format!("{select} WHERE tenant = ?1 ORDER BY created_at, rowid LIMIT ?2")
+        }
+        (false, true) => format!(
+            "{select} WHERE (tenant, created_at, rowid) > (?1, ?2, ?3)
+             ORDER BY tenant, created_at, rowid LIMIT ?4"
+        ),
+        (false, false) => format!("{select} ORDER BY tenant, created_at, rowid LIMIT ?1"),
     }
 }
 
-/// One page of a tenant's routes in creation order, after `after`.
+/// One page of routes (of one tenant, or all) in tenant, then creation order, after
+/// `after`: a range read on `routes_by_tenant` either way.
 pub(crate) fn page(
     conn: &Connection,
-    tenant: &TenantId,
+    tenant: Option<&TenantId>,
     after: Option<&PageCursor>,
     limit: usize,
 ) -> Result<Page<RouteRecord>, RegistryError> {
@@ -76,26 +81,42 @@ pub(crate) fn page(
         };
         Ok((route, cursor))
     };
-    let rows = match after {
-        Some(cursor) => {
-            let after = RowCursor::parse(cursor, "routes", Some(tenant))?;
+    let after = after
+        .map(|c| match tenant {
+            Some(t) => RowCursor::parse(c, "routes", Some(t)),
+            None => RowCursor::parse_any_tenant(c, "routes"),
+        })
+        .transpose()?;
+    let sql = page_sql(tenant.is_some(), after.is_some());
+    let rows = match (tenant, after) {
+        (Some(t), Some(after)) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![t.as_str(), after.at, after.rowid, fetch(limit)],
+            with_rowid,
+            convert,
+        )?,
+        (Some(t), None) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![t.as_str(), fetch(limit)],
+            with_rowid,
+            convert,
+        )?,
+        (None, Some(after)) => {
+            let from = after.tenant.as_ref().map(TenantId::as_str);
             query_all(
                 conn,
                 OPERATION,
-                &page_sql(true),
-                params![tenant.as_str(), after.at, after.rowid, fetch(limit)],
+                &sql,
+                params![from, after.at, after.rowid, fetch(limit)],
                 with_rowid,
                 convert,
             )?
         }
-        None => query_all(
-            conn,
-            OPERATION,
-            &page_sql(false),
-            params![tenant.as_str(), fetch(limit)],
-            with_rowid,
-            convert,
-        )?,
+        (None, None) => query_all(conn, OPERATION, &sql, [fetch(limit)], with_rowid, convert)?,
     };
     row_page(rows, limit, "routes.tenant")
 }

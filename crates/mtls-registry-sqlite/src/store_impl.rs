@@ -167,7 +167,7 @@ impl Store for SqliteStore {
 
     fn routes_page(
         &self,
-        tenant: &TenantId,
+        tenant: Option<&TenantId>,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Page<RouteRecord>, RegistryError> {

@@ -255,9 +255,10 @@ pub trait Store: Send + Sync {
     /// Routes (of one tenant, or all), ordered by tenant then creation.
     fn routes(&self, tenant: Option<&TenantId>) -> Result<Vec<RouteRecord>, RegistryError>;
 
-    /// One page of one tenant's [`routes`](Self::routes), in creation order: the first
-    /// `limit` (1 to [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT)) after `after`, a cursor from
-    /// an earlier page of this tenant's routes (`None`: from the first). Errors:
+    /// One page of [`routes`](Self::routes) (of one tenant, or all), in the same order
+    /// (tenant, then creation): the first `limit` (1 to
+    /// [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT)) after `after`, a cursor from an earlier
+    /// page of the same listing (`None`: from the first). Errors:
     /// [`InvalidCursor`](RegistryError::InvalidCursor) (also for a cursor of another
     /// tenant's routes). An unknown tenant has no routes: an empty last page.
     ///
@@ -265,11 +266,11 @@ pub trait Store: Send + Sync {
     /// cursor whose route was removed is refused); backends read only the page.
     fn routes_page(
         &self,
-        tenant: &TenantId,
+        tenant: Option<&TenantId>,
         after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<Page<RouteRecord>, RegistryError> {
-        page::after_key(self.routes(Some(tenant))?, after, limit, "routes", |r| {
+        page::after_key(self.routes(tenant)?, after, limit, "routes", |r| {
             r.id.to_string()
         })
     }

@@ -98,8 +98,25 @@ fn every_per_tenant_read_is_an_index_range_without_a_sort() {
     let conn = store.lock();
     let routes = "INDEX routes_by_tenant";
     let certs = "INDEX certificates_by_tenant";
-    assert_range(&conn, &crate::routes::page_sql(false), "routes", routes);
-    assert_range(&conn, &crate::routes::page_sql(true), "routes", routes);
+    assert_range(
+        &conn,
+        &crate::routes::page_sql(true, false),
+        "routes",
+        routes,
+    );
+    assert_range(
+        &conn,
+        &crate::routes::page_sql(true, true),
+        "routes",
+        routes,
+    );
+    // Every tenant's routes after a cursor: a range on the same index.
+    assert_range(
+        &conn,
+        &crate::routes::page_sql(false, true),
+        "routes",
+        routes,
+    );
     assert_range(
         &conn,
         &crate::certs::page_sql(true, false),

@@ -32,6 +32,7 @@ fn all_pages<T: Clone>(
 }
 
 /// 250 tenants (created out of id order); `busy` gets 130 routes and 130 certificates,
+/// 44 other tenants one route and one certificate each,
 /// most within the same second (the rowid breaks those ties), with revocations and other
 /// tenants' events in between.
 fn populated() -> Fixture {
@@ -58,7 +59,15 @@ fn populated() -> Fixture {
                 .unwrap();
         }
         if i % 3 == 0 {
-            f.cert(&format!("t-{:03}", i % 250));
+            let other = format!("t-{:03}", (i * 7) % 250);
+            f.cert(&other);
+            f.store
+                .add_route(
+                    &actor(),
+                    &tid(&other),
+                    tcp_route(&format!("s{i}.other.test")),
+                )
+                .unwrap();
         }
     }
     f
@@ -90,6 +99,7 @@ fn one_tenants_routes_certificates_and_audit_events_page_like_the_unpaged_lists(
     let routes = f.store.routes(Some(&busy)).unwrap();
     let certs = f.store.certificates(Some(&busy)).unwrap();
     let every_cert = f.store.certificates(None).unwrap();
+    let every_route = f.store.routes(None).unwrap();
     let filter = AuditFilter {
         tenant: Some(busy.clone()),
         ..AuditFilter::default()
@@ -106,8 +116,10 @@ fn one_tenants_routes_certificates_and_audit_events_page_like_the_unpaged_lists(
     });
     runner
         .run(&(1usize..=140), |limit| {
-            let paged = all_pages(limit, |a| f.store.routes_page(&busy, a, limit));
+            let paged = all_pages(limit, |a| f.store.routes_page(Some(&busy), a, limit));
             prop_assert_eq!(&paged, &routes);
+            let paged = all_pages(limit, |a| f.store.routes_page(None, a, limit));
+            prop_assert_eq!(&paged, &every_route);
             let paged = all_pages(limit, |a| f.store.certificates_page(Some(&busy), a, limit));
             prop_assert_eq!(&paged, &certs);
             let paged = all_pages(limit, |a| f.store.certificates_page(None, a, limit));
@@ -127,7 +139,7 @@ fn one_tenants_routes_certificates_and_audit_events_page_like_the_unpaged_lists(
 fn rows_added_between_pages_are_not_repeated_and_later_ones_come_last() {
     let f = populated();
     let busy = tid("busy");
-    let first = f.store.routes_page(&busy, None, 100).unwrap();
+    let first = f.store.routes_page(Some(&busy), None, 100).unwrap();
     // Removing a listed route and adding one does not shift what is left.
     f.store.remove_route(&actor(), &first.items[3].id).unwrap();
     let added = f
@@ -136,7 +148,7 @@ fn rows_added_between_pages_are_not_repeated_and_later_ones_come_last() {
         .unwrap();
     let rest = f
         .store
-        .routes_page(&busy, first.next.as_ref(), 100)
+        .routes_page(Some(&busy), first.next.as_ref(), 100)
         .unwrap();
     assert_eq!(rest.items.len(), 31);
     assert_eq!(rest.items.last().unwrap().id, added.id);
@@ -154,7 +166,12 @@ fn rows_added_between_pages_are_not_repeated_and_later_ones_come_last() {
 fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
     let f = populated();
     let busy = tid("busy");
-    let routes_cursor = f.store.routes_page(&busy, None, 5).unwrap().next.unwrap();
+    let routes_cursor = f
+        .store
+        .routes_page(Some(&busy), None, 5)
+        .unwrap()
+        .next
+        .unwrap();
     let cert_cursor = f
         .store
         .certificates_page(Some(&busy), None, 5)
@@ -163,7 +180,7 @@ fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
         .unwrap();
     let of_other = f
         .store
-        .routes_page(&tid("t-001"), Some(&routes_cursor), 5)
+        .routes_page(Some(&tid("t-001")), Some(&routes_cursor), 5)
         .unwrap_err();
     assert!(of_other.is_invalid_cursor(), "{of_other}");
     assert!(
@@ -178,7 +195,7 @@ fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
             .is_invalid_cursor()
     );
     let bad: PageCursor = "busy.x.1".parse().unwrap();
-    let err = f.store.routes_page(&busy, Some(&bad), 5).unwrap_err();
+    let err = f.store.routes_page(Some(&busy), Some(&bad), 5).unwrap_err();
     assert!(matches!(
         err,
         RegistryError::InvalidCursor {
@@ -194,7 +211,7 @@ fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
     let err = f.store.tenants_page(Some(&bad), 5).unwrap_err();
     assert!(err.to_string().contains("not a tenant id"), "{err}");
     // An unknown tenant has no routes: one empty, last page.
-    let none = f.store.routes_page(&tid("nobody"), None, 5).unwrap();
+    let none = f.store.routes_page(Some(&tid("nobody")), None, 5).unwrap();
     assert!(none.items.is_empty() && none.is_last());
 }
 
