@@ -160,6 +160,8 @@ async fn the_paged_listings_document_limit_after_and_a_page_with_next() {
             .collect();
         assert_eq!(required, ["items"], "{page}: next may be null");
     }
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(description.contains("?after="), "{description}");
     fx.stop().await;
 }
 
