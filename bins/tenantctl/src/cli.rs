@@ -207,8 +207,11 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         requests_per_second: Option<u32>,
     },
-    /// List tenants.
-    List,
+    /// List tenants by id, a page at a time.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// Show one tenant with its certificates, routes and tokens.
     Show {
         /// Tenant id.
@@ -332,10 +335,12 @@ pub(crate) enum CertCommand {
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
-    /// List certificates, optionally of one tenant.
+    /// List certificates by issue time, optionally of one tenant, a page at a time.
     List {
         /// Tenant id.
         tenant: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Revoke a certificate by serial (hex, colons allowed).
     Revoke {
@@ -399,10 +404,12 @@ pub(crate) enum RouteCommand {
         #[command(subcommand)]
         spec: Box<RouteSpecArgs>,
     },
-    /// List routes, optionally of one tenant.
+    /// List routes (by tenant, then creation), optionally of one tenant, a page at a time.
     List {
         /// Tenant id.
         tenant: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Remove a route by id.
     Remove {
@@ -522,9 +529,33 @@ pub(crate) struct AuditArgs {
     /// Only events at or after this time: RFC 3339 (2026-11-25T10:00:00Z) or an age (2h, 7d).
     #[arg(long)]
     pub(crate) since: Option<String>,
-    /// At most this many events (the newest).
-    #[arg(long)]
-    pub(crate) limit: Option<u32>,
+    /// At most this many events: without --after the newest ones, with it the next ones
+    /// (1 to 10000; 1 to 1000 with --server).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_LIMIT,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_LIMIT))]
+    pub(crate) limit: u32,
+    /// Page forward: only events after this cursor (the `next` a previous page printed,
+    /// an event's SEQ; 0 starts at the first event).
+    #[arg(long, value_name = "CURSOR")]
+    pub(crate) after: Option<String>,
+}
+
+/// The default page size of the listings.
+pub(crate) const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// The largest `--limit` (the control API allows up to 1000).
+pub(crate) const MAX_PAGE_LIMIT: i64 = 10_000;
+
+/// Which page of a long listing: the first `--limit` items after `--after`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PageArgs {
+    /// At most this many (1 to 10000; 1 to 1000 with --server).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_LIMIT,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_LIMIT))]
+    pub(crate) limit: u32,
+    /// Start after this cursor: the `next` the previous page printed (absent: the first
+    /// page).
+    #[arg(long, value_name = "CURSOR")]
+    pub(crate) after: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

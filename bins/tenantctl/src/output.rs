@@ -10,6 +10,9 @@ use crate::error::CliError;
 pub(crate) struct Output {
     human: String,
     json: Value,
+    /// A line for stderr after the human text (the next page's cursor), so that stdout
+    /// stays the listing alone.
+    hint: Option<String>,
 }
 
 // === impl Output ===
@@ -19,7 +22,22 @@ impl Output {
         Self {
             human: human.into(),
             json,
+            hint: None,
         }
+    }
+
+    /// This listing as one page: the JSON becomes `{"items": [...], "next": CURSOR|null}`
+    /// and, when a page follows, the human text gets a hint naming `--after CURSOR`.
+    pub(crate) fn page(mut self, next: Option<&str>) -> Self {
+        self.json = json!({ "items": self.json, "next": next });
+        self.hint = next.map(|n| format!("More: repeat with --after {n}"));
+        self
+    }
+
+    /// A line for stderr after the human text.
+    pub(crate) fn with_hint(mut self, hint: String) -> Self {
+        self.hint = Some(hint);
+        self
     }
 
     pub(crate) fn print(&self, json: bool) {
@@ -28,8 +46,13 @@ impl Output {
                 "{}",
                 serde_json::to_string_pretty(&self.json).unwrap_or_default()
             );
-        } else if !self.human.is_empty() {
-            println!("{}", self.human.trim_end());
+        } else {
+            if !self.human.is_empty() {
+                println!("{}", self.human.trim_end());
+            }
+            if let Some(hint) = &self.hint {
+                eprintln!("{hint}");
+            }
         }
     }
 

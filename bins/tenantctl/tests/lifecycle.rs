@@ -21,7 +21,7 @@ fn tenant_lifecycle_and_listing() {
     assert_eq!(created["status"], "active");
     assert_eq!(created["max_connections"], 50);
     t.ok(&["tenant", "create", "globex", "--name", "Globex"]);
-    let list = t.json(&["tenant", "list"]);
+    let list = t.json(&["tenant", "list"])["items"].clone();
     let ids: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -63,7 +63,7 @@ fn tenant_lifecycle_and_listing() {
     assert_eq!(deleted["revoked_serials"][0], cert["serial"]);
     assert_eq!(deleted["routes_removed"], 1);
     t.fails(&["tenant", "show", "acme"], "acme");
-    let certs = t.json(&["cert", "list"]);
+    let certs = t.json(&["cert", "list"])["items"].clone();
     assert_eq!(certs[0]["revocation_reason"], "cessation-of-operation");
 }
 
@@ -86,7 +86,13 @@ fn bad_tenant_input_is_refused_with_specific_errors() {
     t.fails(&["cert", "issue", "nobody", "--out", "n"], "nobody");
     t.fails(&["tenant", "create", "x", "--name", ""], "name");
     // The failed commands left nothing behind.
-    assert_eq!(t.json(&["tenant", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        t.json(&["tenant", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // JSON errors are machine-readable too.
     let run = t.run(&["--json", "tenant", "show", "nobody"]);
     assert_eq!(run.code, Some(1));
@@ -144,7 +150,10 @@ fn enrollment_token_is_one_time_and_keeps_the_key_local() {
     t.fails(&["enroll", "--out", "again"], "token");
     assert!(!t.work().join("again").exists());
     assert_eq!(
-        t.json(&["cert", "list", "acme"]).as_array().unwrap().len(),
+        t.json(&["cert", "list", "acme"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
     let tokens = t.json(&["token", "list", "acme"]);
@@ -248,16 +257,28 @@ fn routes_are_validated_listed_and_removed() {
         t.fails(&all, needle);
     }
     assert_eq!(
-        t.json(&["route", "list", "acme"]).as_array().unwrap().len(),
+        t.json(&["route", "list", "acme"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
-    assert_eq!(t.json(&["route", "list"]).as_array().unwrap().len(), 3);
+    assert_eq!(
+        t.json(&["route", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let human = t.ok(&["route", "list", "acme"]);
     assert!(human.contains("api.acme.test"), "{human}");
     t.ok(&["route", "remove", &id]);
     t.fails(&["route", "remove", &id], &id);
     assert_eq!(
-        t.json(&["route", "list", "acme"]).as_array().unwrap().len(),
+        t.json(&["route", "list", "acme"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
     t.fails(
@@ -282,7 +303,7 @@ fn audit_log_records_changes_and_detects_tampering() {
     t.ok(&["tenant", "create", "globex", "--name", "Globex"]);
     issue(&t, "acme", "a");
     t.ok(&["tenant", "suspend", "globex"]);
-    let all = t.json(&["audit"]);
+    let all = t.json(&["audit"])["items"].clone();
     let actions: Vec<&str> = all
         .as_array()
         .unwrap()
@@ -305,17 +326,17 @@ fn audit_log_records_changes_and_detects_tampering() {
             .iter()
             .all(|e| e["actor"] == "cli:test")
     );
-    let acme = t.json(&["audit", "--tenant", "acme"]);
+    let acme = t.json(&["audit", "--tenant", "acme"])["items"].clone();
     assert_eq!(acme.as_array().unwrap().len(), 2);
     assert_eq!(
-        t.json(&["audit", "--since", "1h"])
+        t.json(&["audit", "--since", "1h"])["items"]
             .as_array()
             .unwrap()
             .len(),
         5
     );
     assert_eq!(
-        t.json(&["audit", "--since", "2099-01-01T00:00:00Z"])
+        t.json(&["audit", "--since", "2099-01-01T00:00:00Z"])["items"]
             .as_array()
             .unwrap()
             .len(),
@@ -381,7 +402,7 @@ fn unsafe_missing_and_corrupt_data_dirs_are_refused() {
 fn a_failure_in_the_middle_of_issuing_leaves_the_registry_unchanged() {
     let t = initialised(false);
     t.ok(&["tenant", "create", "acme", "--name", "Acme"]);
-    let audit_before = t.json(&["audit"]).as_array().unwrap().len();
+    let audit_before = t.json(&["audit"])["items"].as_array().unwrap().len();
     // The bundle directory cannot be created (its parent is a file): the certificate is
     // signed, then writing fails inside the registry transaction.
     std::fs::write(t.work().join("blocker"), b"a file").unwrap();
@@ -389,8 +410,14 @@ fn a_failure_in_the_middle_of_issuing_leaves_the_registry_unchanged() {
         &["cert", "issue", "acme", "--out", "blocker/bundle"],
         "blocker",
     );
-    assert_eq!(t.json(&["cert", "list"]).as_array().unwrap().len(), 0);
-    assert_eq!(t.json(&["audit"]).as_array().unwrap().len(), audit_before);
+    assert_eq!(
+        t.json(&["cert", "list"])["items"].as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(
+        t.json(&["audit"])["items"].as_array().unwrap().len(),
+        audit_before
+    );
     t.ok(&["audit", "verify"]);
     // An existing, non-empty output directory is refused before anything happens.
     std::fs::create_dir(t.work().join("full")).unwrap();
@@ -400,7 +427,10 @@ fn a_failure_in_the_middle_of_issuing_leaves_the_registry_unchanged() {
         std::fs::read(t.work().join("full/keep.txt")).unwrap(),
         b"mine"
     );
-    assert_eq!(t.json(&["cert", "list"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        t.json(&["cert", "list"])["items"].as_array().unwrap().len(),
+        0
+    );
 }
 
 #[test]

@@ -366,7 +366,7 @@ fn admin_and_tenant_work_remotely_end_to_end() {
         ],
     );
     let route_id = route["id"].as_str().unwrap().to_owned();
-    let listed = json(&work, &tenant_env, &["route", "list"]);
+    let listed = json(&work, &tenant_env, &["route", "list"])["items"].clone();
     assert_eq!(listed[0]["id"], route_id.as_str());
     let remote_routes = ok(&work, &tenant_env, &["route", "list", "a"]);
     let local_routes = ok(&work, &[], &["--data-dir", &data, "route", "list", "a"]);
@@ -425,7 +425,7 @@ fn admin_and_tenant_work_remotely_end_to_end() {
     );
     // Nothing of b changed.
     assert_eq!(
-        json(&work, &[], &cat(&admin, &["route", "list", "b"])),
+        json(&work, &[], &cat(&admin, &["route", "list", "b"]))["items"],
         serde_json::json!([])
     );
 
@@ -486,7 +486,7 @@ fn admin_and_tenant_work_remotely_end_to_end() {
         &["whoami"],
         &url,
     );
-    let certs = json(&work, &tenant_env, &["cert", "list"]);
+    let certs = json(&work, &tenant_env, &["cert", "list"])["items"].clone();
     let states: Vec<(String, bool)> = certs
         .as_array()
         .unwrap()
@@ -546,7 +546,7 @@ fn admin_and_tenant_work_remotely_end_to_end() {
     assert_ne!(after, before);
 
     // The admin sees the tenant's changes in the audit log.
-    let audit = json(&work, &[], &cat(&admin, &["audit", "--tenant", "a"]));
+    let audit = json(&work, &[], &cat(&admin, &["audit", "--tenant", "a"]))["items"].clone();
     let actions: Vec<&str> = audit
         .as_array()
         .unwrap()
@@ -559,7 +559,7 @@ fn admin_and_tenant_work_remotely_end_to_end() {
     let removed = json(&work, &tenant_env, &["route", "remove", &route_id]);
     assert_eq!(removed["id"], route_id.as_str());
     assert_eq!(
-        json(&work, &tenant_env, &["route", "list"]),
+        json(&work, &tenant_env, &["route", "list"])["items"],
         serde_json::json!([])
     );
 

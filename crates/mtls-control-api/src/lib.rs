@@ -29,7 +29,8 @@ pub mod paths;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use types::{
-    AuditEvent, Certificate, CertificateIssued, EgressUpdate, EnrollRequest, Limits, RenewRequest,
-    RevokeRequest, Route, Tenant, TenantCreate, TenantDeleted, Token, TokenCreate, TokenCreated,
+    AuditEvent, AuditPage, Certificate, CertificateIssued, CertificatePage, DEFAULT_PAGE_LIMIT,
+    EgressUpdate, EnrollRequest, Limits, MAX_PAGE_LIMIT, RenewRequest, RevokeRequest, Route,
+    RoutePage, Tenant, TenantCreate, TenantDeleted, TenantPage, Token, TokenCreate, TokenCreated,
     WhoAmI,
 };

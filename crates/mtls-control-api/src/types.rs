@@ -285,3 +285,46 @@ pub struct WhoAmI {
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
 }
+
+/// The default number of items a listing returns without `limit`.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// The most items one listing call returns (`limit` is 1 to this).
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+/// Declares a page of a listing: the items and the cursor of the next page.
+macro_rules! page_type {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        ///
+        /// Pass `next` as `?after=` (with the same filters) for the page that follows;
+        /// `null` when nothing followed the last item when it was read.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        pub struct $name {
+            /// The items, in the listing's order.
+            pub items: Vec<$item>,
+            /// The cursor after the last item; `null` on the last page.
+            pub next: Option<String>,
+        }
+    };
+}
+
+page_type!(
+    /// `GET /v1/tenants`: a page of tenants, by id.
+    TenantPage,
+    Tenant
+);
+page_type!(
+    /// `GET /v1/tenants/{id}/routes`: a page of a tenant's routes, in creation order.
+    RoutePage,
+    Route
+);
+page_type!(
+    /// `GET /v1/tenants/{id}/certs`: a page of a tenant's certificates, by issue time.
+    CertificatePage,
+    Certificate
+);
+page_type!(
+    /// `GET /v1/audit`: a page of audit events, oldest first.
+    AuditPage,
+    AuditEvent
+);

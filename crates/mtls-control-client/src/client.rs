@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use mtls_control_api::{
-    AuditEvent, Certificate, CertificateIssued, EgressUpdate, EnrollRequest, Limits, RenewRequest,
-    RevokeRequest, Route, Tenant, TenantCreate, TenantDeleted, Token, TokenCreate, TokenCreated,
-    WhoAmI, paths,
+    AuditEvent, AuditPage, Certificate, CertificateIssued, CertificatePage, EgressUpdate,
+    EnrollRequest, Limits, MAX_PAGE_LIMIT, RenewRequest, RevokeRequest, Route, RoutePage, Tenant,
+    TenantCreate, TenantDeleted, TenantPage, Token, TokenCreate, TokenCreated, WhoAmI, paths,
 };
 use reqwest::{Method, Url};
 use serde::Serialize;
@@ -110,8 +110,33 @@ impl ControlClient {
     }
 
     /// `GET /v1/tenants` (admin).
+    ///
+    /// Every tenant: reads every page ([`MAX_PAGE_LIMIT`] at a time). For one page, see
+    /// [`tenants_page`](Self::tenants_page).
     pub async fn tenants(&self) -> Result<Vec<Tenant>, ClientError> {
-        self.call(Method::GET, paths::TENANTS, None::<&()>).await
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .tenants_page(after.as_deref(), Some(MAX_PAGE_LIMIT))
+                .await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /v1/tenants?limit=&after=` (admin): one page of tenants, by id. `after`: a
+    /// previous page's `next` (`None`: the first page); `limit`: `None` for the server's
+    /// default (100).
+    pub async fn tenants_page(
+        &self,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<TenantPage, ClientError> {
+        self.get_page(paths::TENANTS, after, limit).await
     }
 
     /// `POST /v1/tenants` (admin).
@@ -156,9 +181,33 @@ impl ControlClient {
     }
 
     /// `GET /v1/tenants/{id}/routes`.
+    ///
+    /// Every route of the tenant: reads every page. For one page, see
+    /// [`routes_page`](Self::routes_page).
     pub async fn routes(&self, id: &str) -> Result<Vec<Route>, ClientError> {
-        self.call(Method::GET, &paths::tenant_routes(id), None::<&()>)
-            .await
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .routes_page(id, after.as_deref(), Some(MAX_PAGE_LIMIT))
+                .await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /v1/tenants/{id}/routes?limit=&after=`: one page of a tenant's routes, in
+    /// creation order (arguments as for [`tenants_page`](Self::tenants_page)).
+    pub async fn routes_page(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<RoutePage, ClientError> {
+        self.get_page(&paths::tenant_routes(id), after, limit).await
     }
 
     /// `POST /v1/tenants/{id}/routes`: `spec` is the route spec object
@@ -195,9 +244,33 @@ impl ControlClient {
     }
 
     /// `GET /v1/tenants/{id}/certs`.
+    ///
+    /// Every certificate of the tenant: reads every page. For one page, see
+    /// [`certs_page`](Self::certs_page).
     pub async fn certs(&self, id: &str) -> Result<Vec<Certificate>, ClientError> {
-        self.call(Method::GET, &paths::tenant_certs(id), None::<&()>)
-            .await
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .certs_page(id, after.as_deref(), Some(MAX_PAGE_LIMIT))
+                .await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /v1/tenants/{id}/certs?limit=&after=`: one page of a tenant's certificates, by
+    /// issue time (arguments as for [`tenants_page`](Self::tenants_page)).
+    pub async fn certs_page(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<CertificatePage, ClientError> {
+        self.get_page(&paths::tenant_certs(id), after, limit).await
     }
 
     /// `POST /v1/certs/{serial}/revoke`.
@@ -221,9 +294,38 @@ impl ControlClient {
     }
 
     /// `GET /v1/audit`.
+    ///
+    /// The most recent `query.limit` matching events, oldest first.
     pub async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ClientError> {
+        Ok(self.audit_page(query, None).await?.items)
+    }
+
+    /// `GET /v1/audit?...&after=`: with `after` (a previous page's `next`, or `"0"` for the
+    /// first event), the `query.limit` matching events that follow it, and `next` while more
+    /// follow; without, the most recent ones (`next` is `None`).
+    pub async fn audit_page(
+        &self,
+        query: &AuditQuery,
+        after: Option<&str>,
+    ) -> Result<AuditPage, ClientError> {
         let mut url = self.url(paths::AUDIT)?;
         query.apply(&mut url);
+        if let Some(after) = after {
+            url.query_pairs_mut().append_pair("after", after);
+        }
+        let (status, body) = self.send(&url, self.http.get(url.clone())).await?;
+        decode(&url, status, &body)
+    }
+
+    /// `GET path?limit=&after=`: one page of a listing.
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<T, ClientError> {
+        let mut url = self.url(path)?;
+        page_query(&mut url, after, limit);
         let (status, body) = self.send(&url, self.http.get(url.clone())).await?;
         decode(&url, status, &body)
     }
@@ -277,6 +379,21 @@ impl ControlClient {
             return Err(error_from_response(url.as_str(), status, &body));
         }
         Ok((status, body))
+    }
+}
+
+/// Adds `limit` and `after` (when set) to `url`; the query pair encoding keeps any cursor
+/// intact.
+fn page_query(url: &mut Url, after: Option<&str>, limit: Option<u32>) {
+    if after.is_none() && limit.is_none() {
+        return;
+    }
+    let mut pairs = url.query_pairs_mut();
+    if let Some(limit) = limit {
+        pairs.append_pair("limit", &limit.to_string());
+    }
+    if let Some(after) = after {
+        pairs.append_pair("after", after);
     }
 }
 
@@ -351,5 +468,17 @@ mod tests {
         let mut url = Url::parse("https://h:1/v1/audit").unwrap();
         AuditQuery::default().apply(&mut url);
         assert_eq!(url.as_str(), "https://h:1/v1/audit");
+    }
+
+    #[test]
+    fn page_queries_add_only_what_is_set() {
+        let mut url = Url::parse("https://h:1/v1/tenants").unwrap();
+        page_query(&mut url, None, None);
+        assert_eq!(url.as_str(), "https://h:1/v1/tenants");
+        page_query(&mut url, Some("acme.1793620800.42"), Some(50));
+        assert_eq!(
+            url.as_str(),
+            "https://h:1/v1/tenants?limit=50&after=acme.1793620800.42"
+        );
     }
 }

@@ -96,9 +96,10 @@ impl ApiError {
             E::InvalidRoute { source, .. } => {
                 return Self::new(ErrorCode::InvalidRoute, format!("{err}: {source}"));
             }
-            E::InvalidDisplayName { .. } | E::InvalidLimits { .. } | E::InvalidTtl { .. } => {
-                ErrorCode::InvalidRequest
-            }
+            E::InvalidDisplayName { .. }
+            | E::InvalidLimits { .. }
+            | E::InvalidTtl { .. }
+            | E::InvalidCursor { .. } => ErrorCode::InvalidRequest,
             E::PolicyViolation { .. } => ErrorCode::PolicyViolation,
             E::TenantSuspended { .. } => ErrorCode::TenantSuspended,
             E::RecoveryLimitReached { .. } => ErrorCode::RecoveryLimitReached,

@@ -62,7 +62,7 @@ async fn reads_refusals_and_changes_name_the_caller_and_its_address() {
     // The admin reads them back through the API, filtered by time and count.
     let (status, body) = get(&alice, &fx.url("/v1/audit?limit=2")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert_eq!(body["items"].as_array().unwrap().len(), 2);
     let (status, body) = get(&alice, &fx.url("/v1/audit?since=yesterday")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
@@ -76,13 +76,14 @@ async fn reads_refusals_and_changes_name_the_caller_and_its_address() {
     // may name only itself.
     let (status, body) = get(&alice, &fx.url("/v1/audit?tenant=globex&limit=1000")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let globex = body.as_array().unwrap();
+    let globex = body["items"].as_array().unwrap();
     assert!(!globex.is_empty());
     assert!(globex.iter().all(|e| e["tenant"] == "globex"), "{body}");
     let (status, body) = get(&acme, &fx.url("/v1/audit?tenant=acme")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
-        body.as_array()
+        body["items"]
+            .as_array()
             .unwrap()
             .iter()
             .all(|e| e["tenant"] == "acme")

@@ -115,6 +115,57 @@ async fn the_document_lists_every_served_route_and_only_those() {
 }
 
 #[tokio::test]
+async fn the_paged_listings_document_limit_after_and_a_page_with_next() {
+    let fx = Fixture::start(relaxed()).await;
+    let anon = fx.client(None);
+    let (_, doc) = get(&anon, &fx.url("/openapi.json")).await;
+    for (path, page) in [
+        (paths::TENANTS.to_owned(), "TenantPage"),
+        (paths::tenant_routes("{id}"), "RoutePage"),
+        (paths::tenant_certs("{id}"), "CertificatePage"),
+        (paths::AUDIT.to_owned(), "AuditPage"),
+    ] {
+        let op = &doc["paths"][&path]["get"];
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("GET {path} has no parameters"))
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            params.contains(&"limit") && params.contains(&"after"),
+            "GET {path} query parameters: {params:?}"
+        );
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            format!("#/components/schemas/{page}"),
+            "GET {path}"
+        );
+        assert!(
+            op["responses"]["400"].is_object(),
+            "GET {path} documents no 400"
+        );
+        let schema = &doc["components"]["schemas"][page];
+        assert_eq!(
+            schema["properties"]["items"]["type"], "array",
+            "{page}: {schema}"
+        );
+        assert!(schema["properties"]["next"].is_object(), "{page}: {schema}");
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(required, ["items"], "{page}: next may be null");
+    }
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(description.contains("?after="), "{description}");
+    fx.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_paths_and_methods_are_json_errors() {
     let fx = Fixture::start(relaxed()).await;
     let anon = fx.client(None);

@@ -123,7 +123,7 @@ async fn admin_manages_tenants_limits_and_egress() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = get(&alice, &fx.url("/v1/tenants")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert_eq!(body["items"].as_array().unwrap().len(), 2);
     fx.stop().await;
 }
 
@@ -236,10 +236,10 @@ async fn tenant_routes_are_bounded_by_the_policy_and_specs_are_checked() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = get(&tenant, &fx.url("/v1/tenants/acme/routes")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
     let (status, body) = get(&tenant, &fx.url("/v1/tenants/acme/certs")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body[0]["serial"], acme_cert.serial.to_string());
+    assert_eq!(body["items"][0]["serial"], acme_cert.serial.to_string());
     // A tenant may revoke its own certificate.
     let (status, body) = post(
         &tenant,

@@ -1,18 +1,21 @@
 //! Certificate operations.
 
 use mtls_identity::{RevocationReason, Serial, TenantId};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 use serde_json::{Value, json};
 
 use crate::error::db;
+use crate::paging::{RowCursor, fetch, row_page};
 use crate::rows::{CERT_COLUMNS, RawCert, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
 use mtls_registry::IssueFn;
-use mtls_registry::backend::{audit_time, stored_time};
+use mtls_registry::backend::{audit_time, page_limit, stored_time};
 
 use crate::util::to_unix;
-use mtls_registry::{Actor, CertificateRecord, RegistryError, RenewalRequest, TenantRecord};
+use mtls_registry::{
+    Actor, CertificateRecord, Page, PageCursor, RegistryError, RenewalRequest, TenantRecord,
+};
 
 pub(crate) fn get(conn: &Connection, serial: &Serial) -> Result<CertificateRecord, RegistryError> {
     query_one(
@@ -52,6 +55,85 @@ pub(crate) fn list(
             RawCert::into_record,
         ),
     }
+}
+
+/// The SQL of a page of certificates: `?1` the tenant (when `of_tenant`), then the issue
+/// time and rowid to start after (when `after`), then the number of rows.
+pub(crate) fn page_sql(of_tenant: bool, after: bool) -> String {
+    let select = format!("SELECT {CERT_COLUMNS}, rowid FROM certificates");
+    let order = "ORDER BY issued_at, rowid";
+    match (of_tenant, after) {
+        (true, true) => {
+            format!("{select} WHERE tenant = ?1 AND (issued_at, rowid) > (?2, ?3) {order} LIMIT ?4")
+        }
+        (true, false) => format!("{select} WHERE tenant = ?1 {order} LIMIT ?2"),
+        (false, true) => format!("{select} WHERE (issued_at, rowid) > (?1, ?2) {order} LIMIT ?3"),
+        (false, false) => format!("{select} {order} LIMIT ?1"),
+    }
+}
+
+/// One page of certificates (of one tenant, or all) by issue time, after `after`. One
+/// tenant's is a range read on `certificates_by_tenant`; every tenant's scans the table
+/// (there is no index on the issue time alone: a listing of everything reads everything).
+pub(crate) fn page(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+    after: Option<&PageCursor>,
+    limit: usize,
+) -> Result<Page<CertificateRecord>, RegistryError> {
+    const OPERATION: &str = "list a page of certificates";
+    let limit = page_limit(limit);
+    let after = after
+        .map(|c| RowCursor::parse(c, "certificates", tenant))
+        .transpose()?;
+    let with_rowid = |row: &Row<'_>| Ok((RawCert::from_row(row)?, row.get::<_, i64>(12)?));
+    let of_tenant = |(raw, rowid): (RawCert, i64)| {
+        let cert = raw.into_record()?;
+        let cursor = RowCursor {
+            tenant: Some(cert.tenant.clone()),
+            at: to_unix(cert.issued_at),
+            rowid,
+        };
+        Ok((cert, cursor))
+    };
+    let of_all = |(raw, rowid): (RawCert, i64)| {
+        let cert = raw.into_record()?;
+        let cursor = RowCursor {
+            tenant: None,
+            at: to_unix(cert.issued_at),
+            rowid,
+        };
+        Ok((cert, cursor))
+    };
+    let sql = page_sql(tenant.is_some(), after.is_some());
+    let rows = match (tenant, after) {
+        (Some(t), Some(after)) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![t.as_str(), after.at, after.rowid, fetch(limit)],
+            with_rowid,
+            of_tenant,
+        )?,
+        (Some(t), None) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![t.as_str(), fetch(limit)],
+            with_rowid,
+            of_tenant,
+        )?,
+        (None, Some(after)) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![after.at, after.rowid, fetch(limit)],
+            with_rowid,
+            of_all,
+        )?,
+        (None, None) => query_all(conn, OPERATION, &sql, [fetch(limit)], with_rowid, of_all)?,
+    };
+    row_page(rows, limit, "certificates.tenant")
 }
 
 pub(crate) fn revoked(conn: &Connection) -> Result<Vec<CertificateRecord>, RegistryError> {

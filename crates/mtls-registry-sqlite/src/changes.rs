@@ -94,7 +94,7 @@ fn current_version(conn: &Connection) -> Result<u64, RegistryError> {
 }
 
 /// One tenant's row, routes (creation order, as in a snapshot) and certificates now.
-fn tenant_state(conn: &Connection, id: TenantId) -> Result<TenantState, RegistryError> {
+pub(crate) fn tenant_state(conn: &Connection, id: TenantId) -> Result<TenantState, RegistryError> {
     const READ: &str = "read a changed tenant";
     let tenant = query_one(
         conn,

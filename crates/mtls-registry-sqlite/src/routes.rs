@@ -2,15 +2,17 @@
 
 use mtls_identity::TenantId;
 use mtls_route_spec::RouteSpec;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 use serde_json::json;
 
 use crate::error::db;
+use crate::paging::{RowCursor, fetch, row_page};
 use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
 use crate::util::to_unix;
-use mtls_registry::{Actor, RegistryError, RouteId, RouteRecord};
+use mtls_registry::backend::page_limit;
+use mtls_registry::{Actor, Page, PageCursor, RegistryError, RouteId, RouteRecord};
 
 pub(crate) fn list(
     conn: &Connection,
@@ -36,6 +38,87 @@ pub(crate) fn list(
             RawRoute::into_record,
         ),
     }
+}
+
+/// The SQL of a page of routes: `?1` the tenant (when `of_tenant`), then (when `after`)
+/// the position to start after (the tenant too, for every tenant's routes: they are in
+/// tenant order), then the number of rows.
+pub(crate) fn page_sql(of_tenant: bool, after: bool) -> String {
+    let select = format!("SELECT {ROUTE_COLUMNS}, rowid FROM routes");
+    match (of_tenant, after) {
+        (true, true) => format!(
+            "{select} WHERE tenant = ?1 AND (created_at, rowid) > (?2, ?3)
+             ORDER BY created_at, rowid LIMIT ?4"
+        ),
+        (true, false) => {
+            format!("{select} WHERE tenant = ?1 ORDER BY created_at, rowid LIMIT ?2")
+        }
+        (false, true) => format!(
+            "{select} WHERE (tenant, created_at, rowid) > (?1, ?2, ?3)
+             ORDER BY tenant, created_at, rowid LIMIT ?4"
+        ),
+        (false, false) => format!("{select} ORDER BY tenant, created_at, rowid LIMIT ?1"),
+    }
+}
+
+/// One page of routes (of one tenant, or all) in tenant, then creation order, after
+/// `after`: a range read on `routes_by_tenant` either way.
+pub(crate) fn page(
+    conn: &Connection,
+    tenant: Option<&TenantId>,
+    after: Option<&PageCursor>,
+    limit: usize,
+) -> Result<Page<RouteRecord>, RegistryError> {
+    const OPERATION: &str = "list a page of routes";
+    let limit = page_limit(limit);
+    let with_rowid = |row: &Row<'_>| Ok((RawRoute::from_row(row)?, row.get::<_, i64>(4)?));
+    let convert = |(raw, rowid): (RawRoute, i64)| {
+        let route = raw.into_record()?;
+        let cursor = RowCursor {
+            tenant: Some(route.tenant.clone()),
+            at: to_unix(route.created_at),
+            rowid,
+        };
+        Ok((route, cursor))
+    };
+    let after = after
+        .map(|c| match tenant {
+            Some(t) => RowCursor::parse(c, "routes", Some(t)),
+            None => RowCursor::parse_any_tenant(c, "routes"),
+        })
+        .transpose()?;
+    let sql = page_sql(tenant.is_some(), after.is_some());
+    let rows = match (tenant, after) {
+        (Some(t), Some(after)) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![t.as_str(), after.at, after.rowid, fetch(limit)],
+            with_rowid,
+            convert,
+        )?,
+        (Some(t), None) => query_all(
+            conn,
+            OPERATION,
+            &sql,
+            params![t.as_str(), fetch(limit)],
+            with_rowid,
+            convert,
+        )?,
+        (None, Some(after)) => {
+            let from = after.tenant.as_ref().map(TenantId::as_str);
+            query_all(
+                conn,
+                OPERATION,
+                &sql,
+                params![from, after.at, after.rowid, fetch(limit)],
+                with_rowid,
+                convert,
+            )?
+        }
+        (None, None) => query_all(conn, OPERATION, &sql, [fetch(limit)], with_rowid, convert)?,
+    };
+    row_page(rows, limit, "routes.tenant")
 }
 
 /// Who is adding a route: an admin (no route policy) or the tenant itself (its policy).

@@ -9,12 +9,15 @@ use serde_json::Value;
 use crate::error::db;
 use crate::routes::AddedBy;
 use crate::rows::parse;
-use crate::{SqliteStore, admin_certs, audit, certs, changes, routes, snapshot, tenants, tokens};
+use crate::{
+    SqliteStore, admin_certs, audit, certs, changes, routes, snapshot, tenant_snapshot, tenants,
+    tokens,
+};
 use mtls_registry::{
     Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
-    CertificateRecord, Changes, DeletedTenant, Delta, EnrollmentSecret, IssueFn, RegistryError,
-    RenewalRequest, RouteId, RouteRecord, Snapshot, Store, TenantLimits, TenantRecord,
-    TenantStatus, TenantUpdate, TokenRecord, validate_audit_action,
+    CertificateRecord, Changes, DeletedTenant, Delta, EnrollmentSecret, IssueFn, Page, PageCursor,
+    RegistryError, RenewalRequest, RouteId, RouteRecord, Snapshot, Store, TenantLimits,
+    TenantRecord, TenantStatus, TenantUpdate, TokenRecord, validate_audit_action,
 };
 
 // === impl SqliteStore ===
@@ -67,6 +70,14 @@ impl Store for SqliteStore {
         tenants::list(&self.lock())
     }
 
+    fn tenants_page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<TenantRecord>, RegistryError> {
+        tenants::page(&self.lock(), after, limit)
+    }
+
     fn set_tenant_status(
         &self,
         actor: &Actor,
@@ -115,6 +126,15 @@ impl Store for SqliteStore {
         certs::list(&self.lock(), tenant)
     }
 
+    fn certificates_page(
+        &self,
+        tenant: Option<&TenantId>,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<CertificateRecord>, RegistryError> {
+        certs::page(&self.lock(), tenant, after, limit)
+    }
+
     fn revoke_certificate(
         &self,
         actor: &Actor,
@@ -143,6 +163,15 @@ impl Store for SqliteStore {
 
     fn routes(&self, tenant: Option<&TenantId>) -> Result<Vec<RouteRecord>, RegistryError> {
         routes::list(&self.lock(), tenant)
+    }
+
+    fn routes_page(
+        &self,
+        tenant: Option<&TenantId>,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<RouteRecord>, RegistryError> {
+        routes::page(&self.lock(), tenant, after, limit)
     }
 
     fn remove_route(&self, actor: &Actor, id: &RouteId) -> Result<RouteRecord, RegistryError> {
@@ -179,12 +208,31 @@ impl Store for SqliteStore {
         audit::list(&self.lock(), filter)
     }
 
+    fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<AuditEvent>, RegistryError> {
+        audit::page(&self.lock(), filter, after, limit)
+    }
+
     fn verify_audit(&self) -> Result<AuditReport, RegistryError> {
         self.read("verify the audit log", audit::verify)
     }
 
     fn snapshot(&self) -> Result<Snapshot, RegistryError> {
         self.read("build a snapshot", snapshot::build)
+    }
+
+    fn tenant_snapshot(
+        &self,
+        tenant: &TenantId,
+        serial: Option<&Serial>,
+    ) -> Result<Snapshot, RegistryError> {
+        self.read("build a tenant's snapshot", |conn| {
+            tenant_snapshot::build(conn, tenant, serial)
+        })
     }
 
     fn version(&self) -> Result<u64, RegistryError> {

@@ -7,14 +7,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::json;
 
 use crate::error::db;
+use crate::paging::fetch;
 use crate::rows::{RawTenant, TENANT_COLUMNS, parse, query_all, query_one};
 use crate::store::WriteTx;
-use mtls_registry::backend::audit_time;
+use mtls_registry::backend::{audit_time, page_limit, tenant_cursor, tenant_cursor_of};
 
 use crate::util::to_unix;
 use mtls_registry::{
-    Actor, DeletedTenant, RegistryError, RoutePolicy, TenantLimits, TenantRecord, TenantStatus,
-    TenantUpdate, validate_display_name,
+    Actor, DeletedTenant, Page, PageCursor, RegistryError, RoutePolicy, TenantLimits, TenantRecord,
+    TenantStatus, TenantUpdate, validate_display_name,
 };
 
 /// One tenant, or `UnknownTenant`.
@@ -48,6 +49,44 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<TenantRecord>, RegistryError
         RawTenant::from_row,
         RawTenant::into_record,
     )
+}
+
+/// The SQL of a page of tenants: `?1` the id to start after (when `after`), then the
+/// number of rows.
+pub(crate) fn page_sql(after: bool) -> String {
+    if after {
+        format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2")
+    } else {
+        format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id LIMIT ?1")
+    }
+}
+
+/// One page of tenants by id, after the tenant id `after` names.
+pub(crate) fn page(
+    conn: &Connection,
+    after: Option<&PageCursor>,
+    limit: usize,
+) -> Result<Page<TenantRecord>, RegistryError> {
+    let limit = page_limit(limit);
+    let rows = match after.map(tenant_cursor).transpose()? {
+        Some(after) => query_all(
+            conn,
+            "list a page of tenants",
+            &page_sql(true),
+            params![after.as_str(), fetch(limit)],
+            RawTenant::from_row,
+            RawTenant::into_record,
+        )?,
+        None => query_all(
+            conn,
+            "list a page of tenants",
+            &page_sql(false),
+            [fetch(limit)],
+            RawTenant::from_row,
+            RawTenant::into_record,
+        )?,
+    };
+    Ok(Page::from_rows(rows, limit, |t| tenant_cursor_of(&t.id)))
 }
 
 fn limits_json(limits: &TenantLimits) -> serde_json::Value {

@@ -327,6 +327,17 @@ pub enum RegistryError {
         /// What is wrong.
         problem: String,
     },
+    /// A page cursor that is not a position in the listing it was passed to (made up, cut
+    /// short, or taken from another listing).
+    #[error("cursor {cursor:?} is not a position in the {listing} listing: {reason}")]
+    InvalidCursor {
+        /// The listing: `tenants`, `routes`, `certificates`, `audit events`.
+        listing: &'static str,
+        /// The cursor as given.
+        cursor: crate::PageCursor,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 // === impl RegistryError ===
@@ -335,6 +346,12 @@ impl RegistryError {
     /// True for [`RegistryError::Busy`]: the operation changed nothing and may be retried.
     pub fn is_busy(&self) -> bool {
         matches!(self, Self::Busy { .. })
+    }
+
+    /// True for [`RegistryError::InvalidCursor`]: the caller passed a cursor this listing
+    /// never handed out.
+    pub fn is_invalid_cursor(&self) -> bool {
+        matches!(self, Self::InvalidCursor { .. })
     }
 
     /// True for errors that name something that does not exist (tenant, serial, route, token).

@@ -82,6 +82,7 @@ mod cert;
 mod changes;
 mod clock;
 mod error;
+mod page;
 mod renewal;
 mod route;
 mod route_policy;
@@ -105,6 +106,7 @@ pub use changes::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::RegistryError;
+pub use page::{CursorError, MAX_PAGE_LIMIT, Page, PageCursor};
 pub use renewal::{Recovery, RenewalRequest};
 pub use route::{RouteId, RouteIdError, RouteRecord};
 pub use route_policy::{
@@ -126,5 +128,8 @@ pub use token::{
 /// store need none of it.
 pub mod backend {
     pub use crate::audit::{ChainVerifier, canonical_json, chain_hash};
+    pub use crate::page::{
+        clamp as page_limit, seq_cursor, seq_cursor_of, tenant_cursor, tenant_cursor_of,
+    };
     pub use crate::util::{audit_time, stored_time};
 }

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use crate::{
     Actor, AdminCertificateRecord, AdminIssueFn, AuditEvent, AuditFilter, AuditReport,
-    CertificateRecord, Changes, DeletedTenant, EnrollmentSecret, NewCertificate, RegistryError,
-    RenewalRequest, RouteId, RouteRecord, Snapshot, TenantLimits, TenantRecord, TenantStatus,
-    TenantUpdate, TokenRecord,
+    CertificateRecord, Changes, DeletedTenant, EnrollmentSecret, NewCertificate, Page, PageCursor,
+    RegistryError, RenewalRequest, RouteId, RouteRecord, Snapshot, TenantLimits, TenantRecord,
+    TenantStatus, TenantUpdate, TokenRecord, page,
 };
 
 /// The error type `issue` callbacks return.
@@ -64,6 +64,30 @@ pub trait Store: Send + Sync {
 
     /// All tenants, ordered by id.
     fn tenants(&self) -> Result<Vec<TenantRecord>, RegistryError>;
+
+    /// One page of [`tenants`](Self::tenants): the first `limit` tenants (1 to
+    /// [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT)) after `after`, ordered by id. `None`
+    /// starts at the first tenant. A tenant id is a valid cursor here (the page starts
+    /// after it, whether or not that tenant still exists); anything else is
+    /// [`InvalidCursor`](RegistryError::InvalidCursor).
+    ///
+    /// The default filters [`tenants`](Self::tenants); backends read only the page.
+    fn tenants_page(
+        &self,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<TenantRecord>, RegistryError> {
+        let after = after.map(page::tenant_cursor).transpose()?;
+        let tenants = self.tenants()?;
+        let rows = tenants
+            .into_iter()
+            .filter(|t| after.as_ref().is_none_or(|a| t.id > *a))
+            .take(page::clamp(limit) + 1)
+            .collect();
+        Ok(Page::from_rows(rows, page::clamp(limit), |t| {
+            page::tenant_cursor_of(&t.id)
+        }))
+    }
 
     /// Suspends or resumes a tenant. Asking for the status it already has is
     /// [`TenantAlreadyInStatus`](RegistryError::TenantAlreadyInStatus).
@@ -121,6 +145,29 @@ pub trait Store: Send + Sync {
         &self,
         tenant: Option<&TenantId>,
     ) -> Result<Vec<CertificateRecord>, RegistryError>;
+
+    /// One page of [`certificates`](Self::certificates) (of one tenant, or all), in the same
+    /// order: the first `limit` (1 to [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT)) after
+    /// `after`, a cursor from an earlier page of the same listing (`None`: from the
+    /// first). Errors: [`InvalidCursor`](RegistryError::InvalidCursor).
+    ///
+    /// The default filters [`certificates`](Self::certificates) (its cursor is the last
+    /// serial, so a cursor whose certificate row is gone is refused); backends read only
+    /// the page.
+    fn certificates_page(
+        &self,
+        tenant: Option<&TenantId>,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<CertificateRecord>, RegistryError> {
+        page::after_key(
+            self.certificates(tenant)?,
+            after,
+            limit,
+            "certificates",
+            |c| c.serial.to_string(),
+        )
+    }
 
     /// Renews a certificate in one transaction: checks the presented certificate (recorded,
     /// not revoked, its tenant active), enforces the recovery bound of its lineage when
@@ -208,6 +255,26 @@ pub trait Store: Send + Sync {
     /// Routes (of one tenant, or all), ordered by tenant then creation.
     fn routes(&self, tenant: Option<&TenantId>) -> Result<Vec<RouteRecord>, RegistryError>;
 
+    /// One page of [`routes`](Self::routes) (of one tenant, or all), in the same order
+    /// (tenant, then creation): the first `limit` (1 to
+    /// [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT)) after `after`, a cursor from an earlier
+    /// page of the same listing (`None`: from the first). Errors:
+    /// [`InvalidCursor`](RegistryError::InvalidCursor) (also for a cursor of another
+    /// tenant's routes). An unknown tenant has no routes: an empty last page.
+    ///
+    /// The default filters [`routes`](Self::routes) (its cursor is the last route id, so a
+    /// cursor whose route was removed is refused); backends read only the page.
+    fn routes_page(
+        &self,
+        tenant: Option<&TenantId>,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<RouteRecord>, RegistryError> {
+        page::after_key(self.routes(tenant)?, after, limit, "routes", |r| {
+            r.id.to_string()
+        })
+    }
+
     /// Removes a route, or [`UnknownRoute`](RegistryError::UnknownRoute).
     fn remove_route(&self, actor: &Actor, id: &RouteId) -> Result<RouteRecord, RegistryError>;
 
@@ -254,6 +321,37 @@ pub trait Store: Send + Sync {
     /// Audit events matching `filter`, in ascending `seq` order.
     fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, RegistryError>;
 
+    /// One page of the audit log, paging forward: the first `limit` events (1 to
+    /// [`MAX_PAGE_LIMIT`](crate::MAX_PAGE_LIMIT)) matching `filter.tenant` and
+    /// `filter.since` whose `seq` is greater than `after`, in ascending `seq` order
+    /// (`filter.limit` is not used: `limit` is). The cursor is a `seq` in decimal (`0`, or
+    /// `None`: from the first event); anything else is
+    /// [`InvalidCursor`](RegistryError::InvalidCursor). The log is append-only, so paging
+    /// to the end sees every event once, and a later read from the last cursor sees the
+    /// events appended since.
+    ///
+    /// The default filters [`audit_events`](Self::audit_events); backends read only the
+    /// page.
+    fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&PageCursor>,
+        limit: usize,
+    ) -> Result<Page<AuditEvent>, RegistryError> {
+        let after = after.map(page::seq_cursor).transpose()?.unwrap_or(0);
+        let events = self.audit_events(&AuditFilter {
+            limit: None,
+            ..filter.clone()
+        })?;
+        let limit = page::clamp(limit);
+        let rows = events
+            .into_iter()
+            .filter(|e| e.seq > after)
+            .take(limit + 1)
+            .collect();
+        Ok(Page::from_rows(rows, limit, |e| page::seq_cursor_of(e.seq)))
+    }
+
     /// Walks the whole audit log: recomputes every hash, checks the links, the sequence
     /// and the recorded head. The first problem is
     /// [`AuditChainBroken`](RegistryError::AuditChainBroken) naming its `seq`.
@@ -261,6 +359,24 @@ pub trait Store: Send + Sync {
 
     /// A consistent, immutable view for the data plane.
     fn snapshot(&self) -> Result<Snapshot, RegistryError>;
+
+    /// A snapshot that holds only what deciding about one tenant's connections needs:
+    /// that tenant (if the registry holds it) with its routes and certificates, and the
+    /// certificate `serial` whichever tenant it was issued to. For that tenant and that
+    /// certificate, [`Snapshot::admit`] and the routes answer exactly as in the full
+    /// [`snapshot`](Self::snapshot) at the same version (what `tenantctl explain` needs,
+    /// without reading every tenant).
+    ///
+    /// The default is the full snapshot (right, but it reads every tenant); backends read
+    /// the one tenant with indexed reads.
+    fn tenant_snapshot(
+        &self,
+        tenant: &TenantId,
+        serial: Option<&Serial>,
+    ) -> Result<Snapshot, RegistryError> {
+        let _ = (tenant, serial);
+        self.snapshot()
+    }
 
     /// The registry version: bumped by every committed change. Cheap (one primary-key
     /// read); poll it and rebuild the [`Snapshot`] when it changes.

@@ -1,11 +1,11 @@
 //! `tenantctl audit` and `tenantctl audit verify`.
 
-use mtls_registry::{AuditEvent, AuditFilter, Store};
+use mtls_registry::{AuditEvent, AuditFilter, PageCursor, Store};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Context, parse_tenant};
+use super::{Context, parse_cursor, parse_tenant};
 use crate::cli::{AuditArgs, AuditCommand};
 use crate::error::CliError;
 use crate::output::{Output, table, timestamp};
@@ -24,12 +24,35 @@ pub(super) fn run(ctx: &Context, args: AuditArgs) -> Result<Output, CliError> {
     }
     let tenant = args.tenant.as_deref().map(parse_tenant).transpose()?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
-    let events = store.audit_events(&AuditFilter {
+    let filter = AuditFilter {
         tenant,
         since,
-        limit: args.limit,
-    })?;
-    Ok(list_output(&events))
+        limit: Some(args.limit),
+    };
+    match args.after.as_deref().map(parse_cursor).transpose()? {
+        Some(after) => {
+            let page = store.audit_page(&filter, Some(&after), args.limit as usize)?;
+            let next = page.next.as_ref().map(PageCursor::as_str);
+            Ok(list_output(&page.items).page(next))
+        }
+        None => {
+            let events = store.audit_events(&filter)?;
+            Ok(tail_output(&events, args.limit))
+        }
+    }
+}
+
+/// The newest `limit` events: the last page, so `next` is null; when it is full, the
+/// hint says how to read the older ones.
+pub(super) fn tail_output(events: &[AuditEvent], limit: u32) -> Output {
+    let output = list_output(events).page(None);
+    if events.len() >= limit as usize {
+        output.with_hint(format!(
+            "The newest {limit} events. Page through all of them with --after 0."
+        ))
+    } else {
+        output
+    }
 }
 
 pub(super) fn list_output(events: &[AuditEvent]) -> Output {

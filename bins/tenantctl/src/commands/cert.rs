@@ -4,10 +4,12 @@ use mtls_ca::{
     ClientCertRequest, IssuedCertificate, Overwrite, P12Options, write_bundle, write_public_file,
 };
 use mtls_identity::RevocationReason;
-use mtls_registry::{CertificateKind, CertificateRecord, NewCertificate, Store};
+use mtls_registry::{CertificateKind, CertificateRecord, NewCertificate, PageCursor, Store};
 use serde_json::{Value, json};
 
-use super::{Context, StagedDir, days, key_algorithm, parse_tenant, read_secret_file};
+use super::{
+    Context, StagedDir, days, key_algorithm, parse_cursor, parse_tenant, read_secret_file,
+};
 use crate::cli::CertCommand;
 use crate::error::CliError;
 use crate::output::{Output, table, timestamp};
@@ -118,14 +120,17 @@ pub(super) fn run(ctx: &Context, cmd: CertCommand) -> Result<Output, CliError> {
                 value,
             ))
         }
-        CertCommand::List { tenant } => {
+        CertCommand::List { tenant, page } => {
             let store = ctx.data.open_registry()?;
             let tenant = tenant.as_deref().map(parse_tenant).transpose()?;
+            let after = page.after.as_deref().map(parse_cursor).transpose()?;
             if let Some(t) = &tenant {
                 store.tenant(t)?;
             }
-            let certs = store.certificates(tenant.as_ref())?;
-            Ok(list_output(&certs))
+            let certs =
+                store.certificates_page(tenant.as_ref(), after.as_ref(), page.limit as usize)?;
+            let next = certs.next.as_ref().map(PageCursor::as_str);
+            Ok(list_output(&certs.items).page(next))
         }
         CertCommand::Revoke { serial, reason } => {
             let (serial, reason) = super::parse_revocation(&serial, &reason)?;

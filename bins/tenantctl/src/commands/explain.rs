@@ -9,7 +9,7 @@ use mtls_policy::{
     AdmissionRefusal, ConnectDecision, DestinationVerdict, EgressOrigin, EgressSource,
     PathDecision, Policy, Request, RouteDecision, UpstreamIdentity,
 };
-use mtls_registry::{RouteId, Store};
+use mtls_registry::{RouteId, SnapshotBuilder, Store};
 use mtls_router::{HttpExplanation, NoRoute};
 use mtls_tls::ClientChainError;
 use rustls::CertificateError;
@@ -26,7 +26,6 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs, cert: &Path) -> Result<Outpu
     let store = ctx.data.open_registry()?;
     // The CA must be usable; the listener trusts its bundle, ca.pem.
     ctx.data.load_ca()?;
-    let policy = Policy::new(store.snapshot()?);
     let chain = certificate_chain(cert)?;
     let der = chain[0].clone();
     let now = time::OffsetDateTime::now_utc();
@@ -35,8 +34,17 @@ pub(super) fn run(ctx: &Context, args: ExplainArgs, cert: &Path) -> Result<Outpu
     let mut value = json!({ "cert": cert });
 
     // 1. Would the TLS handshake accept the certificate at all?
-    let identity = PeerIdentity::from_der(&der, Some(policy.snapshot().trust_domain()))
+    let trust_domain = store.trust_domain()?;
+    let identity = PeerIdentity::from_der(&der, Some(&trust_domain))
         .map_err(CliError::invalid("--cert", &cert.display().to_string()))?;
+    // Only what the decision reads: the certificate's tenant (its row, routes and
+    // certificates) and the certificate itself, with indexed reads. The gateway's full
+    // snapshot decides the same for this tenant and this certificate.
+    let snapshot = match &identity.tenant {
+        Some(tenant) => store.tenant_snapshot(tenant, Some(&identity.serial))?,
+        None => SnapshotBuilder::new(store.version()?, trust_domain).build(),
+    };
+    let policy = Policy::new(snapshot);
     let chain_problem = chain_problem(&ctx.data.trust_bundle(), &chain, &identity, now)?;
     human.push_str(&format!(
         "Certificate  serial {} subject \"{}\"\n             issued by \"{}\", valid until {}\n",

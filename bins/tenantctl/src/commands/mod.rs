@@ -75,6 +75,11 @@ pub(crate) fn parse_tenant(value: &str) -> Result<TenantId, CliError> {
     value.parse().map_err(CliError::invalid("tenant id", value))
 }
 
+/// `--after`: a page cursor (what the listing does with it is the registry's to check).
+pub(crate) fn parse_cursor(value: &str) -> Result<mtls_registry::PageCursor, CliError> {
+    value.parse().map_err(CliError::invalid("--after", value))
+}
+
 /// The `SERIAL` and `--reason` of a `revoke` command (tenant and admin certificates, local
 /// and remote alike).
 pub(crate) fn parse_revocation(

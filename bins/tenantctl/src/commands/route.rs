@@ -1,10 +1,10 @@
 //! `tenantctl route ...`: routes are validated by `mtls-route-spec` and stored per tenant.
 
-use mtls_registry::{RouteId, RouteRecord, Store};
+use mtls_registry::{PageCursor, RouteId, RouteRecord, Store};
 use mtls_route_spec::{ConnectRoute, HttpRoute, RouteSpec, TcpRoute, UpstreamTls};
 use serde_json::{Value, json};
 
-use super::{Context, parse_tenant};
+use super::{Context, parse_cursor, parse_tenant};
 use crate::cli::{RouteCommand, RouteSpecArgs};
 use crate::error::CliError;
 use crate::output::{Output, table, timestamp};
@@ -18,14 +18,16 @@ pub(super) fn run(ctx: &Context, cmd: RouteCommand) -> Result<Output, CliError> 
             let route = store.add_route(&ctx.actor, &tenant, spec)?;
             Ok(added_output(&route))
         }
-        RouteCommand::List { tenant } => {
+        RouteCommand::List { tenant, page } => {
             let tenant = tenant.as_deref().map(parse_tenant).transpose()?;
+            let after = page.after.as_deref().map(parse_cursor).transpose()?;
             let store = ctx.data.open_registry()?;
             if let Some(t) = &tenant {
                 store.tenant(t)?;
             }
-            let routes = store.routes(tenant.as_ref())?;
-            Ok(list_output(&routes))
+            let routes = store.routes_page(tenant.as_ref(), after.as_ref(), page.limit as usize)?;
+            let next = routes.next.as_ref().map(PageCursor::as_str);
+            Ok(list_output(&routes.items).page(next))
         }
         RouteCommand::Remove { id, tenant } => {
             let id: RouteId = id.parse().map_err(CliError::invalid("route id", &id))?;

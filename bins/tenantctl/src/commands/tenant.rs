@@ -4,12 +4,12 @@
 use std::net::IpAddr;
 
 use mtls_registry::{
-    CertificateRecord, DeletedTenant, RoutePolicy, RouteRecord, Store, TenantLimits, TenantRecord,
-    TenantStatus, TenantUpdate, TokenRecord,
+    CertificateRecord, DeletedTenant, PageCursor, RoutePolicy, RouteRecord, Store, TenantLimits,
+    TenantRecord, TenantStatus, TenantUpdate, TokenRecord,
 };
 use serde_json::{Value, json};
 
-use super::{Context, parse_tenant};
+use super::{Context, parse_cursor, parse_tenant};
 use crate::cli::{LimitsArgs, TenantCommand};
 use crate::error::CliError;
 use crate::output::{Output, table, timestamp};
@@ -31,7 +31,12 @@ pub(super) fn run(ctx: &Context, cmd: TenantCommand) -> Result<Output, CliError>
             let t = store.create_tenant(&ctx.actor, &id, &name, limits)?;
             Ok(created_output(&t))
         }
-        TenantCommand::List => Ok(list_output(&store.tenants()?)),
+        TenantCommand::List { page } => {
+            let after = page.after.as_deref().map(parse_cursor).transpose()?;
+            let tenants = store.tenants_page(after.as_ref(), page.limit as usize)?;
+            let next = tenants.next.as_ref().map(PageCursor::as_str);
+            Ok(list_output(&tenants.items).page(next))
+        }
         TenantCommand::Show { id } => {
             let id = parse_tenant(&id)?;
             let t = store.tenant(&id)?;

@@ -5,6 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+// Not every test binary runs openssl.
+#[allow(unused_imports)]
 pub use mtls_test_support::{CliRunner, Openssl};
 
 /// A runner for the tenantctl binary under test.

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use mtls_control_api::{AuditEvent, ErrorBody};
-use mtls_registry::AuditFilter;
+use mtls_control_api::{AuditPage, ErrorBody};
+use mtls_registry::{AuditFilter, Page};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -11,38 +11,40 @@ use time::format_description::well_known::Rfc3339;
 use crate::caller::Caller;
 use crate::convert;
 use crate::error::ApiError;
+use crate::handlers::page;
 use crate::json::ApiQuery;
 use crate::state::AppState;
 
-/// The most events one call returns.
-pub(crate) const MAX_AUDIT_LIMIT: u32 = 1000;
-/// The number of events returned without `limit`.
-pub(crate) const DEFAULT_AUDIT_LIMIT: u32 = 100;
-
-/// `?since=RFC3339&limit=N&tenant=ID`.
+/// `?since=RFC3339&limit=N&tenant=ID&after=SEQ`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     /// Only events at or after this time (RFC 3339).
     since: Option<String>,
-    /// At most this many (the most recent), 1 to 1000; default 100.
+    /// At most this many, 1 to 1000; default 100: without `after` the most recent ones,
+    /// with it the first ones after it.
     limit: Option<u32>,
+    /// Page forward: only events after this cursor (an event `seq`, as a page's `next`;
+    /// `0` starts at the first event).
+    after: Option<String>,
     /// Only this tenant's events. A tenant caller always gets only its own: naming another
     /// tenant is 403.
     tenant: Option<String>,
 }
 
 /// Audit events in ascending order: every event for an admin, the caller's own tenant's
-/// events for a tenant.
+/// events for a tenant. Without `after`: the most recent `limit` (`next` is `null`); with
+/// it: the `limit` events that follow it, and `next` while more follow (`after=0` pages
+/// through the log from the first event).
 #[utoipa::path(
     get,
     path = "/v1/audit",
     tag = "audit",
     params(AuditQuery),
     responses(
-        (status = 200, description = "Events, oldest first", body = [AuditEvent]),
-        (status = 400, description = "invalid_request: bad since or limit", body = ErrorBody),
+        (status = 200, description = "A page of events, oldest first; `next` is the cursor of the next page", body = AuditPage),
+        (status = 400, description = "invalid_request: bad since, limit or after", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "forbidden: a tenant naming another tenant", body = ErrorBody),
     )
@@ -51,7 +53,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let since = query
         .since
         .as_deref()
@@ -61,12 +63,8 @@ pub(crate) async fn list(
             })
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_AUDIT_LIMIT);
-    if limit == 0 || limit > MAX_AUDIT_LIMIT {
-        return Err(ApiError::invalid_request(format!(
-            "limit {limit} is outside 1 to {MAX_AUDIT_LIMIT}"
-        )));
-    }
+    let limit = page::limit(query.limit)?;
+    let after = page::cursor(query.after.as_deref())?;
     let requested = query
         .tenant
         .as_deref()
@@ -88,10 +86,18 @@ pub(crate) async fn list(
     let filter = AuditFilter {
         tenant,
         since,
-        limit: Some(limit),
+        limit: Some(u32::try_from(limit).unwrap_or(u32::MAX)),
     };
-    let events = state
-        .store("reading the audit log", move |s| s.audit_events(&filter))
+    let page = state
+        .store("reading the audit log", move |s| match &after {
+            Some(after) => s.audit_page(&filter, Some(after), limit),
+            None => s
+                .audit_events(&filter)
+                .map(|items| Page { items, next: None }),
+        })
         .await?;
-    Ok(Json(events.iter().map(convert::audit_event).collect()))
+    Ok(Json(AuditPage {
+        items: page.items.iter().map(convert::audit_event).collect(),
+        next: page.next.map(|c| c.to_string()),
+    }))
 }

@@ -3,24 +3,26 @@
 
 use axum::Json;
 use axum::extract::State;
-use mtls_control_api::{Certificate, ErrorBody, RevokeRequest};
+use mtls_control_api::{Certificate, CertificatePage, ErrorBody, RevokeRequest};
 use mtls_identity::{RevocationReason, Serial, TenantId};
 use mtls_registry::{AdminCertificateRecord, RegistryError};
 
 use crate::caller::{Caller, Role};
 use crate::convert;
 use crate::error::ApiError;
-use crate::json::{ApiPath, OptionalJson, path_param};
+use crate::handlers::page::PageQuery;
+use crate::json::{ApiPath, ApiQuery, OptionalJson, path_param};
 use crate::state::AppState;
 
-/// A tenant's certificates (admin, or the tenant itself).
+/// A tenant's certificates by issue time, a page at a time (admin, or the tenant itself).
 #[utoipa::path(
     get,
     path = "/v1/tenants/{id}/certs",
     tag = "certificates",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(("id" = String, Path, description = "Tenant id"), PageQuery),
     responses(
-        (status = 200, description = "The tenant's certificates, by issue time", body = [Certificate]),
+        (status = 200, description = "A page of the tenant's certificates, by issue time; `next` is the cursor of the next page", body = CertificatePage),
+        (status = 400, description = "invalid_request: bad limit or after (also another tenant's cursor)", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "forbidden: another tenant", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
@@ -30,16 +32,21 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Vec<Certificate>>, ApiError> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<CertificatePage>, ApiError> {
     let id: TenantId = path_param("id", &id)?;
     caller.may_act_on(&id)?;
-    let certs = state
+    let (after, limit) = query.parse()?;
+    let page = state
         .store("listing certificates", move |s| {
             s.tenant(&id)?;
-            s.certificates(Some(&id))
+            s.certificates_page(Some(&id), after.as_ref(), limit)
         })
         .await?;
-    Ok(Json(certs.iter().map(convert::certificate).collect()))
+    Ok(Json(CertificatePage {
+        items: page.items.iter().map(convert::certificate).collect(),
+        next: page.next.map(|c| c.to_string()),
+    }))
 }
 
 /// Revokes a certificate. A tenant may revoke only its own; an admin any tenant certificate

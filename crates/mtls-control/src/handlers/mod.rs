@@ -7,6 +7,7 @@ pub(crate) mod crl;
 pub(crate) mod enroll;
 pub(crate) mod fallback;
 pub(crate) mod openapi;
+pub(crate) mod page;
 pub(crate) mod renew;
 pub(crate) mod routes;
 pub(crate) mod tenants;

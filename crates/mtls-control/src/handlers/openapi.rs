@@ -11,7 +11,7 @@ use super::{audit, certs, crl, enroll, renew, routes, tenants, whoami};
 #[openapi(
     info(
         title = "multi-mtls-proxy control plane",
-        description = "Admin, tenant self-service, enrollment and renewal over mTLS. Every error is {\"error\":{\"code\",\"message\"}}.",
+        description = "Admin, tenant self-service, enrollment and renewal over mTLS. Every error is {\"error\":{\"code\",\"message\"}}. Listings (tenants, a tenant's routes and certificates, the audit log) are paged: ?limit=1..1000 (default 100) and ?after=<the previous page's next>; they answer {\"items\":[...],\"next\":cursor or null}.",
     ),
     paths(
         enroll::enroll,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use mtls_control_api::{ErrorBody, ErrorCode, Route};
+use mtls_control_api::{ErrorBody, ErrorCode, Route, RoutePage};
 use mtls_identity::TenantId;
 use mtls_registry::RouteId;
 use mtls_route_spec::RouteSpec;
@@ -13,17 +13,19 @@ use serde_json::Value;
 use crate::caller::{Caller, Role};
 use crate::convert;
 use crate::error::ApiError;
-use crate::json::{ApiJson, ApiPath, path_param};
+use crate::handlers::page::PageQuery;
+use crate::json::{ApiJson, ApiPath, ApiQuery, path_param};
 use crate::state::AppState;
 
-/// A tenant's routes (admin, or the tenant itself).
+/// A tenant's routes in creation order, a page at a time (admin, or the tenant itself).
 #[utoipa::path(
     get,
     path = "/v1/tenants/{id}/routes",
     tag = "routes",
-    params(("id" = String, Path, description = "Tenant id")),
+    params(("id" = String, Path, description = "Tenant id"), PageQuery),
     responses(
-        (status = 200, description = "The tenant's routes", body = [Route]),
+        (status = 200, description = "A page of the tenant's routes, in creation order; `next` is the cursor of the next page", body = RoutePage),
+        (status = 400, description = "invalid_request: bad limit or after (also another tenant's cursor)", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "forbidden: another tenant", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
@@ -33,20 +35,25 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Vec<Route>>, ApiError> {
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<RoutePage>, ApiError> {
     let id: TenantId = path_param("id", &id)?;
     caller.may_act_on(&id)?;
-    let routes = state
+    let (after, limit) = query.parse()?;
+    let page = state
         .store("listing routes", move |s| {
             s.tenant(&id)?;
-            s.routes(Some(&id))
+            s.routes_page(Some(&id), after.as_ref(), limit)
         })
         .await?;
-    routes
-        .iter()
-        .map(convert::route)
-        .collect::<Result<Vec<_>, _>>()
-        .map(Json)
+    Ok(Json(RoutePage {
+        items: page
+            .items
+            .iter()
+            .map(convert::route)
+            .collect::<Result<Vec<_>, _>>()?,
+        next: page.next.map(|c| c.to_string()),
+    }))
 }
 
 /// Adds a route. The body is the route spec alone (`{"kind":"http",...}`). A tenant's own

@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use mtls_control_api::{
-    EgressUpdate, ErrorBody, Limits, Tenant, TenantCreate, TenantDeleted, Token, TokenCreate,
-    TokenCreated,
+    EgressUpdate, ErrorBody, Limits, Tenant, TenantCreate, TenantDeleted, TenantPage, Token,
+    TokenCreate, TokenCreated,
 };
 use mtls_identity::TenantId;
 use mtls_registry::{TenantStatus, TenantUpdate};
@@ -14,20 +14,23 @@ use mtls_registry::{TenantStatus, TenantUpdate};
 use crate::caller::{AdminCaller, Caller};
 use crate::convert;
 use crate::error::ApiError;
-use crate::json::{ApiJson, ApiPath, OptionalJson, path_param};
+use crate::handlers::page::PageQuery;
+use crate::json::{ApiJson, ApiPath, ApiQuery, OptionalJson, path_param};
 use crate::state::AppState;
 
 fn tenant_id(value: &str) -> Result<TenantId, ApiError> {
     path_param("id", value)
 }
 
-/// Lists every tenant (admin).
+/// Lists tenants by id, a page at a time (admin).
 #[utoipa::path(
     get,
     path = "/v1/tenants",
     tag = "tenants",
+    params(PageQuery),
     responses(
-        (status = 200, description = "All tenants, ordered by id", body = [Tenant]),
+        (status = 200, description = "A page of tenants, ordered by id; `next` is the cursor of the next page", body = TenantPage),
+        (status = 400, description = "invalid_request: bad limit or after", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "forbidden: not an admin", body = ErrorBody),
     )
@@ -35,9 +38,18 @@ fn tenant_id(value: &str) -> Result<TenantId, ApiError> {
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: AdminCaller,
-) -> Result<Json<Vec<Tenant>>, ApiError> {
-    let tenants = state.store("listing tenants", |s| s.tenants()).await?;
-    Ok(Json(tenants.iter().map(convert::tenant).collect()))
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<TenantPage>, ApiError> {
+    let (after, limit) = query.parse()?;
+    let page = state
+        .store("listing tenants", move |s| {
+            s.tenants_page(after.as_ref(), limit)
+        })
+        .await?;
+    Ok(Json(TenantPage {
+        items: page.items.iter().map(convert::tenant).collect(),
+        next: page.next.map(|c| c.to_string()),
+    }))
 }
 
 /// Creates an active tenant (admin).

@@ -9,6 +9,7 @@ mod common;
 mod concurrency;
 mod model;
 mod open;
+mod paging;
 mod read_only;
 mod renewal;
 mod routes;

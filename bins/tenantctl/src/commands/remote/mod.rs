@@ -20,8 +20,8 @@ use super::{
     Context, audit, cert, crl, enroll, key_algorithm, read_secret_file, route, tenant, token,
 };
 use crate::cli::{
-    AuditCommand, CertCommand, Command, EnrollArgs, RenewArgs, RouteCommand, TenantCommand,
-    TokenCommand,
+    AuditCommand, CertCommand, Command, EnrollArgs, PageArgs, RenewArgs, RouteCommand,
+    TenantCommand, TokenCommand,
 };
 use crate::error::CliError;
 use crate::output::{Output, timestamp};
@@ -112,8 +112,21 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
             tokens.sort_by_key(|t| t.created_at);
             Ok(token::list_output(&tokens))
         }
-        Command::Cert(CertCommand::List { tenant }) => {
+        Command::Cert(CertCommand::List { tenant, page }) => {
             let tenants = tenants_in_scope(&client, tenant.as_deref()).await?;
+            if let [one] = tenants.as_slice() {
+                let after = cursor(&page)?;
+                let got = client
+                    .certs_page(one, after.as_deref(), Some(page.limit))
+                    .await?;
+                let certs = got
+                    .items
+                    .into_iter()
+                    .map(convert::certificate)
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(cert::list_output(&certs).page(got.next.as_deref()));
+            }
+            every_tenant("cert list --after", &page)?;
             let mut certs = Vec::new();
             for t in &tenants {
                 for c in client.certs(t).await? {
@@ -121,7 +134,7 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
                 }
             }
             certs.sort_by_key(|c| c.issued_at);
-            Ok(cert::list_output(&certs))
+            Ok(cert::list_output(&certs).page(None))
         }
         Command::Cert(CertCommand::Revoke { serial, reason }) => {
             let (serial, parsed) = super::parse_revocation(&serial, &reason)?;
@@ -164,19 +177,33 @@ async fn run_async(ctx: &Context, command: Command) -> Result<Output, CliError> 
                 .as_deref()
                 .map(super::parse_tenant)
                 .transpose()?;
+            let after = args
+                .after
+                .as_deref()
+                .map(super::parse_cursor)
+                .transpose()?
+                .map(|c| c.to_string());
             // The server filters (before its limit): by --tenant, and a tenant caller to
             // its own events.
-            let events = client
-                .audit(&AuditQuery {
-                    since,
-                    limit: args.limit,
-                    tenant: tenant.map(|t| t.to_string()),
-                })
-                .await?
+            let got = client
+                .audit_page(
+                    &AuditQuery {
+                        since,
+                        limit: Some(args.limit),
+                        tenant: tenant.map(|t| t.to_string()),
+                    },
+                    after.as_deref(),
+                )
+                .await?;
+            let events = got
+                .items
                 .into_iter()
                 .map(convert::audit_event)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(audit::list_output(&events))
+            if after.is_none() {
+                return Ok(audit::tail_output(&events, args.limit));
+            }
+            Ok(audit::list_output(&events).page(got.next.as_deref()))
         }
         // Handled above (local-only, enroll, renew).
         _ => Err(CliError::LocalOnly {
@@ -213,6 +240,29 @@ fn tenant_id(id: &str) -> Result<mtls_identity::TenantId, CliError> {
             what: "a tenant id",
             reason: format!("{id:?}: {e}"),
         })
+}
+
+/// `--after`, checked here so that a typo is refused before the request.
+fn cursor(page: &PageArgs) -> Result<Option<String>, CliError> {
+    Ok(page
+        .after
+        .as_deref()
+        .map(super::parse_cursor)
+        .transpose()?
+        .map(|c| c.to_string()))
+}
+
+/// An admin's listing of every tenant's routes or certificates over the API reads each
+/// tenant's listing whole (the API pages one tenant at a time): `--after` needs a tenant.
+fn every_tenant(command: &'static str, page: &PageArgs) -> Result<(), CliError> {
+    if page.after.is_some() {
+        return Err(CliError::MissingArgument {
+            command,
+            flag: "TENANT",
+            why: "over --server the API pages one tenant's listing at a time",
+        });
+    }
+    Ok(())
 }
 
 /// The tenants a listing covers: the one named, else every tenant for an admin, else the
@@ -253,14 +303,17 @@ async fn tenant_remote(client: &ControlClient, cmd: TenantCommand) -> Result<Out
                 .await?;
             Ok(tenant::created_output(&convert::tenant(t)?))
         }
-        TenantCommand::List => {
-            let tenants = client
-                .tenants()
-                .await?
+        TenantCommand::List { page } => {
+            let after = cursor(&page)?;
+            let got = client
+                .tenants_page(after.as_deref(), Some(page.limit))
+                .await?;
+            let tenants = got
+                .items
                 .into_iter()
                 .map(convert::tenant)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(tenant::list_output(&tenants))
+            Ok(tenant::list_output(&tenants).page(got.next.as_deref()))
         }
         TenantCommand::Show { id } => {
             let t = convert::tenant(client.tenant(&id).await?)?;
@@ -344,14 +397,28 @@ async fn route_remote(client: &ControlClient, cmd: RouteCommand) -> Result<Outpu
             let added = client.add_route(&tenant, &value).await?;
             Ok(route::added_output(&convert::route(added)?))
         }
-        RouteCommand::List { tenant } => {
+        RouteCommand::List { tenant, page } => {
+            let tenants = tenants_in_scope(client, tenant.as_deref()).await?;
+            if let [one] = tenants.as_slice() {
+                let after = cursor(&page)?;
+                let got = client
+                    .routes_page(one, after.as_deref(), Some(page.limit))
+                    .await?;
+                let routes = got
+                    .items
+                    .into_iter()
+                    .map(convert::route)
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(route::list_output(&routes).page(got.next.as_deref()));
+            }
+            every_tenant("route list --after", &page)?;
             let mut routes = Vec::new();
-            for t in tenants_in_scope(client, tenant.as_deref()).await? {
-                for r in client.routes(&t).await? {
+            for t in &tenants {
+                for r in client.routes(t).await? {
                     routes.push(convert::route(r)?);
                 }
             }
-            Ok(route::list_output(&routes))
+            Ok(route::list_output(&routes).page(None))
         }
         RouteCommand::Remove { id, tenant } => {
             let tenant = match tenant {
