@@ -17,7 +17,8 @@
 # POLL_INTERVAL_MS (the gateway's poll_interval, 100), PROFILE (release; SMOKE: debug), MTLSD (measure this mtlsd
 # binary instead of the one built here) and MTLSD_COMMIT (its commit, for the report), OUT
 # (where the JSON goes), MAX_RSS_MIB (mtlsd is killed and the run fails, its partial report
-# kept, when its RSS goes over this; default 8192). Timing targets never fail a run; a
+# kept, when its RSS goes over this; default 8192), BULK_UPSTREAM (the bulk routes' upstream,
+# default https://10.0.0.5:8443, never dialled). Timing targets never fail a run; a
 # change that never goes live fails it only with SMOKE=1 (a correctness check). Loopback
 # only; the work directory is removed on exit (its mtlsd log is printed first if the run
 # failed).
@@ -69,6 +70,7 @@ ARGS=(--tenants "$TENANTS" --changes "${CHANGES:-100}"
   --work "$WORK/run" --out "$OUT" --mtlsd-commit "$MTLSD_COMMIT")
 [ "$SMOKE" = 1 ] && ARGS+=(--fail-on-miss)
 [ -n "${MAX_RSS_MIB:-}" ] && ARGS+=(--max-rss-mib "$MAX_RSS_MIB")
+[ -n "${BULK_UPSTREAM:-}" ] && ARGS+=(--bulk-upstream "$BULK_UPSTREAM")
 started=$SECONDS
 "$BIN/mtls-scale" "${ARGS[@]}" >/dev/null
 echo "scale: $TENANTS tenants in $((SECONDS - started)) s; report: $OUT"

@@ -101,14 +101,20 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     let registry_bytes = file_size(&data_dir.join("registry.db"));
     // A run that ends because mtlsd went over the memory limit still leaves a report of
     // what it got to (the load, when and at what RSS mtlsd was killed).
+    // What was measured so far goes into that report too.
+    let partial = std::cell::RefCell::new(serde_json::Map::new());
     let aborted = |e: ScaleError| {
         if let (ScaleError::OverMemory { .. }, Some(out)) = (&e, &cli.out) {
-            let json = report::aborted(cli, bulk_load, &e);
+            let mut json = report::aborted(cli, bulk_load, &e);
+            for (key, value) in partial.borrow().iter() {
+                json[key] = value.clone();
+            }
             let _ = std::fs::write(out, format!("{json}\n"));
         }
         e
     };
 
+    let loadavg_at_start = report::loadavg();
     let config = gateway::write_config(&work, &data_dir, cli.poll_interval_ms)?;
     let gateway = {
         let (mtlsd, log) = (cli.mtlsd.clone(), work.join("mtlsd.log"));
@@ -124,6 +130,10 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     );
     let mut gateway = gateway;
     let startup = gateway.startup;
+    partial.borrow_mut().insert(
+        "startup_ms".into(),
+        serde_json::json!(stats::round2(startup.as_secs_f64() * 1e3)),
+    );
 
     let ca = data_dir.join("ca.pem");
     let bg = probe::Client::new(&probes.background.dir, &ca, gateway.addr)?;
@@ -132,6 +142,16 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     tokio::time::sleep(SETTLE).await;
     let steady = gateway.memory().map_err(|e| killed(&gateway, e))?;
     let peak_reset = gateway.reset_peak();
+    partial.borrow_mut().extend([
+        (
+            "rss_mib".into(),
+            serde_json::json!(stats::mib(steady.rss_kib)),
+        ),
+        (
+            "rss_peak_startup_mib".into(),
+            serde_json::json!(stats::mib(steady.peak_kib)),
+        ),
+    ]);
 
     let phase = PhaseCell::default();
     let prober = prober::start(bg, phase.clone(), ends);
@@ -159,6 +179,9 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
             eprintln!("mtls-scale: {} #{index} never went live", kind.as_str());
         }
         outcomes.push(outcome);
+        partial
+            .borrow_mut()
+            .insert("changes_before_abort".into(), report::changes(&outcomes));
         if !gateway.is_running() {
             if let Some(e) = over_memory(&gateway, cli) {
                 return Err(aborted(e));
@@ -203,6 +226,7 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
         keep_alive,
         handshakes,
         bulk_upstream: cli.bulk_upstream.clone(),
+        loadavg_at_start,
         mtlsd: cli.mtlsd.clone(),
         mtlsd_commit: cli.mtlsd_commit.clone(),
     };

@@ -31,6 +31,8 @@ pub enum Answer {
     Failed(String),
     /// Nothing within [`REQUEST_TIMEOUT`].
     TimedOut,
+    /// No TCP connection at all (nothing listens): says nothing about the registry.
+    Unreachable(String),
 }
 
 // === impl Answer ===
@@ -47,7 +49,7 @@ impl Answer {
         match self {
             Self::Status(s) => !s.is_success(),
             Self::Failed(_) => true,
-            Self::TimedOut => false,
+            Self::TimedOut | Self::Unreachable(_) => false,
         }
     }
 }
@@ -153,6 +155,11 @@ impl KeepAlive {
 async fn bounded(attempt: impl Future<Output = Result<StatusCode, LoadError>>) -> Answer {
     match tokio::time::timeout(REQUEST_TIMEOUT, attempt).await {
         Ok(Ok(status)) => Answer::Status(status),
+        // The connector names a failed TCP connect "connect ADDR"; a failed handshake and
+        // everything after it are the gateway's answer.
+        Ok(Err(LoadError::Io { context, source })) if context.starts_with("connect ") => {
+            Answer::Unreachable(format!("{context}: {source}"))
+        }
         Ok(Err(e)) => Answer::Failed(e.to_string()),
         Err(_) => Answer::TimedOut,
     }
@@ -170,5 +177,42 @@ mod tests {
         assert!(Answer::Failed("alert".into()).is_refused());
         assert!(!Answer::TimedOut.is_refused());
         assert!(!Answer::TimedOut.is_success());
+        assert!(!Answer::Unreachable("refused".into()).is_refused());
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_not_a_refusal() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let answer = bounded(async {
+            mtls_load::conn::Connector::new(
+                &Common {
+                    connect: Some(port.to_string()),
+                    cert: None,
+                    key: None,
+                    ca: None,
+                    server_name: "localhost".into(),
+                    plain: true,
+                    kx: Kx::Default,
+                    duration: None,
+                    count: None,
+                    pids: Vec::new(),
+                    label: None,
+                    warmup: 0.0,
+                    threads: None,
+                },
+                || unreachable!("plain"),
+            )
+            .unwrap()
+            .connect()
+            .await
+            .map(|_| StatusCode::OK)
+        })
+        .await;
+        assert!(matches!(answer, Answer::Unreachable(_)), "{answer:?}");
+        assert!(!answer.is_refused());
     }
 }

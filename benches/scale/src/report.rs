@@ -60,6 +60,8 @@ pub struct Measured {
     pub handshakes: Samples,
     /// The bulk routes' upstream.
     pub bulk_upstream: String,
+    /// The machine's 1-minute load average when mtlsd was started (other work on it).
+    pub loadavg_at_start: Option<f64>,
     /// The mtlsd binary.
     pub mtlsd: PathBuf,
     /// Its commit.
@@ -112,19 +114,25 @@ fn requests_json(samples: &Samples) -> (Value, Option<f64>) {
     (value, extra)
 }
 
+/// Every kind's change latencies, and all of them together.
+pub fn changes(outcomes: &[Outcome]) -> Value {
+    let mut changes = serde_json::Map::new();
+    for kind in KINDS {
+        changes.insert(
+            kind.as_str().to_owned(),
+            changes_json(outcomes, Some(kind)).0,
+        );
+    }
+    changes.insert("all".to_owned(), changes_json(outcomes, None).0);
+    Value::Object(changes)
+}
+
 /// The report.
 pub fn json(m: &Measured) -> Value {
-    let mut changes = serde_json::Map::new();
-    let mut worst_p99: Option<f64> = None;
-    for kind in KINDS {
-        let (value, p99) = changes_json(&m.outcomes, Some(kind));
-        worst_p99 = match (worst_p99, p99) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        changes.insert(kind.as_str().to_owned(), value);
-    }
-    changes.insert("all".to_owned(), changes_json(&m.outcomes, None).0);
+    let worst_p99 = KINDS
+        .iter()
+        .filter_map(|k| changes_json(&m.outcomes, Some(*k)).1)
+        .reduce(f64::max);
     let (keep_alive, extra) = requests_json(&m.keep_alive);
     let (handshakes, _) = requests_json(&m.handshakes);
     let startup_ms = m.startup.as_secs_f64() * 1e3;
@@ -148,7 +156,7 @@ pub fn json(m: &Measured) -> Value {
         "rss_after_changes_mib": mib(m.after.rss_kib),
         "rss_peak_mib": peak,
         "rss_peak_scope": if m.peak_reset { "changes" } else { "whole run" },
-        "changes": Value::Object(changes),
+        "changes": changes(&m.outcomes),
         "misses": misses,
         "requests": keep_alive,
         "handshakes": handshakes,
@@ -167,6 +175,8 @@ pub fn json(m: &Measured) -> Value {
             },
         },
         "machine": machine(),
+        "loadavg_at_start": m.loadavg_at_start,
+        "loadavg_at_end": loadavg(),
         "mtlsd": m.mtlsd.display().to_string(),
         "mtlsd_commit": m.mtlsd_commit,
         "at": time::OffsetDateTime::now_utc()
@@ -182,6 +192,7 @@ pub fn aborted(cli: &crate::Cli, bulk_load: Duration, e: &crate::ScaleError) -> 
         "tool": "mtls-scale",
         "tenants": cli.tenants,
         "routes_per_tenant": ROUTES_PER_TENANT,
+        "bulk_upstream": cli.bulk_upstream,
         "bulk_load_s": round2(bulk_load.as_secs_f64()),
         "poll_interval_ms": cli.poll_interval_ms,
         "aborted": e.to_string(),
@@ -202,6 +213,16 @@ pub fn aborted(cli: &crate::Cli, bulk_load: Duration, e: &crate::ScaleError) -> 
         value["killed_during"] = json!(during);
     }
     value
+}
+
+/// The 1-minute load average (`/proc/loadavg`).
+pub fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The machine: cores, CPU model, kernel.
