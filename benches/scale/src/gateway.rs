@@ -20,7 +20,7 @@ use crate::ScaleError;
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How often the memory guard samples the RSS.
-const GUARD_EVERY: Duration = Duration::from_millis(100);
+pub const GUARD_EVERY: Duration = Duration::from_millis(100);
 
 /// A running mtlsd; killed when dropped.
 pub struct Gateway {

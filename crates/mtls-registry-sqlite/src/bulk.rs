@@ -1,29 +1,5 @@
-//! Bulk loads: many tenants, each with its certificates and routes, in one transaction.
-//!
-//! [`SqliteStore::bulk_load`] writes exactly the rows and audit events that
-//! [`Store::create_tenant`], then [`Store::record_certificate`] for each certificate, then
-//! [`Store::add_route`] for each route (an admin's, not bound by the route policy) would
-//! write, tenant after tenant, with the same checks; only faster: one `BEGIN IMMEDIATE`
-//! transaction for the whole call, prepared statements, and the audit head and registry
-//! version kept in memory and written to `meta` once at the end.
-//!
-//! What stays as with the normal writes:
-//! - every change has its audit event, hash-chained, with the version it produced (one
-//!   version per event, as ever), so [`Store::verify_audit`] passes and the change log
-//!   lists each one;
-//! - a reader following the change log ([`Store::delta_since`]) gets the touched tenants of
-//!   a small load as a delta, and a [`Delta::Gap`](mtls_registry::Delta::Gap) (so it
-//!   rebuilds from a snapshot) when a load touches more than
-//!   [`MAX_DELTA_TENANTS`](mtls_registry::MAX_DELTA_TENANTS) tenants or writes more than
-//!   [`MAX_CHANGES_PER_READ`](mtls_registry::MAX_CHANGES_PER_READ) events;
-//! - any refusal (a duplicate tenant or serial, an invalid or conflicting route, ...) rolls
-//!   the whole call back: nothing of it is written.
-//!
-//! [`Store::create_tenant`]: mtls_registry::Store::create_tenant
-//! [`Store::record_certificate`]: mtls_registry::Store::record_certificate
-//! [`Store::add_route`]: mtls_registry::Store::add_route
-//! [`Store::verify_audit`]: mtls_registry::Store::verify_audit
-//! [`Store::delta_since`]: mtls_registry::Store::delta_since
+//! Bulk loads: many tenants, each with its certificates and routes, in one transaction
+//! ([`SqliteStore::bulk_load`]).
 
 use mtls_identity::TenantId;
 use mtls_registry::backend::{canonical_json, chain_hash, stored_time};
@@ -95,9 +71,37 @@ struct Statements<'t> {
 
 impl SqliteStore {
     /// Creates every tenant of `tenants` with its certificates and routes, in one
-    /// transaction: the same rows, checks and audit events (by `actor`) as creating each
-    /// tenant, recording each certificate and adding each route one call at a time (see the
-    /// [module docs](crate::bulk)). All or nothing: on any error nothing is written.
+    /// transaction, with the checks and audit events (by `actor`) of the one-at-a-time
+    /// writes. All or nothing: on any error nothing is written.
+    ///
+    /// It writes exactly the rows and audit events that
+    /// [`Store::create_tenant`], then [`Store::record_certificate`] for each certificate, then
+    /// [`Store::add_route`] for each route (an admin's, not bound by the route policy) would
+    /// write, tenant after tenant, with the same checks; only faster: one `BEGIN IMMEDIATE`
+    /// transaction for the whole call, prepared statements, and the audit head and registry
+    /// version kept in memory and written to `meta` once at the end.
+    ///
+    /// What stays as with the normal writes:
+    /// - every change has its audit event, hash-chained, with the version it produced (one
+    ///   version per event, as ever), so [`Store::verify_audit`] passes and the change log
+    ///   lists each one;
+    /// - a reader following the change log ([`Store::delta_since`]) gets the touched tenants of
+    ///   a small load as a delta, and a [`Delta::Gap`](mtls_registry::Delta::Gap) (so it
+    ///   rebuilds from a snapshot) when a load touches more than
+    ///   [`MAX_DELTA_TENANTS`](mtls_registry::MAX_DELTA_TENANTS) tenants or writes more than
+    ///   [`MAX_CHANGES_PER_READ`](mtls_registry::MAX_CHANGES_PER_READ) events;
+    /// - any refusal (a duplicate tenant or serial, an invalid or conflicting route, ...) rolls
+    ///   the whole call back: nothing of it is written.
+    ///
+    /// Measured on a 2-core VM (shared with other work): 100,000 tenants with one certificate
+    /// and ten HTTP routes each (1.2 million audit events) in 26 s, in calls of 10,000 tenants
+    /// (`benches/scale.sh`; 10,000 tenants: 2.0 s and an 81 MiB registry file).
+    ///
+    /// [`Store::create_tenant`]: mtls_registry::Store::create_tenant
+    /// [`Store::record_certificate`]: mtls_registry::Store::record_certificate
+    /// [`Store::add_route`]: mtls_registry::Store::add_route
+    /// [`Store::verify_audit`]: mtls_registry::Store::verify_audit
+    /// [`Store::delta_since`]: mtls_registry::Store::delta_since
     ///
     /// The input is consumed as it is written; callers loading hundreds of thousands of
     /// tenants call this in chunks (10,000 tenants is a few seconds of one write lock).
