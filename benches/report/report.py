@@ -500,6 +500,12 @@ def main() -> int:
         report.w()
         report.w(notes.read_text().strip())
         report.w()
+    # The scale benchmark (benches/scale.sh) is run on its own; its section (links relative
+    # to docs/) is kept here.
+    scale = args.out.parent / "benchmarks" / "scale.md"
+    if scale.exists():
+        report.w(scale.read_text().strip())
+        report.w()
     report.micro()
     report.w(f"Raw lines: [`{os.path.relpath(args.raw, args.out.parent)}`]({os.path.relpath(args.raw, args.out.parent)}).")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@
 //!   ([`mtls_registry::SnapshotSource`]) over a path: read-only (it never migrates, chmods
 //!   or writes), and it opens the file again when it was replaced (a restore from a backup
 //!   renamed into place).
+//! - [`SqliteStore::bulk_load`] creates many tenants with their certificates and routes in
+//!   one transaction, with the rows, checks and audit events of the one-at-a-time writes
+//!   ([`BulkTenant`]; the scale benchmark in `benches/scale` loads 100,000 with it).
 //!
 //! The domain types, the `Store` trait, snapshots and the audit chain's rules are in
 //! `mtls-registry`; this crate only stores them. SQLite's own errors reach callers as the
@@ -67,6 +70,7 @@
 
 mod admin_certs;
 mod audit;
+mod bulk;
 mod certs;
 mod changes;
 mod error;
@@ -84,6 +88,7 @@ mod tenants;
 mod tokens;
 mod util;
 
+pub use bulk::{BulkLoaded, BulkTenant};
 pub use schema::SUPPORTED_VERSION as SCHEMA_VERSION;
 pub use source::SqliteSnapshotSource;
 pub use store::{BUSY_TIMEOUT, SqliteStore};

@@ -357,6 +357,12 @@ impl WriteTx<'_> {
         self.audited = true;
     }
 
+    /// Marks a write whose audit events the caller appended itself, moving the head and the
+    /// version in `meta` once for all of them (a bulk load, `crate::bulk`).
+    pub(crate) fn appended_events_itself(&mut self) {
+        self.audited = true;
+    }
+
     fn append_event(
         &mut self,
         actor: &Actor,

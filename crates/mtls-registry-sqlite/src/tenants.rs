@@ -89,7 +89,8 @@ pub(crate) fn page(
     Ok(Page::from_rows(rows, limit, |t| tenant_cursor_of(&t.id)))
 }
 
-fn limits_json(limits: &TenantLimits) -> serde_json::Value {
+/// The `limits` of a `tenant.create` or `tenant.limits` event's details.
+pub(crate) fn limits_json(limits: &TenantLimits) -> serde_json::Value {
     json!({
         "max_connections": limits.max_connections,
         "requests_per_second": limits.requests_per_second,
