@@ -194,10 +194,10 @@ impl Policy {
                 Request::Tcp { sni } => RouteDecision::Tcp(self.route_tcp(tenant, sni)),
             }
         });
-        let egress = route
-            .as_ref()
-            .and_then(RouteDecision::winner)
-            .map(|id| self.egress_of(id));
+        let egress = admission.as_ref().ok().and_then(|admitted| {
+            let winner = route.as_ref().and_then(RouteDecision::winner)?;
+            Some(self.egress_of(&admitted.tenant, winner))
+        });
         Decision {
             admission,
             route,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use mtls_route_spec::RouteSpec;
 use serde::Serialize;
 
 /// Which setting chose a route's source address.
@@ -85,6 +86,18 @@ impl EgressSource {
             },
             (None, None) => Self::DEFAULT,
         }
+    }
+
+    /// [`of`](Self::of) the route `spec`'s own `egress_bind` (whatever its kind) and its
+    /// tenant's egress address.
+    pub fn of_route(spec: &RouteSpec, tenant_address: Option<IpAddr>) -> Self {
+        let route_bind = match spec {
+            RouteSpec::Http(r) => r.egress_bind,
+            RouteSpec::Tcp(r) => r.egress_bind,
+            RouteSpec::Connect(r) => r.egress_bind,
+            _ => None,
+        };
+        Self::of(route_bind, tenant_address)
     }
 }
 

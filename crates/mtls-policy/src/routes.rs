@@ -4,11 +4,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
 use mtls_registry::{RouteId, Snapshot};
 use mtls_request_path::{NormalizedPath, PathError};
-use mtls_route_spec::{DestinationPolicy, RouteSpec};
+use mtls_route_spec::DestinationPolicy;
 use mtls_router::{ConnectMatch, HttpExplanation, HttpMatch, NoRoute, RouteTable, TcpMatch};
 
 use crate::egress::EgressSource;
@@ -23,9 +22,6 @@ use crate::egress::EgressSource;
 pub struct Policy {
     snapshot: Snapshot,
     table: RouteTable<RouteId>,
-    /// Every route's effective source address ([`EgressSource::of`] its `egress_bind` and
-    /// its tenant's egress address), compiled with the table.
-    egress: Map<RouteId, EgressSource>,
 }
 
 // === impl Policy ===
@@ -35,62 +31,50 @@ impl Policy {
     /// are only ever looked up inside its own part).
     pub fn new(snapshot: Snapshot) -> Self {
         let mut routes = Vec::new();
-        let mut egress = Vec::new();
-        for (tenant, entry) in snapshot.tenants() {
+        for (tenant, _) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
-                let source = EgressSource::of(route_bind(&record.spec), entry.egress_address);
-                egress.push((record.id.clone(), source));
                 routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
             }
         }
         Self {
             table: RouteTable::build(routes),
             snapshot,
-            egress: egress.into_iter().collect(),
         }
     }
 
     /// The policy of `snapshot`, compiled from `self` (the policy of an earlier snapshot)
-    /// by recompiling only the `touched` tenants: their route table parts and their routes'
-    /// source addresses; every other tenant's part is shared with `self`. `snapshot` must
-    /// differ from `self`'s snapshot in the touched tenants only (as after
-    /// [`Snapshot::apply`] of a delta listing them); the result then equals
-    /// [`Policy::new(snapshot)`](Self::new). Costs the touched tenants' routes.
+    /// by recompiling only the `touched` tenants' route table parts; every other tenant's
+    /// part is shared with `self`. `snapshot` must differ from `self`'s snapshot in the
+    /// touched tenants only (as after [`Snapshot::apply`] of a delta listing them); the
+    /// result then equals [`Policy::new(snapshot)`](Self::new). Costs the touched tenants'
+    /// routes.
     pub fn with_changes<'t>(
         &self,
         snapshot: Snapshot,
         touched: impl IntoIterator<Item = &'t TenantId>,
     ) -> Self {
         let mut table = self.table.clone();
-        let mut egress = self.egress.clone();
         for tenant in touched {
-            for old in self.snapshot.routes(tenant) {
-                egress.remove_cow(&old.id);
-            }
-            let address = snapshot.tenant(tenant).and_then(|t| t.egress_address);
             let routes = snapshot.routes(tenant);
-            for record in routes {
-                let source = EgressSource::of(route_bind(&record.spec), address);
-                egress.insert_cow(record.id.clone(), source);
-            }
             let compiled = routes.iter().map(|r| (r.id.clone(), r.spec.clone()));
             table.replace_tenant(tenant, compiled);
         }
-        Self {
-            snapshot,
-            table,
-            egress,
-        }
+        Self { snapshot, table }
     }
 
-    /// Where `route`'s upstream connections leave from: its `egress_bind`, else its
-    /// tenant's egress address, else the host's default. Compiled with the policy, so this
-    /// is one map lookup; a route the snapshot does not hold gets the default.
-    pub fn egress_of(&self, route: &RouteId) -> EgressSource {
-        self.egress
-            .get(route)
-            .copied()
-            .unwrap_or(EgressSource::DEFAULT)
+    /// Where `tenant`'s route `route` makes its upstream connections from: its
+    /// `egress_bind`, else the tenant's egress address, else the host's default
+    /// ([`EgressSource::of_route`]). A look through the tenant's own routes, allocating
+    /// nothing; a route the snapshot does not hold gets the default.
+    pub fn egress_of(&self, tenant: &TenantId, route: &RouteId) -> EgressSource {
+        let address = self.snapshot.tenant(tenant).and_then(|t| t.egress_address);
+        self.snapshot
+            .routes(tenant)
+            .iter()
+            .find(|r| r.id == *route)
+            .map_or(EgressSource::DEFAULT, |r| {
+                EgressSource::of_route(&r.spec, address)
+            })
     }
 
     /// The snapshot this policy was compiled from.
@@ -203,16 +187,6 @@ impl Policy {
             matched,
             destination,
         })
-    }
-}
-
-/// The route's own `egress_bind`, whatever its kind.
-fn route_bind(spec: &RouteSpec) -> Option<IpAddr> {
-    match spec {
-        RouteSpec::Http(r) => r.egress_bind,
-        RouteSpec::Tcp(r) => r.egress_bind,
-        RouteSpec::Connect(r) => r.egress_bind,
-        _ => None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The immutable, versioned view of the registry that the data plane reads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, hash_map};
 use std::fmt;
 use std::sync::Arc;
 
@@ -98,7 +98,13 @@ struct CertEntry {
 /// ```
 #[derive(Debug)]
 pub struct SnapshotBuilder {
-    snapshot: Snapshot,
+    version: u64,
+    trust_domain: TrustDomain,
+    /// Gathered in hash maps (rows come in any order), then sorted into the snapshot's
+    /// persistent maps at once by [`build`](Self::build): a batch insert of sorted keys
+    /// instead of a tree insertion per row.
+    tenants: HashMap<TenantId, TenantEntry>,
+    certificates: HashMap<Serial, CertEntry>,
     route_ids: HashSet<RouteId>,
     /// Each tenant's serials, gathered while certificates are added; sorted into the
     /// snapshot's index by `build`.
@@ -318,13 +324,10 @@ impl SnapshotBuilder {
     /// An empty snapshot of the registry of `trust_domain` at `version`.
     pub fn new(version: u64, trust_domain: TrustDomain) -> Self {
         Self {
-            snapshot: Snapshot {
-                version,
-                trust_domain,
-                tenants: Map::new(),
-                certificates: Map::new(),
-                serials: Map::new(),
-            },
+            version,
+            trust_domain,
+            tenants: HashMap::new(),
+            certificates: HashMap::new(),
             route_ids: HashSet::new(),
             serials: HashMap::new(),
         }
@@ -336,30 +339,36 @@ impl SnapshotBuilder {
         id: TenantId,
         tenant: SnapshotTenant,
     ) -> Result<&mut Self, SnapshotError> {
-        if self.snapshot.tenants.get(&id).is_some() {
-            return Err(SnapshotError::DuplicateTenant { id });
+        match self.tenants.entry(id) {
+            hash_map::Entry::Occupied(e) => Err(SnapshotError::DuplicateTenant {
+                id: e.key().clone(),
+            }),
+            hash_map::Entry::Vacant(e) => {
+                e.insert(TenantEntry {
+                    tenant,
+                    routes: Vec::new(),
+                });
+                Ok(self)
+            }
         }
-        let entry = Arc::new(TenantEntry {
-            tenant,
-            routes: Vec::new(),
-        });
-        self.snapshot.tenants.insert_cow(id, entry);
-        Ok(self)
     }
 
-    /// Appends a route to its tenant's routes, which must have been added.
-    pub fn route(&mut self, route: RouteRecord) -> Result<&mut Self, SnapshotError> {
-        let Some(entry) = self.snapshot.tenants.get_mut_cow(&route.tenant) else {
+    /// Appends a route to its tenant's routes, which must have been added. The record's
+    /// tenant id is replaced by the snapshot's own copy (the same text, shared).
+    pub fn route(&mut self, mut route: RouteRecord) -> Result<&mut Self, SnapshotError> {
+        let Some((id, _)) = self.tenants.get_key_value(&route.tenant) else {
             return Err(SnapshotError::RouteOfUnknownTenant {
                 route: route.id,
                 tenant: route.tenant,
             });
         };
+        route.tenant = id.clone();
         if !self.route_ids.insert(route.id.clone()) {
             return Err(SnapshotError::DuplicateRoute { id: route.id });
         }
-        // Only the builder holds its tenants' `Arc`s until `build`: no copy is made.
-        Arc::make_mut(entry).routes.push(route);
+        if let Some(entry) = self.tenants.get_mut(&route.tenant) {
+            entry.routes.push(route);
+        }
         Ok(self)
     }
 
@@ -371,37 +380,57 @@ impl SnapshotBuilder {
         tenant: TenantId,
         revoked: bool,
     ) -> Result<&mut Self, SnapshotError> {
-        if self.snapshot.certificates.get(&serial).is_some() {
-            return Err(SnapshotError::DuplicateSerial { serial });
+        let tenant = match self.tenants.get_key_value(&tenant) {
+            Some((id, _)) => id.clone(),
+            None => tenant,
+        };
+        match self.certificates.entry(serial) {
+            hash_map::Entry::Occupied(e) => Err(SnapshotError::DuplicateSerial {
+                serial: e.key().clone(),
+            }),
+            hash_map::Entry::Vacant(e) => {
+                self.serials
+                    .entry(tenant.clone())
+                    .or_default()
+                    .push(e.key().clone());
+                e.insert(CertEntry { tenant, revoked });
+                Ok(self)
+            }
         }
-        self.serials
-            .entry(tenant.clone())
-            .or_default()
-            .push(serial.clone());
-        self.snapshot
-            .certificates
-            .insert_cow(serial, CertEntry { tenant, revoked });
-        Ok(self)
     }
 
     /// The snapshot.
     pub fn build(self) -> Snapshot {
-        let mut snapshot = self.snapshot;
-        // Routes were pushed one by one: give back the growth slack (the builder holds the
-        // only reference to each entry, so nothing is copied).
-        for (_, entry) in snapshot.tenants.iter_mut_cow() {
-            Arc::make_mut(entry).routes.shrink_to_fit();
+        let tenants = sorted(self.tenants.into_iter().map(|(id, mut entry)| {
+            // Routes were pushed one by one: give back the growth slack.
+            entry.routes.shrink_to_fit();
+            (id, Arc::new(entry))
+        }));
+        let serials = sorted(self.serials.into_iter().map(|(tenant, mut serials)| {
+            serials.sort_unstable();
+            (tenant, Arc::from(serials))
+        }));
+        Snapshot {
+            version: self.version,
+            trust_domain: self.trust_domain,
+            tenants,
+            certificates: sorted(self.certificates),
+            serials,
         }
-        snapshot.serials = self
-            .serials
-            .into_iter()
-            .map(|(tenant, mut serials)| {
-                serials.sort_unstable();
-                (tenant, Arc::from(serials))
-            })
-            .collect();
-        snapshot
     }
+}
+
+/// A persistent map of `entries`, inserted in key order: each insert then appends to the
+/// tree's last chunk. (The map's own batch insert drains its input from the front, which is
+/// quadratic for a million entries.)
+fn sorted<K: Ord + Clone, V: Clone>(entries: impl IntoIterator<Item = (K, V)>) -> Map<K, V> {
+    let mut entries: Vec<(K, V)> = entries.into_iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut map = Map::new();
+    for (key, value) in entries {
+        map.insert_cow(key, value);
+    }
+    map
 }
 
 #[cfg(test)]

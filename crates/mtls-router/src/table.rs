@@ -180,14 +180,20 @@ impl<K: Ord> RouteTable<K> {
                 .or_insert_with(TenantTable::empty)
                 .push(key, spec.into());
         }
-        let tenants = grouped
+        let mut tenants: Vec<_> = grouped
             .into_iter()
             .map(|(tenant, mut table)| {
                 table.index();
                 (tenant, Arc::new(table))
             })
             .collect();
-        Self { tenants, len }
+        // Inserted in key order, each insert appends to the persistent map's last chunk.
+        tenants.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut map = Map::new();
+        for (tenant, table) in tenants {
+            map.insert_cow(tenant, table);
+        }
+        Self { tenants: map, len }
     }
 
     /// Replaces every route of `tenant` with `routes` (compiled as [`build`](Self::build)

@@ -331,7 +331,7 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
                 (
                     m.key.clone(),
                     m.allow_private(),
-                    view.policy.egress_of(m.key),
+                    view.policy.egress_of(tenant, m.key),
                 )
             });
         let (route, allow_private, egress) = match found {

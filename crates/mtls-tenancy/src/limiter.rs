@@ -90,13 +90,14 @@ pub(crate) fn build(
     metrics: &Arc<Metrics>,
     listener: &Name,
 ) -> Limiters {
-    snapshot
+    let limiters = snapshot
         .tenants()
         .map(|(id, tenant)| {
             let old = previous.and_then(|p| p.get(id));
             (id.clone(), limiter_of(id, tenant, old, metrics, listener))
         })
-        .collect()
+        .collect();
+    crate::view::in_key_order(limiters)
 }
 
 /// Brings `limiters` (those of an earlier snapshot) to `snapshot` for the `touched` tenants

@@ -34,7 +34,7 @@ pub(super) async fn serve(session: &Session, tls: ServerTls, view: Arc<View>, sn
             (
                 m.key.clone(),
                 m.route.upstreams[index].clone(),
-                view.policy.egress_of(m.key),
+                view.policy.egress_of(tenant, m.key),
                 m.route.allow_private,
             )
         }

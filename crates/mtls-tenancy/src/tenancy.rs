@@ -10,7 +10,7 @@ use mtls_identity::TenantId;
 use mtls_policy::AdmissionRefusal;
 use mtls_registry::{Refusal, Snapshot, SnapshotSource};
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use mtls_config::{GatewaySettings, ListenerConfig};
 use mtls_metrics::{
@@ -105,6 +105,7 @@ impl Tenancy {
         identities: Option<Arc<RouteIdentities>>,
     ) -> Result<Self, RegistryStartError> {
         let source = source.ok_or(RegistryStartError::Missing)?;
+        let opening = Instant::now();
         // The first call opens the registry (the SQLite source opens lazily): its errors
         // are the "cannot open" ones.
         source
@@ -120,6 +121,7 @@ impl Tenancy {
                 path: registry_path.clone(),
                 source: Box::new(source),
             })?;
+        let read = opening.elapsed();
         let listener: Name = config.name.as_str().into();
         let options = TargetOptions {
             default_timeout: settings.request_timeout,
@@ -133,7 +135,15 @@ impl Tenancy {
             listener: listener.clone(),
             identities,
         });
+        let compiling = Instant::now();
+        let (tenants, version) = (snapshot.tenant_count(), snapshot.version());
         let view = View::build(snapshot, generation, None, &metrics, &compiler);
+        info!(
+            listener = %listener, registry = %registry_path.display(), version, tenants,
+            routes = view.policy.table().len(), read_ms = read.as_millis(),
+            compile_ms = compiling.elapsed().as_millis(),
+            "registry read and compiled"
+        );
         let view = Arc::new(view);
         let tenancy = Self {
             listener,

@@ -212,12 +212,12 @@ impl View {
         let snapshot = policy.snapshot();
         let mut http = Vec::new();
         let mut tcp_cursor = Vec::new();
-        for (tenant, _) in snapshot.tenants() {
+        for (tenant, entry) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
                 match &*record.spec {
                     RouteSpec::Http(_) => {
                         let spec = &record.spec;
-                        let egress = policy.egress_of(&record.id);
+                        let egress = EgressSource::of_route(spec, entry.egress_address);
                         let reused = previous
                             .and_then(|p| p.http.get(&record.id))
                             .filter(|old| old.reusable_for(spec, egress, identities))
@@ -252,8 +252,8 @@ impl View {
             stamp,
             policy,
             limiters,
-            http: http.into_iter().collect(),
-            tcp_cursor: tcp_cursor.into_iter().collect(),
+            http: in_key_order(http),
+            tcp_cursor: in_key_order(tcp_cursor),
             compiler: compiler.clone(),
         }
     }
@@ -289,8 +289,10 @@ impl View {
                 }
                 tcp_cursor.remove_cow(&old.id);
             }
+            let address = snapshot.tenant(tenant).and_then(|t| t.egress_address);
             for record in snapshot.routes(tenant) {
-                self.bring_route(record, &policy, &kept, &mut http, &mut tcp_cursor);
+                let egress = EgressSource::of_route(&record.spec, address);
+                self.bring_route(record, egress, &kept, &mut http, &mut tcp_cursor);
             }
         }
         let listener = &self.compiler.listener;
@@ -307,13 +309,13 @@ impl View {
         }
     }
 
-    /// Puts one route of a touched tenant into the maps of the view being built: an HTTP
-    /// route reuses its entry of `kept` (this view's, taken out of the maps) when unchanged,
+    /// Puts one route of a touched tenant, leaving from `egress`, into the maps of the view
+    /// being built: an HTTP route reuses its entry of `kept` (this view's, taken out of the maps) when unchanged,
     /// else is compiled now; a TCP route keeps its round-robin cursor.
     fn bring_route(
         &self,
         record: &RouteRecord,
-        policy: &Policy,
+        egress: EgressSource,
         kept: &[(RouteId, Arc<CompiledRoute>)],
         http: &mut Map<RouteId, Arc<CompiledRoute>>,
         tcp_cursor: &mut Map<RouteId, Arc<AtomicUsize>>,
@@ -322,7 +324,6 @@ impl View {
         match &*record.spec {
             RouteSpec::Http(_) => {
                 let spec = &record.spec;
-                let egress = policy.egress_of(&record.id);
                 let reused = kept
                     .iter()
                     .find(|(id, old)| {
@@ -361,6 +362,17 @@ impl View {
             .map_or(0, |c| c.fetch_add(1, Ordering::Relaxed))
             % len.max(1)
     }
+}
+
+/// A persistent map of `entries`, inserted in key order (each insert then appends to the
+/// map's last chunk; the map's own batch insert is quadratic at a million entries).
+pub(crate) fn in_key_order<K: Ord + Clone, V: Clone>(mut entries: Vec<(K, V)>) -> Map<K, V> {
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut map = Map::new();
+    for (key, value) in entries {
+        map.insert_cow(key, value);
+    }
+    map
 }
 
 /// Logs, once per change, every egress address of the `tenants` this host cannot bind

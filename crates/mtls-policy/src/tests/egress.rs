@@ -143,13 +143,21 @@ fn no_winner_no_source() {
 }
 
 #[test]
-fn egress_of_is_compiled_per_route() {
+fn egress_of_follows_the_route_and_its_tenant() {
     let w = World::new();
     let policy = policy(&w, &[]);
     let a = tid("a");
     let http = policy.route_http(&a, "a.test", "/").unwrap();
-    assert_eq!(policy.egress_of(http.key).address, Some(ip("127.0.0.2")));
-    assert_eq!(policy.egress_of(&RouteId::random()), EgressSource::DEFAULT);
+    assert_eq!(
+        policy.egress_of(&a, http.key).address,
+        Some(ip("127.0.0.2"))
+    );
+    assert_eq!(
+        policy.egress_of(&a, &RouteId::random()),
+        EgressSource::DEFAULT
+    );
+    // Another tenant's route id gets nothing of this tenant's.
+    assert_eq!(policy.egress_of(&tid("b"), http.key), EgressSource::DEFAULT);
 }
 
 #[test]

@@ -136,7 +136,7 @@ fn assert_same_answers(a: &Policy, b: &Policy, model: &BTreeMap<TenantId, ModelT
                 );
             }
             for (route, _) in &t.routes {
-                assert_eq!(a.egress_of(route), b.egress_of(route));
+                assert_eq!(a.egress_of(&tenant, route), b.egress_of(&tenant, route));
             }
         }
     }
