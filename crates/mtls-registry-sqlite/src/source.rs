@@ -103,7 +103,9 @@ impl SqliteSnapshotSource {
         {
             return Ok(current.store.clone());
         }
-        let store = Arc::new(ReadOnlyRegistry::open(&self.path)?);
+        // The first open leaves the whole-file check to `verify` (off the start-up path: it
+        // reads every page); a replacement file is checked before it is switched to.
+        let store = Arc::new(ReadOnlyRegistry::open(&self.path, open.is_some())?);
         debug_assert_eq!(store.path(), self.path);
         if open.is_some() {
             // Relaxed: readers that care called `version` or `snapshot` first, whose lock
@@ -141,6 +143,10 @@ impl SnapshotSource for SqliteSnapshotSource {
     /// reader whose generation did not move.
     fn delta_since(&self, version: u64) -> Result<Delta, RegistryError> {
         self.store()?.delta_since(version)
+    }
+
+    fn verify(&self) -> Result<(), RegistryError> {
+        self.store()?.verify()
     }
 }
 

@@ -50,6 +50,14 @@ pub trait SnapshotSource: Send + Sync {
     /// reads every tenant, route and certificate. Blocking.
     fn snapshot(&self) -> Result<Snapshot, RegistryError>;
 
+    /// A whole-store integrity check, too slow for the start-up path (SQLite: `PRAGMA
+    /// quick_check` of every page). A reader runs it once in the background after it starts
+    /// serving; an error means the store must not be trusted. `Ok` by default (a store that
+    /// cannot be checked).
+    fn verify(&self) -> Result<(), RegistryError> {
+        Ok(())
+    }
+
     /// How many times the source switched to a different copy of the registry (a database
     /// file replaced by a restore, say). After a switch the version may be anything, even the
     /// one the reader already has, so a reader compares the generation too and rebuilds when

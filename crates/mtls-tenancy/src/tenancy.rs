@@ -73,6 +73,9 @@ struct ReadHealth {
     last_success: Instant,
     /// Since when every poll has failed, and the last error; `None` while reads succeed.
     failing: Option<(Instant, String)>,
+    /// Since when the registry failed its integrity check, and why: sticky (reads that
+    /// succeed afterwards do not clear it; a restart or a replaced file checks again).
+    corrupt: Option<(Instant, String)>,
 }
 
 /// The registry of a gateway listener has been unreadable for longer than its
@@ -157,6 +160,7 @@ impl Tenancy {
             health: Mutex::new(ReadHealth {
                 last_success: Instant::now(),
                 failing: None,
+                corrupt: None,
             }),
             covered: Mutex::new(Covered::default()),
         };
@@ -288,6 +292,14 @@ impl Tenancy {
     /// `registry_staleness` at `now`: what `/readyz` reports.
     pub fn stale_registry(&self, now: Instant) -> Option<StaleRegistry> {
         let health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((since, error)) = &health.corrupt {
+            return Some(StaleRegistry {
+                registry: self.registry_path.clone(),
+                version: self.current().snapshot().version(),
+                failing_for: now.saturating_duration_since(*since),
+                error: error.clone(),
+            });
+        }
         let (since, error) = health.failing.as_ref()?;
         let failing_for = now.saturating_duration_since(*since);
         (now.saturating_duration_since(health.last_success) > self.settings.registry_staleness)
@@ -317,6 +329,15 @@ impl Tenancy {
             .registry_stale
             .get_or_create(&label)
             .set(i64::from(age > self.settings.registry_staleness));
+    }
+
+    /// Notes that the registry failed its integrity check at `now` ([`stale_registry`]
+    /// reports it from now on, whatever the reads after).
+    ///
+    /// [`stale_registry`]: Self::stale_registry
+    pub(crate) fn integrity_failed(&self, now: Instant, error: String) {
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        health.corrupt = Some((now, error));
     }
 
     /// Notes a successful registry read at `now`.

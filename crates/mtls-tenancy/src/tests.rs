@@ -485,3 +485,59 @@ async fn token_only_changes_keep_the_view_and_move_the_version() {
     assert_eq!(gauge(), version);
     assert_eq!(reloads(&f.tenancy, "success"), reloads_before + 1);
 }
+
+/// A source whose integrity check fails (the registry it reads is fine otherwise).
+struct FailsIntegrity(SqliteSnapshotSource);
+
+impl SnapshotSource for FailsIntegrity {
+    fn version(&self) -> Result<u64, RegistryError> {
+        self.0.version()
+    }
+    fn snapshot(&self) -> Result<mtls_registry::Snapshot, RegistryError> {
+        self.0.snapshot()
+    }
+    fn verify(&self) -> Result<(), RegistryError> {
+        Err(RegistryError::Corrupt {
+            path: self.0.path().to_owned(),
+            detail: "quick_check: page 7 is never used".into(),
+            source: None,
+        })
+    }
+}
+
+/// The background integrity check: a failure is reported by `stale_registry` (so `/readyz`
+/// answers 503 naming it) and stays reported after reads that succeed; a pass reports
+/// nothing.
+#[tokio::test]
+async fn a_failed_integrity_check_sticks_in_the_readiness_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let actor = Actor::new("cli:test").unwrap();
+    let store = SqliteStore::create(config.registry_path(), &domain(), &actor).unwrap();
+
+    let good = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
+    let intact = Arc::new(open(&config, Some(good)).unwrap());
+    watcher::verify(intact.clone()).await;
+    assert!(intact.stale_registry(std::time::Instant::now()).is_none());
+
+    let bad = Arc::new(FailsIntegrity(SqliteSnapshotSource::new(
+        config.registry_path(),
+    )));
+    let damaged = Arc::new(open(&config, Some(bad)).unwrap());
+    assert!(damaged.stale_registry(std::time::Instant::now()).is_none());
+    watcher::verify(damaged.clone()).await;
+    let a: TenantId = "a".parse().unwrap();
+    store
+        .create_tenant(&actor, &a, "A", TenantLimits::default())
+        .unwrap();
+    assert!(watcher::poll_once(&damaged).await, "reads still succeed");
+    let stale = damaged
+        .stale_registry(std::time::Instant::now())
+        .expect("the failed check is reported");
+    assert!(
+        stale.error.contains("page 7 is never used"),
+        "{}",
+        stale.error
+    );
+    assert_eq!(stale.registry, config.registry_path());
+}

@@ -134,3 +134,50 @@ fn a_corrupt_replacement_fails_until_a_good_file_is_back() {
     assert_eq!(source.generation(), 1);
     assert!(source.snapshot().unwrap().tenant(&tid("beta")).is_some());
 }
+
+/// The whole-file check is not part of opening (it reads every page: seconds for a big
+/// registry) but of `verify`, which a reader runs in the background: a file whose last pages
+/// are damaged opens and answers its version, and `verify` calls it corrupt, naming it.
+#[test]
+fn damage_away_from_the_first_pages_is_found_by_verify_not_by_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let store = registry_with(&path, "acme");
+    for i in 0..300 {
+        store
+            .create_tenant(
+                &actor(),
+                &tid(&format!("t-{i}")),
+                "T",
+                TenantLimits::default(),
+            )
+            .unwrap();
+    }
+    drop(store); // closing checkpoints the WAL into the main file
+    remove_side_files(&path);
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(
+        len > 40 * 4096,
+        "the registry should span many pages, got {len} bytes"
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    let start = bytes.len() - 3 * 4096;
+    for (i, b) in bytes[start..].iter_mut().enumerate() {
+        *b = (i * 7919 % 251) as u8;
+    }
+    std::fs::write(&path, bytes).unwrap();
+
+    let source = SqliteSnapshotSource::open(&path).unwrap();
+    assert!(source.version().unwrap() > 300);
+    let err = source.verify().unwrap_err();
+    assert!(matches!(err, RegistryError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("registry.db"), "{err}");
+}
+
+#[test]
+fn an_intact_registry_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    drop(registry_with(&path, "acme"));
+    SqliteSnapshotSource::open(&path).unwrap().verify().unwrap();
+}
