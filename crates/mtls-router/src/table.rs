@@ -385,6 +385,10 @@ impl<K: Ord> TenantTable<K> {
         self.http.sort_by(|a, b| a.key.cmp(&b.key));
         self.tcp.sort_by(|a, b| a.key.cmp(&b.key));
         self.connect.sort_by(|a, b| a.key.cmp(&b.key));
+        // Pushed one by one: give back the growth slack (a table is kept until it changes).
+        self.http.shrink_to_fit();
+        self.tcp.shrink_to_fit();
+        self.connect.shrink_to_fit();
         for (position, slot) in (0u32..).zip(&self.http) {
             let Some(route) = slot.route() else { continue };
             self.http_index

@@ -1,7 +1,5 @@
 //! Path lookups: one host pattern's path prefixes, probed longest first.
 
-use std::collections::HashMap;
-
 use mtls_route_spec::PathPrefix;
 
 /// The path part of a request target: everything before the first `?`.
@@ -14,10 +12,14 @@ pub(crate) fn strip_query(path: &str) -> &str {
 /// A lookup probes the path's own segment prefixes from the longest to the shortest
 /// (`/a/b/c`, `/a/b`, `/a`, then `/`), so the first hit is the longest matching prefix.
 /// Probes longer than the longest stored prefix are skipped.
+///
+/// A host pattern has a handful of prefixes at most, so they are a sorted vector searched
+/// by bisection (one small allocation) rather than a hash map (one per host of a million
+/// routes, several times the size).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PathIndex {
-    /// Non-root prefixes.
-    prefixes: HashMap<Box<str>, u32>,
+    /// Non-root prefixes, sorted.
+    prefixes: Vec<(Box<str>, u32)>,
     /// The route of the root prefix `/`.
     root: Option<u32>,
     /// The most segments of any stored non-root prefix.
@@ -35,9 +37,14 @@ impl PathIndex {
             return;
         }
         self.max_segments = self.max_segments.max(prefix.segment_count());
-        self.prefixes
-            .entry(prefix.as_str().into())
-            .or_insert(position);
+        if let Err(at) = self.find(prefix.as_str()) {
+            self.prefixes.insert(at, (prefix.as_str().into(), position));
+        }
+    }
+
+    /// Where `prefix` is among the stored prefixes (`Err`: where it would go).
+    fn find(&self, prefix: &str) -> Result<usize, usize> {
+        self.prefixes.binary_search_by(|(p, _)| (**p).cmp(prefix))
     }
 
     /// The route of the longest prefix matching `path` (no query) and that prefix's segment
@@ -61,9 +68,9 @@ impl PathIndex {
             }
             loop {
                 if end > 0
-                    && let Some(position) = self.prefixes.get(&path[..end])
+                    && let Ok(at) = self.find(&path[..end])
                 {
-                    return Some((*position, slashes));
+                    return Some((self.prefixes[at].1, slashes));
                 }
                 match bytes[..end].iter().rposition(|b| *b == b'/') {
                     Some(slash) if slash > 0 => {
