@@ -6,7 +6,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mtls_registry::{Store, TenantStatus};
@@ -17,6 +17,21 @@ use support::tenants::{Conn, DataDir, actor, get, http_route, named_backend, ten
 /// At most this many requests per client loop, and at most this long.
 const MAX_REQUESTS: usize = 400;
 const MAX_TIME: Duration = Duration::from_secs(20);
+
+/// Changes go live in milliseconds (the registry's file events nudge the watcher): each
+/// round of changes waits until both loads have made this many more requests, so that the
+/// load really runs between the changes (fresh connections: two per round; at most
+/// `ROUND_WAIT` per round).
+const REQUESTS_PER_ROUND: usize = 5;
+const ROUND_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits until `done` has moved `by` past `from`, or `ROUND_WAIT` has passed.
+fn wait_for_requests(done: &AtomicUsize, from: usize, by: usize) {
+    let deadline = Instant::now() + ROUND_WAIT;
+    while done.load(Ordering::Relaxed) < from + by && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
 #[test]
 fn registry_reloads_under_load_lose_no_request() {
@@ -33,10 +48,11 @@ fn registry_reloads_under_load_lose_no_request() {
     let addr = gw.addr("gw");
     let ca = data.ca();
     let stop = Arc::new(AtomicBool::new(false));
+    let (ka_done, fresh_done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
 
     // Load 1: one keep-alive connection, requests back to back.
     let keepalive = {
-        let (stop, a, ca) = (stop.clone(), a.clone(), ca.clone());
+        let (stop, a, ca, done) = (stop.clone(), a.clone(), ca.clone(), ka_done.clone());
         std::thread::spawn(move || {
             let mut conn = Conn::open(addr, &a, &ca);
             conn.set_read_timeout(Duration::from_secs(10));
@@ -50,13 +66,14 @@ fn registry_reloads_under_load_lose_no_request() {
                     Ok((200, body)) if body == "steady for a\n" => ok += 1,
                     other => failed.push(format!("{other:?}")),
                 }
+                done.fetch_add(1, Ordering::Relaxed);
             }
             (ok, failed)
         })
     };
     // Load 2: a new TLS connection (curl) per request.
     let fresh = {
-        let (stop, a, ca) = (stop.clone(), a.clone(), ca.clone());
+        let (stop, a, ca, done) = (stop.clone(), a.clone(), ca.clone(), fresh_done.clone());
         std::thread::spawn(move || {
             let (mut ok, mut failed) = (0usize, Vec::new());
             let start = Instant::now();
@@ -68,6 +85,7 @@ fn registry_reloads_under_load_lose_no_request() {
                     (200, body) if body == "steady for a\n" => ok += 1,
                     other => failed.push(format!("{other:?}")),
                 }
+                done.fetch_add(1, Ordering::Relaxed);
             }
             (ok, failed)
         })
@@ -77,6 +95,10 @@ fn registry_reloads_under_load_lose_no_request() {
     let other = named_backend("other");
     let mut changes = 0;
     for round in 0..5 {
+        let (ka_from, fresh_from) = (
+            ka_done.load(Ordering::Relaxed),
+            fresh_done.load(Ordering::Relaxed),
+        );
         // Each step waits until the gateway serves the version it wrote, so every change is
         // published (and the load runs against it) before the next one lands.
         let extra = store
@@ -105,6 +127,8 @@ fn registry_reloads_under_load_lose_no_request() {
             .unwrap();
         gw.wait_registry_version("gw", store.version().unwrap());
         changes += 5;
+        wait_for_requests(&ka_done, ka_from, REQUESTS_PER_ROUND);
+        wait_for_requests(&fresh_done, fresh_from, 2);
     }
     stop.store(true, Ordering::Relaxed);
     let (ka_ok, ka_failed) = keepalive.join().unwrap();

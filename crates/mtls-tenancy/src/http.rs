@@ -454,7 +454,7 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         line.raw_path = std::mem::replace(&mut line.path, path);
     }
     line.route = route.to_string();
-    let Some(compiled) = view.http.get(&route).cloned() else {
+    let Some((spec, egress)) = view.http_route(tenant, &route) else {
         let response = refusal(
             ProxyErrorKind::UpstreamUnreachable,
             "route is not compiled yet",
@@ -462,15 +462,12 @@ async fn request(session: Arc<Session>, mut req: Request<Incoming>) -> Response<
         );
         return finish(line, response);
     };
-    line.egress_from = compiled.egress.origin.as_str();
-    line.egress = compiled
-        .egress
-        .address
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    line.egress_from = egress.origin.as_str();
+    line.egress = egress.address.map(|a| a.to_string()).unwrap_or_default();
+    let spec = spec.clone();
     let compiler = view.compiler.clone();
     drop(view);
-    let target = match compiled.target(&compiler).await {
+    let target = match compiler.target(tenant, &route, &spec, egress).await {
         Ok(target) => target,
         Err(message) => {
             let response = refusal(

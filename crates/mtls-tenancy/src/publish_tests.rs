@@ -118,8 +118,6 @@ fn a_recompile_finishing_after_a_newer_snapshot_does_not_republish_the_older_one
     });
     let route = store.add_route(&actor, &a, route.into()).unwrap();
 
-    // Start: the first view leaves the route to be compiled at its first request (the
-    // FIFO is not read).
     let source = Arc::new(SqliteSnapshotSource::new(config.registry_path()));
     let tenancy = Arc::new(
         Tenancy::open(
@@ -132,7 +130,18 @@ fn a_recompile_finishing_after_a_newer_snapshot_does_not_republish_the_older_one
         )
         .unwrap(),
     );
-    assert!(tenancy.current().http[&route.id].compiled().is_none());
+    // Start: the route is compiled at its first request (reading the FIFO once).
+    assert!(tenancy.current().compiled_route(&route.id).is_none());
+    let feeder = {
+        let (fifo, ca_pem) = (fifo.clone(), ca_pem.clone());
+        std::thread::spawn(move || {
+            writer_once_read(&fifo)
+                .write_all(ca_pem.as_bytes())
+                .unwrap()
+        })
+    };
+    tenancy.current().target_now(&route.id).unwrap();
+    feeder.join().unwrap();
     let old = tenancy.current().snapshot().version();
     assert!(tenancy.current().snapshot().admit(&a, &serial).is_ok());
 
@@ -176,7 +185,7 @@ fn a_recompile_finishing_after_a_newer_snapshot_does_not_republish_the_older_one
         view.snapshot().admit(&a, &serial).unwrap_err(),
         Refusal::CertificateRevoked
     );
-    assert!(view.http.get(&route.id).is_none());
+    assert!(view.compiled_route(&route.id).is_none());
 }
 
 /// A registry that stays unreadable is reported stale once `registry_staleness` (30 s by

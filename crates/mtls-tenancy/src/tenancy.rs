@@ -133,11 +133,7 @@ impl Tenancy {
             counters: upstream_counters(&metrics, &listener),
             ..TargetOptions::default()
         };
-        let compiler = Arc::new(RouteCompiler {
-            options,
-            listener: listener.clone(),
-            identities,
-        });
+        let compiler = Arc::new(RouteCompiler::new(options, listener.clone(), identities));
         let compiling = Instant::now();
         let (tenants, version) = (snapshot.tenant_count(), snapshot.version());
         let view = View::build(snapshot, generation, None, &metrics, &compiler);

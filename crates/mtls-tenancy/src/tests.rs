@@ -126,8 +126,10 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
         first.id
     );
     // Compiled when the change brought the route in.
-    let target_v1 = v1.http[&first.id]
-        .compiled()
+    let target_v1 = v1
+        .compiled_route(&first.id)
+        .unwrap()
+        .compiled_target()
         .unwrap()
         .as_ref()
         .unwrap()
@@ -143,9 +145,10 @@ async fn changes_are_published_and_unchanged_routes_keep_their_targets() {
     assert!(watcher::poll_once(&f.tenancy).await);
     let v2 = f.tenancy.current();
     assert!(v2.policy.route_http(&a, "b.test", "/x").is_ok());
-    let target_v2 = v2.http[&first.id].compiled().unwrap().as_ref().unwrap();
+    let compiled_v2 = v2.compiled_route(&first.id).unwrap();
+    let target_v2 = compiled_v2.compiled_target().unwrap().as_ref().unwrap();
     assert!(Arc::ptr_eq(&target_v1, target_v2));
-    assert!(v2.http.get(&second.id).is_some());
+    assert!(v2.compiled_route(&second.id).is_some());
 
     // Suspension shows in the next view; the version gauge follows.
     f.store
@@ -203,11 +206,19 @@ async fn a_change_to_one_tenant_shares_every_other_tenant_with_the_view_before()
 
     assert!(v2.snapshot().shares_tenant(v1.snapshot(), &b));
     assert!(!v2.snapshot().shares_tenant(v1.snapshot(), &a));
-    assert!(Arc::ptr_eq(&v1.http[&of_b.id], &v2.http[&of_b.id]));
+    assert!(Arc::ptr_eq(
+        &v1.compiled_route(&of_b.id).unwrap(),
+        &v2.compiled_route(&of_b.id).unwrap()
+    ));
     assert!(Arc::ptr_eq(&v1.limiters[&b], &v2.limiters[&b]));
     assert!(!Arc::ptr_eq(&v1.limiters[&a], &v2.limiters[&a]));
     assert_eq!(v2.limiters[&a].limits().max_connections, Some(3));
-    assert!(v2.http[&of_a.id].compiled().is_some());
+    assert!(
+        v2.compiled_route(&of_a.id)
+            .unwrap()
+            .compiled_target()
+            .is_some()
+    );
     assert!(v2.snapshot().admit(&b, &serial_b).is_ok());
     assert_eq!(v2.snapshot(), &Store::snapshot(&f.store).unwrap());
     let rebuilt = Policy::new(Store::snapshot(&f.store).unwrap());
@@ -252,13 +263,11 @@ async fn routes_that_cannot_be_compiled_are_kept_as_errors() {
     let view = f.tenancy.current();
     // Compiled (and refused) when the change brought the routes in, not at their first
     // request: the log names the problem at once.
-    let err = view.http[&record.id]
-        .compiled()
-        .unwrap()
-        .as_ref()
-        .unwrap_err();
+    let compiled = view.compiled_route(&record.id).unwrap();
+    let err = compiled.compiled_target().unwrap().as_ref().unwrap_err();
     assert!(err.contains("\"partner\""), "{err}");
-    let err = view.http[&bad.id].compiled().unwrap().as_ref().unwrap_err();
+    let compiled = view.compiled_route(&bad.id).unwrap();
+    let err = compiled.compiled_target().unwrap().as_ref().unwrap_err();
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     // The table still routes to them (requests get a 502 naming the problem).
     assert!(view.policy.route_http(&a, "ca.test", "/").is_ok());
@@ -479,7 +488,7 @@ async fn token_only_changes_keep_the_view_and_move_the_version() {
     let rebuilt = f.tenancy.current();
     assert!(!Arc::ptr_eq(&before, &rebuilt));
     assert_eq!(rebuilt.snapshot().version(), version);
-    assert!(rebuilt.http.get(&route.id).is_some());
+    assert!(rebuilt.compiled_route(&route.id).is_some());
     // Brought up to date by a delta: exactly what a rebuild reads.
     assert_eq!(rebuilt.snapshot(), &Store::snapshot(&f.store).unwrap());
     assert_eq!(gauge(), version);

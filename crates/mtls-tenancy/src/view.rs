@@ -15,12 +15,14 @@ use std::cmp::Ordering as By;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use arc_swap::ArcSwap;
+
 use immutable_chunkmap::map::MapM as Map;
 use mtls_http_proxy::{RouteTarget, TargetOptions};
 use mtls_identity::TenantId;
 use mtls_metrics::{Metrics, Name};
 use mtls_policy::{EgressSource, Policy};
-use mtls_registry::{RouteId, RouteRecord, Snapshot};
+use mtls_registry::{RouteId, Snapshot};
 use mtls_route_spec::{HttpRoute, RouteSpec};
 use tracing::error;
 
@@ -28,22 +30,148 @@ use crate::chain::ErrorChain;
 use crate::limiter::{self, Limiters};
 use crate::route_identities::RouteIdentities;
 
-/// What an HTTP target is compiled with: the listener's target options and route identities.
-/// One per listener, shared by its views.
+/// What an HTTP target is compiled with (the listener's target options and route
+/// identities), and the HTTP routes compiled so far. One per listener, shared by its views.
+///
+/// A route's target is compiled when a change adds or alters the route, or at its first
+/// request; the compiled routes are kept here, by route id, for every view of the listener.
+/// Each use checks that the entry still stands for the route the view holds (the same spec,
+/// source address and, for routes naming a client identity, identities), so a view never
+/// uses a target compiled for another version of its route.
 pub(crate) struct RouteCompiler {
     pub(crate) options: TargetOptions,
     pub(crate) listener: Name,
     pub(crate) identities: Option<Arc<RouteIdentities>>,
+    /// The compiled HTTP routes: read without a lock; written (copy-on-write) when a route
+    /// is compiled or removed.
+    compiled: ArcSwap<Map<RouteId, Arc<CompiledRoute>>>,
 }
 
 // === impl RouteCompiler ===
 
 impl RouteCompiler {
+    /// A compiler with nothing compiled yet.
+    pub(crate) fn new(
+        options: TargetOptions,
+        listener: Name,
+        identities: Option<Arc<RouteIdentities>>,
+    ) -> Self {
+        Self {
+            options,
+            listener,
+            identities,
+            compiled: ArcSwap::from_pointee(Map::new()),
+        }
+    }
+
     /// The route identities' generation now (0 without route identities).
     pub(crate) fn identities_generation(&self) -> u64 {
         self.identities
             .as_deref()
             .map_or(0, RouteIdentities::generation)
+    }
+
+    /// The compiled entry of route `id`, whatever version of the route it was compiled for.
+    pub(crate) fn compiled(&self, id: &RouteId) -> Option<Arc<CompiledRoute>> {
+        self.compiled.load().get(id).cloned()
+    }
+
+    /// The compiled entry of route `id` if it stands for `spec` leaving from `egress` under
+    /// the identities now.
+    fn current(
+        &self,
+        id: &RouteId,
+        spec: &Arc<RouteSpec>,
+        egress: EgressSource,
+    ) -> Option<Arc<CompiledRoute>> {
+        let identities = self.identities_generation();
+        self.compiled(id)
+            .filter(|c| c.reusable_for(spec, egress, identities))
+    }
+
+    /// The compiled route `id` (`spec`, leaving from `egress`): the current entry, or one
+    /// compiled now and kept. Blocking (may read a CA file): call it on the blocking pool.
+    pub(crate) fn compile_now(
+        &self,
+        tenant: &TenantId,
+        id: &RouteId,
+        spec: &Arc<RouteSpec>,
+        egress: EgressSource,
+    ) -> Arc<CompiledRoute> {
+        if let Some(current) = self.current(id, spec, egress) {
+            current.compile(self);
+            return current;
+        }
+        let route = Arc::new(CompiledRoute::new(
+            tenant,
+            id,
+            spec,
+            self.identities_generation(),
+            egress,
+        ));
+        route.compile(self);
+        self.compiled.rcu(|map| {
+            let mut map = Map::clone(map);
+            map.insert_cow(id.clone(), route.clone());
+            map
+        });
+        route
+    }
+
+    /// The target of route `id` for a request: the compiled one, or compiled now on the
+    /// blocking pool (the route's first request, or its first since it changed).
+    pub(crate) async fn target(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+        id: &RouteId,
+        spec: &Arc<RouteSpec>,
+        egress: EgressSource,
+    ) -> TargetResult {
+        if let Some(current) = self.current(id, spec, egress)
+            && let Some(target) = current.compiled_target()
+        {
+            return target.clone();
+        }
+        let compiler = self.clone();
+        let (tenant, id, spec) = (tenant.clone(), id.clone(), spec.clone());
+        tokio::task::spawn_blocking(move || {
+            let route = compiler.compile_now(&tenant, &id, &spec, egress);
+            route.compile(&compiler).clone()
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("compiling the route's upstream target failed: {e}")))
+    }
+
+    /// Forgets the compiled routes of `snapshot` that it no longer holds as they were
+    /// compiled, and compiles again now (blocking) those it still holds in another version:
+    /// after a change, only what the change altered is compiled, and a broken route is
+    /// reported when the change arrives. Costs the compiled routes, not every route.
+    fn settle(&self, snapshot: &Snapshot, only: Option<&[TenantId]>) {
+        let compiled = self.compiled.load_full();
+        let mut gone = Vec::new();
+        for (id, route) in &*compiled {
+            if only.is_some_and(|t| !t.contains(&route.tenant)) {
+                continue;
+            }
+            let tenant = snapshot.tenant(&route.tenant);
+            let record = snapshot.routes(&route.tenant).iter().find(|r| r.id == *id);
+            match (tenant, record) {
+                (Some(tenant), Some(record)) if matches!(&*record.spec, RouteSpec::Http(_)) => {
+                    let egress = EgressSource::of_route(&record.spec, tenant.egress_address);
+                    self.compile_now(&route.tenant, id, &record.spec, egress);
+                }
+                _ => gone.push(id.clone()),
+            }
+        }
+        if !gone.is_empty() {
+            self.compiled.rcu(|map| {
+                let mut map = Map::clone(map);
+                for id in &gone {
+                    map.remove_cow(id);
+                }
+                map
+            });
+        }
     }
 }
 
@@ -54,6 +182,7 @@ pub(crate) type TargetResult = Result<Arc<RouteTarget>, String>;
 /// An HTTP route of a view: its spec and source address (to reuse it when unchanged) and
 /// its target, compiled once (at first use, or when a change brings the route in).
 pub(crate) struct CompiledRoute {
+    tenant: TenantId,
     id: RouteId,
     /// The snapshot's copy of the route (an HTTP one), shared.
     spec: Arc<RouteSpec>,
@@ -69,8 +198,15 @@ pub(crate) struct CompiledRoute {
 // === impl CompiledRoute ===
 
 impl CompiledRoute {
-    fn new(id: &RouteId, spec: &Arc<RouteSpec>, generation: u64, egress: EgressSource) -> Self {
+    fn new(
+        tenant: &TenantId,
+        id: &RouteId,
+        spec: &Arc<RouteSpec>,
+        generation: u64,
+        egress: EgressSource,
+    ) -> Self {
         Self {
+            tenant: tenant.clone(),
             id: id.clone(),
             spec: spec.clone(),
             generation,
@@ -111,20 +247,8 @@ impl CompiledRoute {
     }
 
     /// The target, if it was compiled already.
-    pub(crate) fn compiled(&self) -> Option<&TargetResult> {
+    pub(crate) fn compiled_target(&self) -> Option<&TargetResult> {
         self.target.get()
-    }
-
-    /// The target for a request: the compiled one, or compiled now on the blocking pool
-    /// (the first request of the route in this lineage of views).
-    pub(crate) async fn target(self: &Arc<Self>, compiler: &Arc<RouteCompiler>) -> TargetResult {
-        if let Some(target) = self.compiled() {
-            return target.clone();
-        }
-        let (route, compiler) = (self.clone(), compiler.clone());
-        tokio::task::spawn_blocking(move || route.compile(&compiler).clone())
-            .await
-            .unwrap_or_else(|e| Err(format!("compiling the route's upstream target failed: {e}")))
     }
 }
 
@@ -173,7 +297,6 @@ pub struct View {
     /// The snapshot and its route table: admission and route lookups go through it, the
     /// same functions `tenantctl explain` prints.
     pub(crate) policy: Policy,
-    pub(crate) http: Map<RouteId, Arc<CompiledRoute>>,
     /// Per-tenant limiters and metric handles (reused across views while unchanged).
     pub(crate) limiters: Limiters,
     /// Round-robin cursors of TCP routes.
@@ -185,14 +308,15 @@ pub struct View {
 // === impl View ===
 
 impl View {
-    /// Compiles `snapshot`, read at source generation `generation`, every tenant. HTTP routes
-    /// of `previous` whose spec and effective source address are unchanged are reused with
-    /// their targets, so their connection pools and failure marks survive unrelated changes
-    /// (a route whose source changed gets a new target: no pooled connection bound to the
-    /// old address is reused); so are the limiters of tenants whose limits are unchanged.
-    /// With a `previous` view, the other HTTP routes (new or changed since it) are compiled
-    /// now (blocking: call it on the blocking pool); without one (start-up), every target is
-    /// compiled at its route's first request.
+    /// Compiles `snapshot`, read at source generation `generation`, every tenant. The
+    /// limiters of `previous` whose tenant's limits are unchanged are reused, as are the TCP
+    /// routes' round-robin cursors. HTTP targets live in the compiler, shared by every view:
+    /// with a `previous` view, the compiled routes the snapshot holds in another version are
+    /// compiled again now and those it no longer holds are dropped (blocking: call it on the
+    /// blocking pool); a route whose spec and source address are unchanged keeps its target,
+    /// so its connection pool and failure marks survive unrelated changes (a route whose
+    /// source changed gets a new target: no pooled connection bound to the old address is
+    /// reused). Every other target is compiled at its route's first request.
     pub(crate) fn build(
         snapshot: Snapshot,
         generation: u64,
@@ -210,39 +334,20 @@ impl View {
         };
         let policy = Policy::new(snapshot);
         let snapshot = policy.snapshot();
-        let mut http = Vec::new();
         let mut tcp_cursor = Vec::new();
-        for (tenant, entry) in snapshot.tenants() {
+        for (tenant, _) in snapshot.tenants() {
             for record in snapshot.routes(tenant) {
-                match &*record.spec {
-                    RouteSpec::Http(_) => {
-                        let spec = &record.spec;
-                        let egress = EgressSource::of_route(spec, entry.egress_address);
-                        let reused = previous
-                            .and_then(|p| p.http.get(&record.id))
-                            .filter(|old| old.reusable_for(spec, egress, identities))
-                            .cloned();
-                        let route = reused.unwrap_or_else(|| {
-                            let route = CompiledRoute::new(&record.id, spec, identities, egress);
-                            if previous.is_some() {
-                                // New or changed since the previous view: compiled now, so
-                                // a broken route is reported when the change arrives.
-                                route.compile(compiler);
-                            }
-                            Arc::new(route)
-                        });
-                        http.push((record.id.clone(), route));
-                    }
-                    RouteSpec::Tcp(_) => {
-                        let cursor = previous
-                            .and_then(|p| p.tcp_cursor.get(&record.id))
-                            .cloned()
-                            .unwrap_or_default();
-                        tcp_cursor.push((record.id.clone(), cursor));
-                    }
-                    _ => {}
+                if let RouteSpec::Tcp(_) = &*record.spec {
+                    let cursor = previous
+                        .and_then(|p| p.tcp_cursor.get(&record.id))
+                        .cloned()
+                        .unwrap_or_default();
+                    tcp_cursor.push((record.id.clone(), cursor));
                 }
             }
+        }
+        if previous.is_some() {
+            compiler.settle(snapshot, None);
         }
         let listener = &compiler.listener;
         let tenants = snapshot.tenants().map(|(id, _)| id);
@@ -252,19 +357,18 @@ impl View {
             stamp,
             policy,
             limiters,
-            http: in_key_order(http),
             tcp_cursor: in_key_order(tcp_cursor),
             compiler: compiler.clone(),
         }
     }
 
     /// The view of `snapshot` (read at source generation `generation`), compiled from
-    /// `self` by recompiling the `touched` tenants only: their routes, route table parts,
-    /// source addresses and limiters. `snapshot` must differ from `self`'s snapshot in those
-    /// tenants only (it is `self`'s snapshot with a delta applied that lists them). HTTP
-    /// routes that are new or changed are compiled now (blocking: call it on the blocking
-    /// pool), so a broken one is reported when the change arrives. Equivalent to
-    /// [`build`](Self::build) from `self` under the same route identities.
+    /// `self` by recompiling the `touched` tenants only: their route table parts, limiters,
+    /// TCP cursors and HTTP targets. `snapshot` must differ from `self`'s snapshot in those
+    /// tenants only (it is `self`'s snapshot with a delta applied that lists them). The
+    /// touched tenants' HTTP routes that are new or changed are compiled now (blocking: call
+    /// it on the blocking pool), so a broken one is reported when the change arrives.
+    /// Equivalent to [`build`](Self::build) from `self` under the same route identities.
     pub(crate) fn with_changes(
         &self,
         snapshot: Snapshot,
@@ -279,22 +383,30 @@ impl View {
         };
         let policy = self.policy.with_changes(snapshot, touched);
         let snapshot = policy.snapshot();
-        let mut http = self.http.clone();
         let mut tcp_cursor = self.tcp_cursor.clone();
         for tenant in touched {
-            let mut kept = Vec::new();
             for old in self.snapshot().routes(tenant) {
-                if let Some(route) = http.remove_cow(&old.id) {
-                    kept.push((old.id.clone(), route));
-                }
                 tcp_cursor.remove_cow(&old.id);
             }
             let address = snapshot.tenant(tenant).and_then(|t| t.egress_address);
             for record in snapshot.routes(tenant) {
-                let egress = EgressSource::of_route(&record.spec, address);
-                self.bring_route(record, egress, &kept, &mut http, &mut tcp_cursor);
+                match &*record.spec {
+                    RouteSpec::Http(_) => {
+                        let egress = EgressSource::of_route(&record.spec, address);
+                        self.compiler
+                            .compile_now(tenant, &record.id, &record.spec, egress);
+                    }
+                    RouteSpec::Tcp(_) => {
+                        let cursor = self.tcp_cursor.get(&record.id).cloned().unwrap_or_default();
+                        tcp_cursor.insert_cow(record.id.clone(), cursor);
+                    }
+                    _ => {}
+                }
             }
         }
+        // Routes of the touched tenants that are gone (or no longer HTTP) leave the
+        // compiler's table.
+        self.compiler.settle(snapshot, Some(touched));
         let listener = &self.compiler.listener;
         warn_unheld_egress(snapshot, Some(self.snapshot()), touched.iter(), listener);
         let mut limiters = self.limiters.clone();
@@ -303,46 +415,22 @@ impl View {
             stamp,
             policy,
             limiters,
-            http,
             tcp_cursor,
             compiler: self.compiler.clone(),
         }
     }
 
-    /// Puts one route of a touched tenant, leaving from `egress`, into the maps of the view
-    /// being built: an HTTP route reuses its entry of `kept` (this view's, taken out of the maps) when unchanged,
-    /// else is compiled now; a TCP route keeps its round-robin cursor.
-    fn bring_route(
+    /// Tenant `tenant`'s route `id` as this view holds it, with the source address its
+    /// upstream connections leave from: a look through the tenant's own routes.
+    pub(crate) fn http_route(
         &self,
-        record: &RouteRecord,
-        egress: EgressSource,
-        kept: &[(RouteId, Arc<CompiledRoute>)],
-        http: &mut Map<RouteId, Arc<CompiledRoute>>,
-        tcp_cursor: &mut Map<RouteId, Arc<AtomicUsize>>,
-    ) {
-        let identities = self.stamp.identities;
-        match &*record.spec {
-            RouteSpec::Http(_) => {
-                let spec = &record.spec;
-                let reused = kept
-                    .iter()
-                    .find(|(id, old)| {
-                        *id == record.id && old.reusable_for(spec, egress, identities)
-                    })
-                    .map(|(_, old)| old.clone());
-                let route = reused.unwrap_or_else(|| {
-                    let route = CompiledRoute::new(&record.id, spec, identities, egress);
-                    route.compile(&self.compiler);
-                    Arc::new(route)
-                });
-                http.insert_cow(record.id.clone(), route);
-            }
-            RouteSpec::Tcp(_) => {
-                let cursor = self.tcp_cursor.get(&record.id).cloned().unwrap_or_default();
-                tcp_cursor.insert_cow(record.id.clone(), cursor);
-            }
-            _ => {}
-        }
+        tenant: &TenantId,
+        id: &RouteId,
+    ) -> Option<(&Arc<RouteSpec>, EgressSource)> {
+        let snapshot = self.snapshot();
+        let address = snapshot.tenant(tenant).and_then(|t| t.egress_address);
+        let record = snapshot.routes(tenant).iter().find(|r| r.id == *id)?;
+        Some((&record.spec, EgressSource::of_route(&record.spec, address)))
     }
 
     /// The decision policy (snapshot + route table) of this view.
@@ -361,6 +449,35 @@ impl View {
             .get(route)
             .map_or(0, |c| c.fetch_add(1, Ordering::Relaxed))
             % len.max(1)
+    }
+}
+
+#[cfg(test)]
+impl View {
+    /// The compiler's entry standing for route `id` as this view holds it, if compiled.
+    pub(crate) fn compiled_route(&self, id: &RouteId) -> Option<Arc<CompiledRoute>> {
+        let snapshot = self.snapshot();
+        let (tenant, _) = snapshot
+            .tenants()
+            .find(|(t, _)| snapshot.routes(t).iter().any(|r| r.id == *id))?;
+        let (spec, egress) = self.http_route(tenant, id)?;
+        self.compiler.current(id, spec, egress)
+    }
+
+    /// Route `id`'s target, compiled now (blocking) unless it is already.
+    pub(crate) fn target_now(&self, id: &RouteId) -> TargetResult {
+        let snapshot = self.snapshot();
+        let Some((tenant, _)) = snapshot
+            .tenants()
+            .find(|(t, _)| snapshot.routes(t).iter().any(|r| r.id == *id))
+        else {
+            return Err(format!("route {id} is not in the view"));
+        };
+        let Some((spec, egress)) = self.http_route(tenant, id) else {
+            return Err(format!("route {id} is not an HTTP route"));
+        };
+        let route = self.compiler.compile_now(tenant, id, spec, egress);
+        route.compile(&self.compiler).clone()
     }
 }
 
@@ -421,6 +538,7 @@ impl Compile<'_> {
             options,
             listener,
             identities,
+            ..
         } = compiler;
         let listener = listener.as_ref();
         let identities = identities.as_deref();
@@ -493,11 +611,7 @@ mod tests {
     }
 
     fn target(view: &View, id: &RouteId) -> Arc<RouteTarget> {
-        view.http[id]
-            .compile(&view.compiler)
-            .as_ref()
-            .unwrap()
-            .clone()
+        view.target_now(id).unwrap()
     }
 
     /// A tenant's new egress address gets its routes without an `egress_bind` a new target
@@ -507,11 +621,11 @@ mod tests {
     fn a_changed_tenant_address_recompiles_the_routes_that_use_it() {
         let (shared, own) = (RouteId::random(), RouteId::random());
         let metrics = Arc::new(Metrics::new());
-        let compiler = Arc::new(RouteCompiler {
-            options: TargetOptions::default(),
-            listener: "gw".into(),
-            identities: None,
-        });
+        let compiler = Arc::new(RouteCompiler::new(
+            TargetOptions::default(),
+            "gw".into(),
+            None,
+        ));
         let build = |snapshot, previous: Option<&View>| {
             View::build(snapshot, 1, previous, &metrics, &compiler)
         };
@@ -520,18 +634,21 @@ mod tests {
         let v1 = build(snapshot(1, None, &shared, &own), None);
         assert_eq!(target(&v1, &shared).source(), None);
         assert_eq!(target(&v1, &own).source(), Some(ip("127.0.0.9")));
-        assert_eq!(v1.http[&shared].egress, EgressSource::DEFAULT);
+        assert_eq!(
+            v1.compiled_route(&shared).unwrap().egress,
+            EgressSource::DEFAULT
+        );
 
         let v2 = build(snapshot(2, Some(ip("127.0.0.2")), &shared, &own), Some(&v1));
         assert!(!Arc::ptr_eq(&target(&v1, &shared), &target(&v2, &shared)));
         assert_eq!(target(&v2, &shared).source(), Some(ip("127.0.0.2")));
         assert_eq!(
-            v2.http[&shared].egress.origin,
+            v2.compiled_route(&shared).unwrap().egress.origin,
             mtls_policy::EgressOrigin::Tenant
         );
         assert!(Arc::ptr_eq(&target(&v1, &own), &target(&v2, &own)));
         assert_eq!(
-            v2.http[&own].egress.origin,
+            v2.compiled_route(&own).unwrap().egress.origin,
             mtls_policy::EgressOrigin::Route
         );
 
