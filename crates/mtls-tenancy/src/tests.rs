@@ -222,6 +222,12 @@ async fn a_change_to_one_tenant_shares_every_other_tenant_with_the_view_before()
     assert!(v2.snapshot().admit(&b, &serial_b).is_ok());
     assert_eq!(v2.snapshot(), &Store::snapshot(&f.store).unwrap());
     let rebuilt = Policy::new(Store::snapshot(&f.store).unwrap());
+    // A route removed by a delta leaves the listener's table of compiled targets.
+    assert!(v2.compiler.compiled(&of_a.id).is_some());
+    f.store.remove_route(&f.actor, &of_a.id).unwrap();
+    assert!(watcher::poll_once(&f.tenancy).await);
+    assert!(f.tenancy.current().compiler.compiled(&of_a.id).is_none());
+    assert!(f.tenancy.current().compiler.compiled(&of_b.id).is_some());
     for (tenant, host) in [(&a, "a.test"), (&b, "b.test"), (&a, "b.test")] {
         assert_eq!(
             v2.policy

@@ -142,17 +142,15 @@ impl RouteCompiler {
         .unwrap_or_else(|e| Err(format!("compiling the route's upstream target failed: {e}")))
     }
 
-    /// Forgets the compiled routes of `snapshot` that it no longer holds as they were
-    /// compiled, and compiles again now (blocking) those it still holds in another version:
-    /// after a change, only what the change altered is compiled, and a broken route is
-    /// reported when the change arrives. Costs the compiled routes, not every route.
-    fn settle(&self, snapshot: &Snapshot, only: Option<&[TenantId]>) {
+    /// After a full rebuild to `snapshot`: forgets the compiled routes it no longer holds,
+    /// and compiles again now (blocking) those it holds in another version (spec, source
+    /// address, identities), so that only what changed is compiled and a broken route is
+    /// reported when the change arrives. Costs the compiled routes, not every route. (A
+    /// delta does the same for the touched tenants' routes only.)
+    fn settle(&self, snapshot: &Snapshot) {
         let compiled = self.compiled.load_full();
         let mut gone = Vec::new();
         for (id, route) in &*compiled {
-            if only.is_some_and(|t| !t.contains(&route.tenant)) {
-                continue;
-            }
             let tenant = snapshot.tenant(&route.tenant);
             let record = snapshot.routes(&route.tenant).iter().find(|r| r.id == *id);
             match (tenant, record) {
@@ -163,15 +161,21 @@ impl RouteCompiler {
                 _ => gone.push(id.clone()),
             }
         }
-        if !gone.is_empty() {
-            self.compiled.rcu(|map| {
-                let mut map = Map::clone(map);
-                for id in &gone {
-                    map.remove_cow(id);
-                }
-                map
-            });
+        self.forget(&gone);
+    }
+
+    /// Drops the compiled routes `ids` (routes a change removed).
+    fn forget(&self, ids: &[RouteId]) {
+        if ids.is_empty() {
+            return;
         }
+        self.compiled.rcu(|map| {
+            let mut map = Map::clone(map);
+            for id in ids {
+                map.remove_cow(id);
+            }
+            map
+        });
     }
 }
 
@@ -347,7 +351,7 @@ impl View {
             }
         }
         if previous.is_some() {
-            compiler.settle(snapshot, None);
+            compiler.settle(snapshot);
         }
         let listener = &compiler.listener;
         let tenants = snapshot.tenants().map(|(id, _)| id);
@@ -384,9 +388,17 @@ impl View {
         let policy = self.policy.with_changes(snapshot, touched);
         let snapshot = policy.snapshot();
         let mut tcp_cursor = self.tcp_cursor.clone();
+        let mut gone = Vec::new();
         for tenant in touched {
+            let now = snapshot.routes(tenant);
             for old in self.snapshot().routes(tenant) {
                 tcp_cursor.remove_cow(&old.id);
+                let kept = now
+                    .iter()
+                    .any(|r| r.id == old.id && matches!(&*r.spec, RouteSpec::Http(_)));
+                if !kept {
+                    gone.push(old.id.clone());
+                }
             }
             let address = snapshot.tenant(tenant).and_then(|t| t.egress_address);
             for record in snapshot.routes(tenant) {
@@ -406,7 +418,7 @@ impl View {
         }
         // Routes of the touched tenants that are gone (or no longer HTTP) leave the
         // compiler's table.
-        self.compiler.settle(snapshot, Some(touched));
+        self.compiler.forget(&gone);
         let listener = &self.compiler.listener;
         warn_unheld_egress(snapshot, Some(self.snapshot()), touched.iter(), listener);
         let mut limiters = self.limiters.clone();
