@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params};
 use serde_json::{Value, json};
 
 use crate::error::db;
-use crate::paging::{RowCursor, fetch, row_page};
+use crate::paging::{RowCursor, page_params, row_page};
 use crate::rows::{CERT_COLUMNS, RawCert, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
@@ -87,7 +87,7 @@ pub(crate) fn page(
         .map(|c| RowCursor::parse(c, "certificates", tenant))
         .transpose()?;
     let with_rowid = |row: &Row<'_>| Ok((RawCert::from_row(row)?, row.get::<_, i64>(12)?));
-    let of_tenant = |(raw, rowid): (RawCert, i64)| {
+    let convert = |(raw, rowid): (RawCert, i64)| {
         let cert = raw.into_record()?;
         let cursor = RowCursor {
             tenant: Some(cert.tenant.clone()),
@@ -96,43 +96,16 @@ pub(crate) fn page(
         };
         Ok((cert, cursor))
     };
-    let of_all = |(raw, rowid): (RawCert, i64)| {
-        let cert = raw.into_record()?;
-        let cursor = RowCursor {
-            tenant: None,
-            at: to_unix(cert.issued_at),
-            rowid,
-        };
-        Ok((cert, cursor))
-    };
     let sql = page_sql(tenant.is_some(), after.is_some());
-    let rows = match (tenant, after) {
-        (Some(t), Some(after)) => query_all(
-            conn,
-            OPERATION,
-            &sql,
-            params![t.as_str(), after.at, after.rowid, fetch(limit)],
-            with_rowid,
-            of_tenant,
-        )?,
-        (Some(t), None) => query_all(
-            conn,
-            OPERATION,
-            &sql,
-            params![t.as_str(), fetch(limit)],
-            with_rowid,
-            of_tenant,
-        )?,
-        (None, Some(after)) => query_all(
-            conn,
-            OPERATION,
-            &sql,
-            params![after.at, after.rowid, fetch(limit)],
-            with_rowid,
-            of_all,
-        )?,
-        (None, None) => query_all(conn, OPERATION, &sql, [fetch(limit)], with_rowid, of_all)?,
-    };
+    let params = page_params(tenant, after.as_ref(), false, limit);
+    let mut rows = query_all(conn, OPERATION, &sql, params, with_rowid, convert)?;
+    if tenant.is_none() {
+        // A listing of every tenant's certificates is not in tenant order: its cursors
+        // name no tenant.
+        for (_, cursor) in &mut rows {
+            cursor.tenant = None;
+        }
+    }
     row_page(rows, limit, "certificates.tenant")
 }
 

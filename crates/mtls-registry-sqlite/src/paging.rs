@@ -16,6 +16,7 @@
 
 use mtls_identity::TenantId;
 use mtls_registry::{Page, PageCursor, RegistryError};
+use rusqlite::types::Value;
 
 use crate::error::stored;
 
@@ -106,6 +107,29 @@ impl RowCursor {
 /// `limit + 1` as an SQL parameter, for a page of `limit` items (already clamped).
 pub(crate) fn fetch(limit: usize) -> i64 {
     i64::try_from(limit + 1).unwrap_or(i64::MAX)
+}
+
+/// The parameters of a `(time, rowid)` page query, in the order its SQL numbers them: the
+/// tenant when the listing is of one (`of`), then the position to start after (led by the
+/// cursor's tenant when a listing of every tenant is in tenant order, `tenant_ordered`),
+/// then the number of rows to fetch.
+pub(crate) fn page_params(
+    of: Option<&TenantId>,
+    after: Option<&RowCursor>,
+    tenant_ordered: bool,
+    limit: usize,
+) -> rusqlite::ParamsFromIter<Vec<Value>> {
+    let text = |t: &TenantId| Value::Text(t.as_str().to_owned());
+    let mut values = Vec::with_capacity(5);
+    values.extend(of.map(text));
+    if let Some(after) = after {
+        if of.is_none() && tenant_ordered {
+            values.push(after.tenant.as_ref().map_or(Value::Null, text));
+        }
+        values.extend([Value::Integer(after.at), Value::Integer(after.rowid)]);
+    }
+    values.push(Value::Integer(fetch(limit)));
+    rusqlite::params_from_iter(values)
 }
 
 /// The page of up to `limit + 1` rows read in order, each with its cursor: `next` is the

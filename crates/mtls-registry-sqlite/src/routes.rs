@@ -6,7 +6,7 @@ use rusqlite::{Connection, Row, params};
 use serde_json::json;
 
 use crate::error::db;
-use crate::paging::{RowCursor, fetch, row_page};
+use crate::paging::{RowCursor, page_params, row_page};
 use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
@@ -88,36 +88,8 @@ pub(crate) fn page(
         })
         .transpose()?;
     let sql = page_sql(tenant.is_some(), after.is_some());
-    let rows = match (tenant, after) {
-        (Some(t), Some(after)) => query_all(
-            conn,
-            OPERATION,
-            &sql,
-            params![t.as_str(), after.at, after.rowid, fetch(limit)],
-            with_rowid,
-            convert,
-        )?,
-        (Some(t), None) => query_all(
-            conn,
-            OPERATION,
-            &sql,
-            params![t.as_str(), fetch(limit)],
-            with_rowid,
-            convert,
-        )?,
-        (None, Some(after)) => {
-            let from = after.tenant.as_ref().map(TenantId::as_str);
-            query_all(
-                conn,
-                OPERATION,
-                &sql,
-                params![from, after.at, after.rowid, fetch(limit)],
-                with_rowid,
-                convert,
-            )?
-        }
-        (None, None) => query_all(conn, OPERATION, &sql, [fetch(limit)], with_rowid, convert)?,
-    };
+    let params = page_params(tenant, after.as_ref(), true, limit);
+    let rows = query_all(conn, OPERATION, &sql, params, with_rowid, convert)?;
     row_page(rows, limit, "routes.tenant")
 }
 
