@@ -167,11 +167,7 @@ impl<'t> Statements<'t> {
         let prepare = |sql: &str| tx.prepare_cached(sql).map_err(db("prepare a bulk load"));
         Ok(Self {
             tenant_exists: prepare("SELECT EXISTS (SELECT 1 FROM tenants WHERE id = ?1)")?,
-            insert_tenant: prepare(
-                "INSERT INTO tenants (id, display_name, status, max_connections,
-                                      requests_per_second, created_at, updated_at)
-                 VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?5)",
-            )?,
+            insert_tenant: prepare(crate::tenants::INSERT_TENANT)?,
             serial_taken: prepare(
                 "SELECT EXISTS (SELECT 1 FROM certificates WHERE serial = ?1)
                      OR EXISTS (SELECT 1 FROM admin_certificates WHERE serial = ?1)",
@@ -183,14 +179,8 @@ impl<'t> Statements<'t> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, NULL, 0)",
             )?,
             route_taken: prepare("SELECT EXISTS (SELECT 1 FROM routes WHERE id = ?1)")?,
-            insert_route: prepare(
-                "INSERT INTO routes (id, tenant, spec, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?,
-            insert_event: prepare(
-                "INSERT INTO audit_events
-                     (seq, at, actor, action, tenant, details, prev_hash, hash, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?,
+            insert_route: prepare(crate::routes::INSERT_ROUTE)?,
+            insert_event: prepare(crate::store::INSERT_AUDIT_EVENT)?,
         })
     }
 

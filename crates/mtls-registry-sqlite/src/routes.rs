@@ -14,6 +14,11 @@ use crate::util::to_unix;
 use mtls_registry::backend::page_limit;
 use mtls_registry::{Actor, Page, PageCursor, RegistryError, RouteId, RouteRecord};
 
+/// Inserts a route: id, tenant, spec (JSON), creation time. Shared by `add` and the bulk
+/// load.
+pub(crate) const INSERT_ROUTE: &str =
+    "INSERT INTO routes (id, tenant, spec, created_at) VALUES (?1, ?2, ?3, ?4)";
+
 pub(crate) fn list(
     conn: &Connection,
     tenant: Option<&TenantId>,
@@ -157,7 +162,7 @@ pub(crate) fn add(
         }
     };
     w.tx.execute(
-        "INSERT INTO routes (id, tenant, spec, created_at) VALUES (?1, ?2, ?3, ?4)",
+        INSERT_ROUTE,
         params![id.as_str(), tenant.as_str(), spec_json, to_unix(w.now)],
     )
     .map_err(db("insert a route"))?;

@@ -20,6 +20,12 @@ use crate::error::{corrupt, db, is_corruption};
 use crate::schema;
 use crate::util::to_unix;
 
+/// Appends an audit event: seq, time, actor, action, tenant, details, the previous and own
+/// hash, the version it produced. Shared by every write and the bulk load.
+pub(crate) const INSERT_AUDIT_EVENT: &str = "INSERT INTO audit_events
+     (seq, at, actor, action, tenant, details, prev_hash, hash, version)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
 /// How long a writer waits for another connection's write transaction before giving up
 /// with [`RegistryError::Busy`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -393,9 +399,7 @@ impl WriteTx<'_> {
         );
         self.tx
             .execute(
-                "INSERT INTO audit_events
-                     (seq, at, actor, action, tenant, details, prev_hash, hash, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                INSERT_AUDIT_EVENT,
                 rusqlite::params![
                     seq as i64,
                     to_unix(self.now),

@@ -18,6 +18,13 @@ use mtls_registry::{
     TenantStatus, TenantUpdate, validate_display_name,
 };
 
+/// Inserts a new, active tenant: id, display name, limits, creation time (also the update
+/// time). Shared by `create` and the bulk load.
+pub(crate) const INSERT_TENANT: &str =
+    "INSERT INTO tenants (id, display_name, status, max_connections, requests_per_second,
+                          created_at, updated_at)
+     VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?5)";
+
 /// One tenant, or `UnknownTenant`.
 pub(crate) fn get(conn: &Connection, id: &TenantId) -> Result<TenantRecord, RegistryError> {
     query_one(
@@ -118,9 +125,7 @@ pub(crate) fn create(
     }
     let now = w.now;
     w.tx.execute(
-        "INSERT INTO tenants (id, display_name, status, max_connections, requests_per_second,
-                              created_at, updated_at)
-         VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?5)",
+        INSERT_TENANT,
         params![
             id.as_str(),
             display_name,
