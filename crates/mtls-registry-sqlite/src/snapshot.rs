@@ -12,15 +12,7 @@ use crate::rows::{ROUTE_COLUMNS, RawRoute, RawTenant, TENANT_COLUMNS, parse, que
 /// Reads the meta row, the tenants, the routes and the certificates. The caller runs this
 /// inside one read transaction, so `version` matches the data exactly.
 pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
-    let (version, trust_domain): (i64, String) = conn
-        .query_row(
-            "SELECT version, trust_domain FROM meta WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(db("read the registry version"))?;
-    let trust_domain: TrustDomain = parse("meta.trust_domain", trust_domain)?;
-    let mut snapshot = SnapshotBuilder::new(version.max(0) as u64, trust_domain);
+    let mut snapshot = builder_at_version(conn)?;
 
     let tenants = query_all(
         conn,
@@ -64,6 +56,19 @@ pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
     }
 
     Ok(snapshot.build())
+}
+
+/// An empty snapshot builder at the registry's version and trust domain (the meta row).
+pub(crate) fn builder_at_version(conn: &Connection) -> Result<SnapshotBuilder, RegistryError> {
+    let (version, trust_domain): (i64, String) = conn
+        .query_row(
+            "SELECT version, trust_domain FROM meta WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db("read the registry version"))?;
+    let trust_domain: TrustDomain = parse("meta.trust_domain", trust_domain)?;
+    Ok(SnapshotBuilder::new(version.max(0) as u64, trust_domain))
 }
 
 /// A tenant record as the data plane sees it.

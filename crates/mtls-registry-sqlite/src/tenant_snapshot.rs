@@ -1,14 +1,13 @@
 //! A snapshot of one tenant (what `tenantctl explain` decides on), read with the same
 //! indexed per-tenant reads a delta uses instead of every table.
 
-use mtls_identity::{Serial, TenantId, TrustDomain};
-use mtls_registry::{RegistryError, Snapshot, SnapshotBuilder};
+use mtls_identity::{Serial, TenantId};
+use mtls_registry::{RegistryError, Snapshot};
 use rusqlite::Connection;
 
 use crate::changes::tenant_state;
-use crate::error::db;
-use crate::rows::{parse, query_one};
-use crate::snapshot::{CERT_STATE_COLUMNS, RawCertState};
+use crate::rows::query_one;
+use crate::snapshot::{CERT_STATE_COLUMNS, RawCertState, builder_at_version};
 
 /// The meta row, the tenant's row, routes and certificates, and the certificate `serial`
 /// (one primary-key read) when it is another tenant's. The caller runs this inside one
@@ -18,15 +17,7 @@ pub(crate) fn build(
     tenant: &TenantId,
     serial: Option<&Serial>,
 ) -> Result<Snapshot, RegistryError> {
-    let (version, trust_domain): (i64, String) = conn
-        .query_row(
-            "SELECT version, trust_domain FROM meta WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(db("read the registry version"))?;
-    let trust_domain: TrustDomain = parse("meta.trust_domain", trust_domain)?;
-    let mut snapshot = SnapshotBuilder::new(u64::try_from(version).unwrap_or(0), trust_domain);
+    let mut snapshot = builder_at_version(conn)?;
 
     let state = tenant_state(conn, tenant.clone())?;
     if let Some(record) = state.tenant {
