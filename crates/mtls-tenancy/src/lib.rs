@@ -88,6 +88,7 @@ mod limiter;
 mod revocable;
 mod route_identities;
 mod session;
+mod targets;
 mod tcp;
 mod tenancy;
 mod view;
