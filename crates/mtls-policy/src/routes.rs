@@ -30,16 +30,12 @@ impl Policy {
     /// Compiles `snapshot`'s routes, every tenant's, into one table (each tenant's routes
     /// are only ever looked up inside its own part).
     pub fn new(snapshot: Snapshot) -> Self {
-        let mut routes = Vec::new();
-        for (tenant, _) in snapshot.tenants() {
-            for record in snapshot.routes(tenant) {
-                routes.push((tenant.clone(), record.id.clone(), record.spec.clone()));
-            }
-        }
-        Self {
-            table: RouteTable::build(routes),
-            snapshot,
-        }
+        let routes = snapshot.tenants().flat_map(|(tenant, _)| {
+            let records = snapshot.routes(tenant).iter();
+            records.map(|r| (tenant.clone(), r.id.clone(), r.spec.clone()))
+        });
+        let table = RouteTable::build(routes);
+        Self { table, snapshot }
     }
 
     /// The policy of `snapshot`, compiled from `self` (the policy of an earlier snapshot)

@@ -21,8 +21,29 @@ where
     T: FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
 {
+    parse_text(column, &text)
+}
+
+/// [`parse`] of text borrowed from the row (copied only into an error).
+pub(crate) fn parse_text<T>(column: &'static str, text: &str) -> Result<T, RegistryError>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
     text.parse::<T>()
         .map_err(|e| stored(column, text)(e.into()))
+}
+
+/// Column `index` of `row` as text borrowed from SQLite, without a copy.
+pub(crate) fn text_column<'r>(
+    row: &'r Row<'_>,
+    index: usize,
+    column: &'static str,
+) -> Result<&'r str, RegistryError> {
+    let value = row.get_ref(index).map_err(db("read a column"))?;
+    value
+        .as_str()
+        .map_err(|e| stored(column, format!("{:?}", value.data_type()))(e.into()))
 }
 
 /// Runs a query and converts every row.

@@ -2,12 +2,16 @@
 
 use mtls_identity::{Serial, TenantId, TrustDomain};
 use mtls_registry::{
-    RegistryError, Snapshot, SnapshotBuilder, SnapshotError, SnapshotTenant, TenantRecord,
+    RegistryError, RouteRecord, Snapshot, SnapshotBuilder, SnapshotError, SnapshotTenant,
+    TenantRecord,
 };
 use rusqlite::{Connection, Row};
 
-use crate::error::db;
-use crate::rows::{ROUTE_COLUMNS, RawRoute, RawTenant, TENANT_COLUMNS, parse, query_all};
+use crate::error::{db, stored};
+use crate::rows::{
+    ROUTE_COLUMNS, RawTenant, TENANT_COLUMNS, parse, parse_text, query_all, text_column,
+};
+use crate::util::from_unix;
 
 /// Reads the meta row, the tenants, the routes and the certificates. The caller runs this
 /// inside one read transaction, so `version` matches the data exactly.
@@ -27,22 +31,7 @@ pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
         snapshot.tenant(id, snapshot_tenant(t))?;
     }
 
-    let routes = query_all(
-        conn,
-        "read routes for a snapshot",
-        &format!("SELECT {ROUTE_COLUMNS} FROM routes ORDER BY tenant, created_at, rowid"),
-        [],
-        RawRoute::from_row,
-        RawRoute::into_record,
-    )?;
-    for route in routes {
-        match snapshot.route(route) {
-            // The foreign key guarantees the tenant exists; a file edited by hand without
-            // foreign keys may still hold such a route, which no tenant can reach: skip it.
-            Ok(_) | Err(SnapshotError::RouteOfUnknownTenant { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    add_routes(conn, &mut snapshot)?;
 
     for (serial, tenant, revoked) in query_all(
         conn,
@@ -56,6 +45,43 @@ pub(crate) fn build(conn: &Connection) -> Result<Snapshot, RegistryError> {
     }
 
     Ok(snapshot.build())
+}
+
+/// Adds every route to `snapshot`, in tenant order. The hot loop of a start-up (a million
+/// rows at 100,000 tenants): each row's text is borrowed from SQLite rather than copied, the
+/// spec parsed straight from it, and a row of the same tenant as the row before reuses that
+/// tenant's id instead of parsing its own.
+fn add_routes(conn: &Connection, snapshot: &mut SnapshotBuilder) -> Result<(), RegistryError> {
+    const OPERATION: &str = "read routes for a snapshot";
+    let sql = format!("SELECT {ROUTE_COLUMNS} FROM routes ORDER BY tenant, created_at, rowid");
+    let mut stmt = conn.prepare(&sql).map_err(db(OPERATION))?;
+    let mut rows = stmt.query([]).map_err(db(OPERATION))?;
+    let mut last_tenant: Option<TenantId> = None;
+    while let Some(row) = rows.next().map_err(db(OPERATION))? {
+        let tenant_text = text_column(row, 1, "routes.tenant")?;
+        let tenant = match &last_tenant {
+            Some(tenant) if tenant.as_str() == tenant_text => tenant.clone(),
+            _ => last_tenant
+                .insert(parse_text("routes.tenant", tenant_text)?)
+                .clone(),
+        };
+        let spec_text = text_column(row, 2, "routes.spec")?;
+        let spec = serde_json::from_str(spec_text)
+            .map_err(|e| stored("routes.spec", spec_text)(e.into()))?;
+        let route = RouteRecord {
+            id: parse_text("routes.id", text_column(row, 0, "routes.id")?)?,
+            tenant,
+            spec,
+            created_at: from_unix("routes.created_at", row.get(3).map_err(db(OPERATION))?)?,
+        };
+        match snapshot.route(route) {
+            // The foreign key guarantees the tenant exists; a file edited by hand without
+            // foreign keys may still hold such a route, which no tenant can reach: skip it.
+            Ok(_) | Err(SnapshotError::RouteOfUnknownTenant { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// An empty snapshot builder at the registry's version and trust domain (the meta row).

@@ -2,6 +2,7 @@
 //! from here (and [`RouteSpec`](crate::RouteSpec) imports the route kinds), so nothing
 //! imports in a circle.
 
+use std::fmt;
 use std::net::IpAddr;
 
 use crate::error::RouteSpecError;
@@ -9,13 +10,16 @@ use crate::error::RouteSpecError;
 /// The most upstreams one HTTP or TCP route may list.
 pub const MAX_UPSTREAMS: usize = 32;
 
-/// Checks a list's length and that no two entries share a key.
-pub(crate) fn check_list<T>(
+/// Checks a list's length and that no two entries share a key (the error names the first
+/// entry, in list order, whose key an earlier one has). Lists hold at most a few dozen
+/// entries, so comparing each with those before it is cheaper than sorting copies of the
+/// keys, and allocates nothing.
+pub(crate) fn check_list<'a, T, K: PartialEq + fmt::Display>(
     field: &'static str,
-    items: &[T],
+    items: &'a [T],
     min: usize,
     max: usize,
-    key: impl Fn(&T) -> String,
+    key: impl Fn(&'a T) -> K,
 ) -> Result<(), RouteSpecError> {
     if items.len() < min || items.len() > max {
         return Err(RouteSpecError::Count {
@@ -25,15 +29,16 @@ pub(crate) fn check_list<T>(
             max,
         });
     }
-    let mut keys: Vec<String> = items.iter().map(key).collect();
-    keys.sort_unstable();
-    match keys.windows(2).find(|pair| pair[0] == pair[1]) {
-        Some(pair) => Err(RouteSpecError::Duplicate {
-            field,
-            value: pair[0].clone(),
-        }),
-        None => Ok(()),
+    for (i, item) in items.iter().enumerate() {
+        let item = key(item);
+        if items[..i].iter().any(|earlier| key(earlier) == item) {
+            return Err(RouteSpecError::Duplicate {
+                field,
+                value: item.to_string(),
+            });
+        }
     }
+    Ok(())
 }
 
 /// Checks an egress bind address: a unicast address a socket can use as its source.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Reason, RouteSpecError};
 use crate::host::{HostPattern, parse_port, split_host_port};
@@ -13,8 +13,8 @@ use crate::host::{HostPattern, parse_port, split_host_port};
 ///
 /// The fields are public for cheap matching; [`PortRange::new`] and parsing check them, and
 /// [`RouteSpec::validate`](crate::RouteSpec::validate) re-checks ranges built by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct PortRange {
     /// The first port, included.
     pub first: u16,
@@ -116,8 +116,8 @@ impl fmt::Display for PortRange {
 ///
 /// The host follows the [`HostPattern`] rules (so `*` alone is refused as too broad); the
 /// port part is a [`PortRange`] and is required.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct ConnectPattern {
     /// Which hosts.
     pub host: HostPattern,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Reason, RouteSpecError};
 
@@ -41,8 +41,8 @@ pub const RESERVED_HEADERS: &[&str] = &[
 /// The name is an HTTP token (stored lowercase) that is not in [`RESERVED_HEADERS`] and does
 /// not start with `x-mtls-`; the value is visible ASCII, spaces and tabs, without leading or
 /// trailing whitespace, at most 4096 bytes (it may be empty).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct HeaderSpec {
     name: Box<str>,
     value: Box<str>,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Reason, RouteSpecError};
 
@@ -75,6 +75,17 @@ fn parse_ip_literal(text: &str) -> Result<Option<IpAddr>, Reason> {
     Ok(text.parse::<Ipv4Addr>().ok().map(IpAddr::V4))
 }
 
+/// The canonical text of `ip`, parsed by [`parse_ip_literal`] from `text`. An IPv4 address is
+/// its own text: the standard library's parser takes only the canonical dotted quad (four
+/// decimal octets, no leading zeros), so formatting it again would give `text` back. IPv6
+/// text is formatted again (case, zero compression, brackets).
+fn canonical_ip_text(text: &str, ip: IpAddr) -> Box<str> {
+    match ip {
+        IpAddr::V4(_) => text.into(),
+        IpAddr::V6(v6) => v6.to_string().into(),
+    }
+}
+
 /// Formats an IP the way it appears in a URL authority: IPv6 in brackets.
 pub(crate) fn fmt_ip(ip: &IpAddr, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match ip {
@@ -131,7 +142,7 @@ impl Host {
     pub(crate) fn parse(text: &str) -> Result<Self, Reason> {
         if let Some(ip) = parse_ip_literal(text)? {
             return Ok(Self {
-                text: ip.to_string().into(),
+                text: canonical_ip_text(text, ip),
                 ip: Some(ip),
             });
         }
@@ -180,8 +191,8 @@ enum PatternKind {
 /// as the whole leftmost label and stands for **one or more** labels, so `*.example.com`
 /// matches `a.example.com` and `a.b.example.com` but never `example.com`. `*` alone is
 /// refused as too broad. IPv6 addresses are written in brackets.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct HostPattern {
     /// Canonical text; for a wildcard the suffix is `text[2..]`.
     text: Box<str>,
@@ -194,7 +205,7 @@ impl HostPattern {
     pub(crate) fn parse(text: &str) -> Result<Self, Reason> {
         if let Some(ip) = parse_ip_literal(text)? {
             return Ok(Self {
-                text: ip.to_string().into(),
+                text: canonical_ip_text(text, ip),
                 kind: PatternKind::Ip(ip),
             });
         }

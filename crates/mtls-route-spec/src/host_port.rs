@@ -4,15 +4,15 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Reason, RouteSpecError};
 use crate::host::{Host, parse_port, split_host_port};
 
 /// A concrete `host:port` address: `db.example.com:5432`, `10.0.0.7:22`, `[::1]:8080`.
 /// The host is a DNS name (no wildcard), IPv4, or IPv6 in brackets; the port is 1..=65535.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct HostPort {
     host: Host,
     port: u16,

@@ -154,11 +154,9 @@ impl HttpRoute {
     /// normalised request path can match `path_prefix` (no backslash or escaped control
     /// byte; an escaped slash only with `escaped_slashes` `"keep"`).
     pub fn validate(&self) -> Result<(), RouteSpecError> {
-        check_list("upstreams", &self.upstreams, 1, MAX_UPSTREAMS, |u| {
-            u.to_string()
-        })?;
+        check_list("upstreams", &self.upstreams, 1, MAX_UPSTREAMS, |u| u)?;
         check_list("add_headers", &self.add_headers, 0, MAX_ADD_HEADERS, |h| {
-            h.name().to_owned()
+            h.name()
         })?;
         if let Some(rewrite) = &self.rewrite_host {
             check_host_header(rewrite).map_err(|reason| RouteSpecError::RewriteHost {

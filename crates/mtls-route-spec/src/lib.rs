@@ -64,6 +64,7 @@ mod http_route;
 mod path;
 mod spec;
 mod tcp_route;
+mod text_serde;
 mod upstream;
 
 pub use check::MAX_UPSTREAMS;

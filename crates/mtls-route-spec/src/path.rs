@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Reason, RouteSpecError};
 
@@ -19,8 +19,8 @@ pub const MAX_PATH_PREFIX_LEN: usize = 1024;
 /// stored with uppercase hex digits, so `/a%2f` and `/a%2F` are the same prefix: the form
 /// request paths take after normalisation (`mtls-request-path`), which is what prefixes are
 /// matched against.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct PathPrefix(Box<str>);
 
 // === impl PathPrefix ===

@@ -62,7 +62,10 @@ impl FromStr for RouteKind {
 /// fields: `{"kind":"http","host":"api.acme.test","upstreams":["https://10.0.0.5:8443"]}`.
 ///
 /// Deserialising validates, so a spec read back from storage is always valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A spec whose `"kind"` is its first field (as every spec serialised here is) is read in one
+/// pass; one with the kind later costs a copy of its fields first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum RouteSpec {
@@ -235,6 +238,8 @@ fn push_list<T: fmt::Display>(out: &mut String, items: &[T], shown: usize) {
         let _ = write!(out, " (+{})", items.len() - shown);
     }
 }
+
+mod de;
 
 #[cfg(test)]
 mod tests;

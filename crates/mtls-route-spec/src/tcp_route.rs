@@ -72,9 +72,7 @@ impl TcpRoute {
                 value: self.sni.to_string(),
             });
         }
-        check_list("upstreams", &self.upstreams, 1, MAX_UPSTREAMS, |u| {
-            u.to_string()
-        })?;
+        check_list("upstreams", &self.upstreams, 1, MAX_UPSTREAMS, |u| u)?;
         check_egress_bind(self.egress_bind)
     }
 

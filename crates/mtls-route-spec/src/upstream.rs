@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Reason, RouteSpecError};
 use crate::host::{Host, parse_port, split_host_port};
@@ -52,8 +52,8 @@ impl fmt::Display for Scheme {
 /// fragment; the optional base path follows the [`PathPrefix`] rules. The canonical form
 /// lowercases scheme and host and drops a default port (`http://a:80` is `http://a`), so
 /// equal URLs compare equal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
 pub struct UpstreamUrl {
     scheme: Scheme,
     host: Host,

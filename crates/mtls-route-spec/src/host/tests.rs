@@ -278,6 +278,26 @@ fn host_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    /// An IP host's text is the address's canonical form, whatever way it was written (an
+    /// IPv4 address keeps its own text: only the canonical form parses as one).
+    #[test]
+    fn ip_hosts_keep_the_canonical_text(v4 in any::<Ipv4Addr>(), v6 in any::<Ipv6Addr>(), octet in 0u8..10) {
+        for (text, ip) in [
+            (v4.to_string(), IpAddr::V4(v4)),
+            (format!("[{v6}]"), IpAddr::V6(v6)),
+            (format!("[{}]", v6.segments().map(|s| format!("{s:04X}")).join(":")), IpAddr::V6(v6)),
+        ] {
+            let pattern: HostPattern = text.parse().unwrap();
+            prop_assert_eq!(pattern.as_str(), ip.to_string());
+            prop_assert_eq!(pattern.ip(), Some(ip));
+            let host = Host::parse(&text).unwrap();
+            prop_assert_eq!(host.as_str(), ip.to_string());
+        }
+        // A leading zero is not an IPv4 address (nor a DNS name: the last label is numeric).
+        let leading_zero = format!("0{octet}.1.2.3");
+        prop_assert!(Host::parse(&leading_zero).is_err());
+    }
+
     #[test]
     fn host_pattern_agrees_with_reference(text in host_like()) {
         let ours = text.parse::<HostPattern>().ok().map(|p| p.as_str().to_owned());

@@ -246,6 +246,28 @@ proptest! {
         prop_assert!(!spec.summary().is_empty());
     }
 
+    /// The kind anywhere in the object reads as the same spec as the kind first (the one-pass
+    /// path), and refusals are the same refusals.
+    #[test]
+    fn the_kind_may_come_anywhere(spec in route_spec(), at in any::<prop::sample::Index>()) {
+        let serde_json::Value::Object(fields) = serde_json::to_value(&spec).unwrap() else {
+            panic!("a spec serialises to an object");
+        };
+        let mut fields: Vec<_> = fields.into_iter().collect();
+        let kind = fields.iter().position(|(k, _)| k == "kind").unwrap();
+        let kind = fields.remove(kind);
+        fields.insert(at.index(fields.len() + 1), kind);
+        let json = format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(k.as_str())))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        prop_assert_eq!(serde_json::from_str::<RouteSpec>(&json).unwrap(), spec);
+    }
+
     #[test]
     fn values_round_trip_through_display(
         host in host_pattern(), path in path_prefix(), url in upstream(), pattern in connect_pattern(),

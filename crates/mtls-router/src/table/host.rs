@@ -155,24 +155,56 @@ impl<T> HostIndex<T> {
     }
 
     /// Every value whose pattern matches `host`, most specific first.
-    pub(crate) fn walk<'s, 'h>(&'s self, host: HostKey<'h>) -> Walk<'s, 'h, T> {
-        Walk {
-            index: self,
-            host,
-            state: WalkState::Exact,
+    pub(crate) fn walk<'s, 'h>(
+        &'s self,
+        host: HostKey<'h>,
+    ) -> impl Iterator<Item = (HostSpecificity, &'s T)> + use<'s, 'h, T> {
+        Probes::new(host, self.max_suffix_labels).filter_map(|probe| {
+            let found = match probe {
+                Probe::Ip(ip) => self.ips.get(&ip),
+                Probe::Name(name) => self.exact.get(name),
+                Probe::Suffix { suffix, .. } => self.wildcards.get(suffix),
+            };
+            found.map(|value| (probe.specificity(), value))
+        })
+    }
+}
+
+/// One host pattern that could claim a request's host: see [`Probes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe<'h> {
+    /// The host's IP address (an exact pattern of it).
+    Ip(IpAddr),
+    /// The host's name (an exact pattern of it).
+    Name(&'h str),
+    /// A `*.suffix` pattern; `labels` is the suffix's label count.
+    Suffix { suffix: &'h str, labels: usize },
+}
+
+// === impl Probe ===
+
+impl Probe<'_> {
+    /// How specifically a pattern found by this probe claims the host.
+    pub(crate) fn specificity(&self) -> HostSpecificity {
+        match self {
+            Self::Ip(_) | Self::Name(_) => HostSpecificity::Exact,
+            // The `*` is a label of the pattern too.
+            Self::Suffix { labels, .. } => HostSpecificity::Wildcard { labels: labels + 1 },
         }
     }
 }
 
-/// Iterator of [`HostIndex::walk`].
-pub(crate) struct Walk<'s, 'h, T> {
-    index: &'s HostIndex<T>,
-    host: HostKey<'h>,
-    state: WalkState<'h>,
+/// The patterns a lookup tries for a host, most specific first: the host itself, then its
+/// wildcard suffixes from the longest (`a.b.c.d` → `b.c.d`, `c.d`, `d`), skipping those of
+/// more than `max_suffix_labels` labels (the longest stored suffix; 0 when no wildcard is
+/// stored, which tries the host only).
+pub(crate) struct Probes<'h> {
+    state: ProbeState<'h>,
+    max_suffix_labels: usize,
 }
 
-enum WalkState<'h> {
-    Exact,
+enum ProbeState<'h> {
+    Host(HostKey<'h>),
     /// The part of the name not yet tried as a wildcard suffix, and its label count.
     Wildcard {
         rest: &'h str,
@@ -181,54 +213,54 @@ enum WalkState<'h> {
     Done,
 }
 
-// === impl Walk ===
+// === impl Probes ===
 
-impl<'s, T> Iterator for Walk<'s, '_, T> {
-    type Item = (HostSpecificity, &'s T);
+impl<'h> Probes<'h> {
+    pub(crate) fn new(host: HostKey<'h>, max_suffix_labels: usize) -> Self {
+        Self {
+            state: ProbeState::Host(host),
+            max_suffix_labels,
+        }
+    }
+}
+
+impl<'h> Iterator for Probes<'h> {
+    type Item = Probe<'h>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.state {
-                WalkState::Exact => {
-                    let (found, next) = match self.host {
-                        HostKey::Ip(ip) => (self.index.ips.get(&ip), WalkState::Done),
-                        HostKey::Name(name) if self.index.wildcards.is_empty() => {
-                            (self.index.exact.get(name), WalkState::Done)
-                        }
-                        HostKey::Name(name) => (
-                            self.index.exact.get(name),
-                            WalkState::Wildcard {
-                                rest: name,
-                                labels: name.bytes().filter(|b| *b == b'.').count() + 1,
-                            },
-                        ),
-                    };
-                    self.state = next;
-                    if let Some(value) = found {
-                        return Some((HostSpecificity::Exact, value));
-                    }
+                ProbeState::Host(HostKey::Ip(ip)) => {
+                    self.state = ProbeState::Done;
+                    return Some(Probe::Ip(ip));
                 }
-                WalkState::Wildcard { rest, labels } => {
+                ProbeState::Host(HostKey::Name(name)) => {
+                    self.state = match self.max_suffix_labels {
+                        0 => ProbeState::Done,
+                        _ => ProbeState::Wildcard {
+                            rest: name,
+                            labels: name.bytes().filter(|b| *b == b'.').count() + 1,
+                        },
+                    };
+                    return Some(Probe::Name(name));
+                }
+                ProbeState::Wildcard { rest, labels } => {
                     // `*` stands for at least one label, so the host's own full name is
                     // never a suffix: drop one label, then probe.
                     let Some((_, suffix)) = rest.split_once('.') else {
-                        self.state = WalkState::Done;
+                        self.state = ProbeState::Done;
                         continue;
                     };
-                    let suffix_labels = labels - 1;
-                    self.state = WalkState::Wildcard {
+                    let labels = labels - 1;
+                    self.state = ProbeState::Wildcard {
                         rest: suffix,
-                        labels: suffix_labels,
+                        labels,
                     };
-                    if suffix_labels > self.index.max_suffix_labels {
-                        continue;
-                    }
-                    if let Some(value) = self.index.wildcards.get(suffix) {
-                        let labels = suffix_labels + 1;
-                        return Some((HostSpecificity::Wildcard { labels }, value));
+                    if labels <= self.max_suffix_labels {
+                        return Some(Probe::Suffix { suffix, labels });
                     }
                 }
-                WalkState::Done => return None,
+                ProbeState::Done => return None,
             }
         }
     }
