@@ -88,10 +88,19 @@ impl DataDir {
         Ok(())
     }
 
-    /// Opens the registry of an initialised data directory.
+    /// Opens the registry of an initialised data directory, checking the whole file first
+    /// (for commands that write).
     pub(crate) fn open_registry(&self) -> Result<SqliteStore, CliError> {
         self.check()?;
         Ok(SqliteStore::open(self.registry())?)
+    }
+
+    /// Opens the registry for a command that only reads: without the whole-file check,
+    /// which costs most of a command's time on a large registry
+    /// ([`SqliteStore::open_for_reads`]).
+    pub(crate) fn open_registry_for_reads(&self) -> Result<SqliteStore, CliError> {
+        self.check()?;
+        Ok(SqliteStore::open_for_reads(self.registry())?)
     }
 
     /// Loads the CA of an initialised data directory.

@@ -121,7 +121,7 @@ pub(super) fn run(ctx: &Context, cmd: CertCommand) -> Result<Output, CliError> {
             ))
         }
         CertCommand::List { tenant, page } => {
-            let store = ctx.data.open_registry()?;
+            let store = ctx.data.open_registry_for_reads()?;
             let tenant = tenant.as_deref().map(parse_tenant).transpose()?;
             let after = page.after.as_deref().map(parse_cursor).transpose()?;
             if let Some(t) = &tenant {

@@ -23,7 +23,7 @@ use crate::error::CliError;
 use crate::output::{Output, timestamp};
 
 pub(super) fn run(ctx: &Context, args: ExplainArgs, cert: &Path) -> Result<Output, CliError> {
-    let store = ctx.data.open_registry()?;
+    let store = ctx.data.open_registry_for_reads()?;
     // The CA must be usable; the listener trusts its bundle, ca.pem.
     ctx.data.load_ca()?;
     let chain = certificate_chain(cert)?;

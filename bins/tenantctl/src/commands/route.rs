@@ -21,7 +21,7 @@ pub(super) fn run(ctx: &Context, cmd: RouteCommand) -> Result<Output, CliError> 
         RouteCommand::List { tenant, page } => {
             let tenant = tenant.as_deref().map(parse_tenant).transpose()?;
             let after = page.after.as_deref().map(parse_cursor).transpose()?;
-            let store = ctx.data.open_registry()?;
+            let store = ctx.data.open_registry_for_reads()?;
             if let Some(t) = &tenant {
                 store.tenant(t)?;
             }

@@ -15,7 +15,12 @@ use crate::error::CliError;
 use crate::output::{Output, table, timestamp};
 
 pub(super) fn run(ctx: &Context, cmd: TenantCommand) -> Result<Output, CliError> {
-    let store = ctx.data.open_registry()?;
+    let store = match cmd {
+        TenantCommand::List { .. } | TenantCommand::Show { .. } => {
+            ctx.data.open_registry_for_reads()?
+        }
+        _ => ctx.data.open_registry()?,
+    };
     match cmd {
         TenantCommand::Create {
             id,

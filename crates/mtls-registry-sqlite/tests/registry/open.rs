@@ -130,6 +130,42 @@ fn truncated_database_is_corrupt() {
     assert!(matches!(err, RegistryError::Corrupt { .. }), "{err:?}");
 }
 
+/// Opening for reads skips the whole-file check, but not SQLite's own: a file that is not a
+/// database fails the open, and a truncated one fails the first read of a missing page;
+/// either way as `Corrupt`, never as an empty registry.
+#[test]
+fn opening_for_reads_still_reports_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x42u8; 8192]).unwrap();
+    let err = SqliteStore::open_for_reads(&garbage).unwrap_err();
+    assert!(matches!(err, RegistryError::Corrupt { .. }), "{err:?}");
+
+    let f = Fixture::new();
+    for i in 0..200 {
+        f.tenant(&format!("tenant-{i}"));
+    }
+    drop(f.store);
+    let store = SqliteStore::open_for_reads(&f.path).unwrap();
+    assert_eq!(store.tenants().unwrap().len(), 200);
+    drop(store);
+    let len = std::fs::metadata(&f.path).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f.path)
+        .unwrap();
+    file.set_len(len / 2).unwrap();
+    drop(file);
+    let err = SqliteStore::open_for_reads(&f.path)
+        .and_then(|store| {
+            store
+                .tenants()
+                .and_then(|_| store.verify_audit().map(|_| ()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, RegistryError::Corrupt { .. }), "{err:?}");
+}
+
 #[test]
 fn newer_schema_is_refused() {
     let f = Fixture::new();
