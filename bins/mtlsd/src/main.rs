@@ -5,6 +5,7 @@
 //! ```text
 //! mtlsd --config FILE          run until SIGTERM/SIGINT (SIGHUP reloads certificates)
 //! mtlsd --config FILE --check  validate the config and load its TLS files, then exit
+//! mtlsd generate-docs --out DIR  (hidden) write shell completions and man pages
 //! mtlsd probe HOST:PORT [--config FILE [--listener NAME]] [--server-name NAME] [--ca FILE]
 //!       [--insecure-skip-verify] [--timeout 10s] [--json]
 //!                              show what an upstream asks of a client certificate
@@ -30,7 +31,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use mtls_config::{Config, Defaults, ListenerMode};
 use mtls_gateway::{ErrorChain, Gateway};
 use mtls_probe::{self as probe, ProbeOptions};
@@ -106,7 +107,13 @@ fn config_defaults() -> Defaults {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    // `mtlsd generate-docs --out DIR` (hidden; packaging): completions and man pages of the
+    // CLI without it.
+    let matches = mtls_cli_docs::with_generate_subcommand(Args::command()).get_matches();
+    if let Some(status) = mtls_cli_docs::run_if_requested(&matches, Args::command()) {
+        return status;
+    }
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // Both rustls providers may be compiled into the workspace; pick aws-lc-rs once, here.
     // Our own configs pass it explicitly; this covers any library that asks for the default.
     let _ = Arc::unwrap_or_clone(mtls_tls::provider()).install_default();

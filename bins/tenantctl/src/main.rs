@@ -27,13 +27,19 @@ mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 use crate::output::Output;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `tenantctl generate-docs --out DIR` (hidden; packaging): completions and man pages of
+    // the CLI without it.
+    let matches = mtls_cli_docs::with_generate_subcommand(Cli::command()).get_matches();
+    if let Some(status) = mtls_cli_docs::run_if_requested(&matches, Cli::command()) {
+        return status;
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let json = cli.json;
     match commands::run(cli) {
         Ok(output) => {
