@@ -108,6 +108,17 @@ fn garbage_file_is_corrupt() {
     assert!(err.to_string().contains("garbage.db"), "{err}");
 }
 
+/// Cuts a closed database file (of many pages) to half its length.
+fn truncate_to_half(path: &std::path::Path) {
+    let len = std::fs::metadata(path).unwrap().len();
+    assert!(
+        len > 8 * 4096,
+        "the database should span many pages, got {len} bytes"
+    );
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_len(len / 2).unwrap();
+}
+
 #[test]
 fn truncated_database_is_corrupt() {
     let f = Fixture::new();
@@ -115,17 +126,7 @@ fn truncated_database_is_corrupt() {
         f.tenant(&format!("tenant-{i}"));
     }
     drop(f.store); // closing checkpoints the WAL into the main file
-    let len = std::fs::metadata(&f.path).unwrap().len();
-    assert!(
-        len > 8 * 4096,
-        "the database should span many pages, got {len} bytes"
-    );
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&f.path)
-        .unwrap();
-    file.set_len(len / 2).unwrap();
-    drop(file);
+    truncate_to_half(&f.path);
     let err = SqliteStore::open(&f.path).unwrap_err();
     assert!(matches!(err, RegistryError::Corrupt { .. }), "{err:?}");
 }
@@ -149,13 +150,7 @@ fn opening_for_reads_still_reports_damage() {
     let store = SqliteStore::open_for_reads(&f.path).unwrap();
     assert_eq!(store.tenants().unwrap().len(), 200);
     drop(store);
-    let len = std::fs::metadata(&f.path).unwrap().len();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&f.path)
-        .unwrap();
-    file.set_len(len / 2).unwrap();
-    drop(file);
+    truncate_to_half(&f.path);
     let err = SqliteStore::open_for_reads(&f.path)
         .and_then(|store| {
             store
