@@ -7,9 +7,9 @@ use mtls_registry::{
 };
 use rusqlite::{Connection, Row};
 
-use crate::error::{db, stored};
+use crate::error::db;
 use crate::rows::{
-    ROUTE_COLUMNS, RawTenant, TENANT_COLUMNS, parse, parse_text, query_all, text_column,
+    ROUTE_COLUMNS, RawTenant, TENANT_COLUMNS, parse, parse_spec, parse_text, query_all, text_column,
 };
 use crate::util::from_unix;
 
@@ -65,9 +65,7 @@ fn add_routes(conn: &Connection, snapshot: &mut SnapshotBuilder) -> Result<(), R
                 .insert(parse_text("routes.tenant", tenant_text)?)
                 .clone(),
         };
-        let spec_text = text_column(row, 2, "routes.spec")?;
-        let spec = serde_json::from_str(spec_text)
-            .map_err(|e| stored("routes.spec", spec_text)(e.into()))?;
+        let spec = parse_spec(text_column(row, 2, "routes.spec")?)?;
         let route = RouteRecord {
             id: parse_text("routes.id", text_column(row, 0, "routes.id")?)?,
             tenant,

@@ -26,33 +26,41 @@ pub(crate) fn check_dns_name(name: &str) -> Result<String, Reason> {
             max: MAX_HOST_NAME_LEN,
         });
     }
-    let mut last = "";
-    for label in name.split('.') {
+    let mut last: &[u8] = &[];
+    for label in name.as_bytes().split(|b| *b == b'.') {
         if label.is_empty() {
             return Err(Reason::EmptyLabel);
         }
-        if let Some(found) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        if let Some(at) = label
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
         {
-            return Err(if found == '*' {
-                Reason::MisplacedWildcard
-            } else {
-                Reason::BadChar { found }
-            });
+            return Err(bad_label_char(name, label, at));
         }
         if label.len() > 63 {
             return Err(Reason::LabelTooLong { len: label.len() });
         }
-        if label.starts_with('-') || label.ends_with('-') {
+        if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
             return Err(Reason::HyphenAtLabelEdge);
         }
         last = label;
     }
-    if last.bytes().all(|b| b.is_ascii_digit()) {
+    if last.iter().all(u8::is_ascii_digit) {
         return Err(Reason::NumericTopLabel);
     }
     Ok(name.to_ascii_lowercase())
+}
+
+/// The error for the byte at `at` of `label` (a slice of `name`), which is neither a letter,
+/// a digit nor a hyphen: the whole character it starts, or a misplaced wildcard.
+#[cold]
+fn bad_label_char(name: &str, label: &[u8], at: usize) -> Reason {
+    let offset = label.as_ptr() as usize - name.as_ptr() as usize + at;
+    match name[offset..].chars().next() {
+        Some('*') => Reason::MisplacedWildcard,
+        Some(found) => Reason::BadChar { found },
+        None => Reason::Empty,
+    }
 }
 
 /// Parses an IP literal: dotted IPv4, or IPv6 in brackets. `Ok(None)` means "not an IP

@@ -21,14 +21,18 @@ pub const MAX_PATH_PREFIX_LEN: usize = 1024;
 /// matched against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(into = "String")]
-pub struct PathPrefix(Box<str>);
+pub struct PathPrefix(
+    /// The canonical text, except the root's: held empty, which needs no allocation (most
+    /// routes and nearly every upstream URL have the root prefix).
+    Box<str>,
+);
 
 // === impl PathPrefix ===
 
 impl PathPrefix {
     /// The root prefix `/`, which matches every path.
     pub fn root() -> Self {
-        Self("/".into())
+        Self(Box::default())
     }
 
     pub(crate) fn parse(text: &str) -> Result<Self, Reason> {
@@ -43,6 +47,9 @@ impl PathPrefix {
         }
         if !text.starts_with('/') {
             return Err(Reason::NotAbsolute);
+        }
+        if text == "/" {
+            return Ok(Self::root());
         }
         let bytes = text.as_bytes();
         let mut canonical = String::with_capacity(text.len());
@@ -97,12 +104,12 @@ impl PathPrefix {
 
     /// The canonical text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        if self.is_root() { "/" } else { &self.0 }
     }
 
     /// True for `/`.
     pub fn is_root(&self) -> bool {
-        &*self.0 == "/"
+        self.0.is_empty()
     }
 
     /// Number of segments: 0 for `/`, 2 for `/api/v1`. More segments is more specific.
@@ -172,13 +179,13 @@ impl TryFrom<String> for PathPrefix {
 
 impl From<PathPrefix> for String {
     fn from(value: PathPrefix) -> Self {
-        value.0.into()
+        value.as_str().into()
     }
 }
 
 impl fmt::Display for PathPrefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 

@@ -14,8 +14,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
+use mtls_persistent_map::{Map, from_entries};
 
 use mtls_route_spec::{ConnectRoute, HttpRoute, MAX_HOST_NAME_LEN, PortRange, RouteSpec, TcpRoute};
 
@@ -211,13 +211,10 @@ impl<K: Ord> RouteTable<K> {
             table.index();
             tenants.push((tenant, Arc::new(table)));
         }
-        // Inserted in key order (sorted above), each insert appends to the persistent map's
-        // last chunk.
-        let mut map = Map::new();
-        for (tenant, table) in tenants {
-            map.insert_cow(tenant, table);
+        Self {
+            tenants: from_entries(tenants),
+            len,
         }
-        Self { tenants: map, len }
     }
 
     /// Replaces every route of `tenant` with `routes` (compiled as [`build`](Self::build)

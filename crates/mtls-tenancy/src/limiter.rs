@@ -18,9 +18,9 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
 use mtls_metrics::{Metrics, Name, TenantMetrics};
+use mtls_persistent_map::Map;
 use mtls_registry::{Snapshot, SnapshotTenant, TenantLimits};
 
 /// The time source of the request-rate limiters: monotonic time, or in tests a clock that
@@ -97,7 +97,7 @@ pub(crate) fn build(
             (id.clone(), limiter_of(id, tenant, old, metrics, listener))
         })
         .collect();
-    crate::view::in_key_order(limiters)
+    mtls_persistent_map::from_entries(limiters)
 }
 
 /// Brings `limiters` (those of an earlier snapshot) to `snapshot` for the `touched` tenants

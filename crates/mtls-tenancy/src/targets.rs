@@ -5,10 +5,10 @@
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
-use immutable_chunkmap::map::MapM as Map;
 use mtls_http_proxy::{RouteTarget, TargetOptions};
 use mtls_identity::TenantId;
 use mtls_metrics::Name;
+use mtls_persistent_map::Map;
 use mtls_policy::EgressSource;
 use mtls_registry::{RouteId, Snapshot};
 use mtls_route_spec::{HttpRoute, RouteSpec};

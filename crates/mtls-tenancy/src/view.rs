@@ -15,9 +15,9 @@ use std::cmp::Ordering as By;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use immutable_chunkmap::map::MapM as Map;
 use mtls_identity::TenantId;
 use mtls_metrics::Metrics;
+use mtls_persistent_map::Map;
 use mtls_policy::{EgressSource, Policy};
 use mtls_registry::{RouteId, Snapshot};
 use mtls_route_spec::RouteSpec;
@@ -134,7 +134,7 @@ impl View {
             stamp,
             policy,
             limiters,
-            tcp_cursor: in_key_order(tcp_cursor),
+            tcp_cursor: mtls_persistent_map::from_entries(tcp_cursor),
             compiler: compiler.clone(),
         }
     }
@@ -264,17 +264,6 @@ impl View {
         let route = self.compiler.compile_now(tenant, id, spec, egress);
         route.compile(&self.compiler).clone()
     }
-}
-
-/// A persistent map of `entries`, inserted in key order (each insert then appends to the
-/// map's last chunk; the map's own batch insert is quadratic at a million entries).
-pub(crate) fn in_key_order<K: Ord + Clone, V: Clone>(mut entries: Vec<(K, V)>) -> Map<K, V> {
-    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut map = Map::new();
-    for (key, value) in entries {
-        map.insert_cow(key, value);
-    }
-    map
 }
 
 /// Logs, once per change, every egress address of the `tenants` this host cannot bind
