@@ -255,6 +255,29 @@ impl SqliteStore {
             .map_err(db("read PRAGMA data_version"))
     }
 
+    /// Moves everything in the write-ahead log into the database file, syncs it, and
+    /// truncates the log to nothing (`PRAGMA wal_checkpoint(TRUNCATE)`). SQLite does this a
+    /// little at a time on its own; call it after a [`bulk_load`](Self::bulk_load) of many
+    /// tenants, whose transactions leave a log of a hundred megabytes that every reader's
+    /// page reads then go through, and whose pages the operating system is still writing
+    /// back while the next process starts. Waits (up to the busy timeout) for readers and
+    /// writers of other connections; [`RegistryError`] of the storage kind when they hold
+    /// the log past it.
+    pub fn checkpoint(&self) -> Result<(), RegistryError> {
+        const OPERATION: &str = "checkpoint the write-ahead log";
+        let busy: i64 = self
+            .lock()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .map_err(db(OPERATION))?;
+        if busy != 0 {
+            return Err(db(OPERATION)(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some("another connection held the log past the busy timeout".into()),
+            )));
+        }
+        Ok(())
+    }
+
     /// The connection. A panic in an `issue` callback poisons the mutex, but the
     /// transaction was rolled back when it unwound, so the connection is still sound.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
