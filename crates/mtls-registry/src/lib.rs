@@ -87,6 +87,7 @@ mod renewal;
 mod route;
 mod route_policy;
 mod route_policy_check;
+mod row_cursor;
 mod snapshot;
 mod source;
 mod store;
@@ -131,5 +132,6 @@ pub mod backend {
     pub use crate::page::{
         clamp as page_limit, seq_cursor, seq_cursor_of, tenant_cursor, tenant_cursor_of,
     };
+    pub use crate::row_cursor::{RowCursor, page_fetch, row_page};
     pub use crate::util::{audit_time, stored_time};
 }

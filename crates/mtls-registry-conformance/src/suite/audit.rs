@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use mtls_identity::RevocationReason;
-use mtls_registry::{AuditFilter, GENESIS_HASH, RegistryError, Store, TenantStatus};
+use mtls_registry::{AuditFilter, GENESIS_HASH, RegistryError, TenantStatus};
 
-use crate::common::{Fixture, actor, tcp_route, tid};
+use crate::{Fixture, actor, tcp_route, tid};
 
 /// A registry with a few dozen events of every kind.
 fn busy_registry() -> Fixture {
@@ -23,7 +23,7 @@ fn busy_registry() -> Fixture {
             .create_enrollment_token(&actor(), &tid(&id), Duration::from_secs(600))
             .unwrap();
         f.store
-            .redeem_enrollment_token(&actor(), secret.expose(), &mut crate::common::issue_ok())
+            .redeem_enrollment_token(&actor(), secret.expose(), &mut crate::issue_ok())
             .unwrap();
         if i % 2 == 0 {
             f.store
@@ -46,13 +46,10 @@ fn broken_at(f: &Fixture) -> (u64, String) {
 }
 
 fn untrigger(f: &Fixture) {
-    f.raw()
-        .execute_batch("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;")
-        .unwrap();
+    f.db.drop_audit_guard();
 }
 
-#[test]
-fn chain_verifies_after_many_operations() {
+pub fn chain_verifies_after_many_operations() {
     let f = busy_registry();
     let report = f.store.verify_audit().unwrap();
     let events = f.store.audit_events(&AuditFilter::default()).unwrap();
@@ -71,87 +68,59 @@ fn chain_verifies_after_many_operations() {
     assert_eq!(f.reopen().verify_audit().unwrap(), report);
 }
 
-#[test]
-fn edited_details_are_caught() {
+pub fn edited_details_are_caught() {
     let f = busy_registry();
     untrigger(&f);
-    f.raw()
-        .execute(
-            "UPDATE audit_events SET details = json_set(details, '$.display_name', 'Evil') WHERE seq = 2",
-            [],
-        )
-        .unwrap();
+    f.sql("UPDATE audit_events SET details = replace(details, 'Tenant tenant-0', 'Evil') WHERE seq = 2");
     let (seq, problem) = broken_at(&f);
     assert_eq!(seq, 2);
     assert!(problem.contains("altered"), "{problem}");
 }
 
-#[test]
-fn edited_actor_is_caught() {
+pub fn edited_actor_is_caught() {
     let f = busy_registry();
     untrigger(&f);
-    f.raw()
-        .execute(
-            "UPDATE audit_events SET actor = 'cli:mallory' WHERE seq = 7",
-            [],
-        )
-        .unwrap();
+    f.sql("UPDATE audit_events SET actor = 'cli:mallory' WHERE seq = 7");
     assert_eq!(broken_at(&f).0, 7);
 }
 
-#[test]
-fn unparsable_details_are_caught() {
+pub fn unparsable_details_are_caught() {
     let f = busy_registry();
     untrigger(&f);
-    f.raw()
-        .execute(
-            "UPDATE audit_events SET details = '{not json' WHERE seq = 4",
-            [],
-        )
-        .unwrap();
+    f.sql("UPDATE audit_events SET details = '{not json' WHERE seq = 4");
     assert_eq!(broken_at(&f).0, 4);
 }
 
-#[test]
-fn deleted_middle_event_is_caught() {
+pub fn deleted_middle_event_is_caught() {
     let f = busy_registry();
     untrigger(&f);
-    f.raw()
-        .execute("DELETE FROM audit_events WHERE seq = 5", [])
-        .unwrap();
+    f.sql("DELETE FROM audit_events WHERE seq = 5");
     let (seq, problem) = broken_at(&f);
     assert_eq!(seq, 5);
     assert!(problem.contains("missing"), "{problem}");
 }
 
-#[test]
-fn deleted_last_event_is_caught() {
+pub fn deleted_last_event_is_caught() {
     let f = busy_registry();
     let last = f.store.verify_audit().unwrap().events;
     untrigger(&f);
-    f.raw()
-        .execute("DELETE FROM audit_events WHERE seq = ?1", [last as i64])
-        .unwrap();
+    f.sql(&format!("DELETE FROM audit_events WHERE seq = {last}"));
     let (seq, problem) = broken_at(&f);
     assert_eq!(seq, last);
     assert!(problem.contains("missing"), "{problem}");
 }
 
-#[test]
-fn changed_hash_is_caught() {
+pub fn changed_hash_is_caught() {
     let f = busy_registry();
     untrigger(&f);
-    f.raw()
-        .execute(
-            "UPDATE audit_events SET hash = ?1 WHERE seq = 3",
-            [&"ab".repeat(32)],
-        )
-        .unwrap();
+    f.sql(&format!(
+        "UPDATE audit_events SET hash = '{}' WHERE seq = 3",
+        "ab".repeat(32)
+    ));
     assert_eq!(broken_at(&f).0, 3);
 }
 
-#[test]
-fn rewritten_chain_is_caught_by_the_head() {
+pub fn rewritten_chain_is_caught_by_the_head() {
     // An attacker who edits an event and recomputes every later hash still has to move the
     // head in `meta`; if they don't, the last event is reported.
     let f = busy_registry();
@@ -159,16 +128,14 @@ fn rewritten_chain_is_caught_by_the_head() {
     untrigger(&f);
     let mut events = f.store.audit_events(&AuditFilter::default()).unwrap();
     events[1].actor = "cli:mallory".into();
-    let raw = f.raw();
     let mut prev = GENESIS_HASH.to_owned();
     for e in &mut events {
         e.prev_hash = prev.clone();
         e.hash = e.compute_hash();
-        raw.execute(
-            "UPDATE audit_events SET actor = ?2, prev_hash = ?3, hash = ?4 WHERE seq = ?1",
-            rusqlite::params![e.seq as i64, e.actor, e.prev_hash, e.hash],
-        )
-        .unwrap();
+        f.sql(&format!(
+            "UPDATE audit_events SET actor = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            e.actor, e.prev_hash, e.hash, e.seq
+        ));
         prev = e.hash.clone();
     }
     let (seq, problem) = broken_at(&f);
@@ -176,16 +143,14 @@ fn rewritten_chain_is_caught_by_the_head() {
     assert!(problem.contains("head"), "{problem}");
 }
 
-#[test]
-fn appended_event_outside_the_api_is_caught() {
+pub fn appended_event_outside_the_api_is_caught() {
     let f = busy_registry();
     let report = f.store.verify_audit().unwrap();
-    f.raw()
-        .execute(
-            "INSERT INTO audit_events (seq, at, actor, action, tenant, details, prev_hash, hash)
-             VALUES (?1, 0, 'cli:mallory', 'tenant.create', NULL, '{}', ?2, 'x')",
-            rusqlite::params![report.events as i64 + 1, report.head_hash],
-        )
-        .unwrap();
+    f.sql(&format!(
+        "INSERT INTO audit_events (seq, at, actor, action, tenant, details, prev_hash, hash)
+         VALUES ({}, 0, 'cli:mallory', 'tenant.create', NULL, '{{}}', '{}', 'x')",
+        report.events + 1,
+        report.head_hash
+    ));
     assert_eq!(broken_at(&f).0, report.events + 1);
 }

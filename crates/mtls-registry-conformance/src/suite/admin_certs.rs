@@ -2,10 +2,10 @@
 //! tenant certificates.
 
 use mtls_identity::{AdminName, RevocationReason, Serial};
-use mtls_registry::{AdminCertificateRecord, BoxError, NewCertificate, RegistryError, Store};
+use mtls_registry::{AdminCertificateRecord, BoxError, NewCertificate, RegistryError};
 use serde_json::json;
 
-use crate::common::{Fixture, START, actor, events, new_cert, version};
+use crate::{Fixture, START, actor, events, new_cert, version};
 
 fn alice() -> AdminName {
     "alice".parse().unwrap()
@@ -17,10 +17,9 @@ fn record(f: &Fixture, admin: &AdminName) -> AdminCertificateRecord {
         .unwrap()
 }
 
-#[test]
-fn admin_certificates_are_recorded_listed_and_revoked() {
+pub fn admin_certificates_are_recorded_listed_and_revoked() {
     let f = Fixture::new();
-    let v0 = version(&f.store);
+    let v0 = version(&*f.store);
     let mut seen = None;
     let first = f
         .store
@@ -41,11 +40,11 @@ fn admin_certificates_are_recorded_listed_and_revoked() {
         f.reopen().admin_certificates().unwrap(),
         vec![first.clone(), second.clone()]
     );
-    assert_eq!(version(&f.store), v0 + 2);
+    assert_eq!(version(&*f.store), v0 + 2);
     // Admin certificates are no tenant's: not in the tenant lists, the CRL or snapshots.
     assert!(f.store.certificates(None).unwrap().is_empty());
 
-    let issued = events(&f.store, "admin.cert.issue");
+    let issued = events(&*f.store, "admin.cert.issue");
     assert_eq!(issued.len(), 2);
     assert_eq!(issued[0].tenant, None);
     assert_eq!(issued[0].details["admin"], json!("alice"));
@@ -65,7 +64,7 @@ fn admin_certificates_are_recorded_listed_and_revoked() {
         Some(RevocationReason::KeyCompromise)
     );
     assert_eq!(f.store.admin_certificate(&first.serial).unwrap(), revoked);
-    let revocations = events(&f.store, "admin.cert.revoke");
+    let revocations = events(&*f.store, "admin.cert.revoke");
     assert_eq!(revocations.len(), 1);
     assert_eq!(revocations[0].tenant, None);
     assert_eq!(revocations[0].details["reason"], json!("key-compromise"));
@@ -79,8 +78,7 @@ fn admin_certificates_are_recorded_listed_and_revoked() {
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn serials_are_unique_across_admin_and_tenant_certificates() {
+pub fn serials_are_unique_across_admin_and_tenant_certificates() {
     let f = Fixture::new();
     f.tenant("acme");
     let tenant_cert = f.cert("acme");
@@ -98,7 +96,7 @@ fn serials_are_unique_across_admin_and_tenant_certificates() {
     let taken = admin_cert.serial.clone();
     let err = f
         .store
-        .record_certificate(&actor(), &crate::common::tid("acme"), &mut |_| {
+        .record_certificate(&actor(), &crate::tid("acme"), &mut |_| {
             Ok(new_cert(taken.clone()))
         })
         .unwrap_err();
@@ -125,10 +123,9 @@ fn serials_are_unique_across_admin_and_tenant_certificates() {
     );
 }
 
-#[test]
-fn a_failing_or_invalid_admin_issue_records_nothing() {
+pub fn a_failing_or_invalid_admin_issue_records_nothing() {
     let f = Fixture::new();
-    let v0 = version(&f.store);
+    let v0 = version(&*f.store);
     let err = f
         .store
         .record_admin_certificate(&actor(), &alice(), &mut |admin| -> Result<
@@ -158,7 +155,7 @@ fn a_failing_or_invalid_admin_issue_records_nothing() {
         matches!(err, RegistryError::InvalidAdminCertificate { .. }),
         "{err}"
     );
-    assert_eq!(version(&f.store), v0);
+    assert_eq!(version(&*f.store), v0);
     assert!(f.store.admin_certificates().unwrap().is_empty());
     let err = f
         .store

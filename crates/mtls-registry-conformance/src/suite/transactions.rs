@@ -7,9 +7,8 @@ use mtls_registry::{
     CertificateRecord, RegistryError, RouteRecord, Store, TenantLimits, TenantRecord, TenantStatus,
     TokenRecord,
 };
-use mtls_registry_sqlite::SqliteStore;
 
-use crate::common::{Fixture, actor, issue_fail, issue_ok, tcp_route, tid};
+use crate::{Fixture, actor, issue_fail, issue_ok, tcp_route, tid};
 
 #[derive(Debug, PartialEq)]
 struct State {
@@ -21,7 +20,7 @@ struct State {
     events: u64,
 }
 
-fn state(store: &SqliteStore) -> State {
+fn state(store: &dyn Store) -> State {
     State {
         tenants: store.tenants().unwrap(),
         routes: store.routes(None).unwrap(),
@@ -48,39 +47,32 @@ fn populated() -> (Fixture, CertificateRecord, RouteRecord) {
     (f, cert, route)
 }
 
-#[test]
-fn failing_issue_records_nothing() {
+pub fn failing_issue_records_nothing() {
     let (f, _, _) = populated();
-    let before = state(&f.store);
+    let before = state(&*f.store);
     let err = f
         .store
         .record_certificate(&actor(), &tid("acme"), &mut issue_fail())
         .unwrap_err();
     assert!(matches!(err, RegistryError::Issue { .. }), "{err:?}");
-    assert_eq!(state(&f.store), before);
+    assert_eq!(state(&*f.store), before);
 }
 
-#[test]
-fn panicking_issue_records_nothing_and_the_store_keeps_working() {
+pub fn panicking_issue_records_nothing_and_the_store_keeps_working() {
     let (f, _, _) = populated();
-    let before = state(&f.store);
+    let before = state(&*f.store);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         f.store
             .record_certificate(&actor(), &tid("acme"), &mut |_| panic!("signer crashed"))
     }));
     assert!(result.is_err());
-    assert_eq!(state(&f.store), before);
+    assert_eq!(state(&*f.store), before);
     f.cert("acme");
 }
 
 /// A trigger that fails the audit insert: the last step before commit, after the change.
 fn inject_audit_failure(f: &Fixture) {
-    f.raw()
-        .execute_batch(
-            "CREATE TRIGGER injected BEFORE INSERT ON audit_events
-             BEGIN SELECT RAISE(ABORT, 'injected'); END;",
-        )
-        .unwrap();
+    f.db.inject_audit_failure(true);
 }
 
 fn assert_injected(err: RegistryError) {
@@ -96,13 +88,12 @@ fn assert_injected(err: RegistryError) {
     );
 }
 
-#[test]
-fn failure_after_the_change_rolls_everything_back() {
+pub fn failure_after_the_change_rolls_everything_back() {
     let (f, cert, route) = populated();
     // A second handle opened before the trigger exists must also see the failure.
     let other = f.reopen();
     inject_audit_failure(&f);
-    let before = state(&f.store);
+    let before = state(&*f.store);
 
     assert_injected(f.store.delete_tenant(&actor(), &tid("acme")).unwrap_err());
     assert_injected(
@@ -138,19 +129,18 @@ fn failure_after_the_change_rolls_everything_back() {
     );
     assert_injected(other.delete_tenant(&actor(), &tid("beta")).unwrap_err());
 
-    assert_eq!(state(&f.store), before);
-    assert_eq!(state(&other), before);
+    assert_eq!(state(&*f.store), before);
+    assert_eq!(state(&*other), before);
 
     // Remove the fault: everything works again and the chain is intact.
-    f.raw().execute_batch("DROP TRIGGER injected").unwrap();
+    f.db.inject_audit_failure(false);
     let deleted = f.store.delete_tenant(&actor(), &tid("acme")).unwrap();
     assert_eq!(deleted.revoked.len(), 2);
     assert_eq!(f.store.version().unwrap(), before.version + 1);
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn failed_redeem_after_issue_leaves_the_token_unused() {
+pub fn failed_redeem_after_issue_leaves_the_token_unused() {
     let f = Fixture::new();
     f.tenant("acme");
     let (secret, token) = f
@@ -158,7 +148,7 @@ fn failed_redeem_after_issue_leaves_the_token_unused() {
         .create_enrollment_token(&actor(), &tid("acme"), Duration::from_secs(600))
         .unwrap();
     inject_audit_failure(&f);
-    let before = state(&f.store);
+    let before = state(&*f.store);
     let mut issued = 0;
     let err = f
         .store
@@ -169,7 +159,7 @@ fn failed_redeem_after_issue_leaves_the_token_unused() {
         .unwrap_err();
     assert_injected(err);
     assert_eq!(issued, 1);
-    assert_eq!(state(&f.store), before);
+    assert_eq!(state(&*f.store), before);
     assert!(
         !before
             .tokens
@@ -180,16 +170,14 @@ fn failed_redeem_after_issue_leaves_the_token_unused() {
     );
 }
 
-#[test]
-fn audit_table_is_append_only_through_sql() {
+pub fn audit_table_is_append_only_through_sql() {
     let f = Fixture::new();
     f.tenant("acme");
-    let raw = f.raw();
-    let err = raw
-        .execute("UPDATE audit_events SET actor = 'mallory'", [])
-        .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
-    let err = raw.execute("DELETE FROM audit_events", []).unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    let err =
+        f.db.execute("UPDATE audit_events SET actor = 'mallory'")
+            .unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+    let err = f.db.execute("DELETE FROM audit_events").unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
     f.store.verify_audit().unwrap();
 }

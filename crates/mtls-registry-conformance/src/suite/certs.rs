@@ -1,12 +1,11 @@
 //! Certificates and tenant deletion: behaviour and every error path.
 
 use mtls_identity::{RevocationReason, Serial};
-use mtls_registry::{AuditFilter, RegistryError, Store, TenantStatus};
+use mtls_registry::{AuditFilter, RegistryError, TenantStatus};
 
-use crate::common::{Fixture, START, actor, http_route, issue_fail, new_cert, tcp_route, tid};
+use crate::{Fixture, START, actor, http_route, issue_fail, new_cert, tcp_route, tid};
 
-#[test]
-fn certificates_are_recorded_listed_and_revoked() {
+pub fn certificates_are_recorded_listed_and_revoked() {
     let f = Fixture::new();
     f.tenant("acme");
     f.tenant("beta");
@@ -89,8 +88,7 @@ fn certificates_are_recorded_listed_and_revoked() {
     assert_eq!(ev.details["reason_code"], 1);
 }
 
-#[test]
-fn certificate_errors_record_nothing() {
+pub fn certificate_errors_record_nothing() {
     let f = Fixture::new();
     f.tenant("acme");
     let existing = f.cert("acme");
@@ -154,8 +152,7 @@ fn certificate_errors_record_nothing() {
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn delete_tenant_revokes_and_removes() {
+pub fn delete_tenant_revokes_and_removes() {
     let f = Fixture::new();
     f.tenant("acme");
     f.tenant("beta");

@@ -7,7 +7,7 @@ use mtls_registry::{AuditFilter, Page, PageCursor, RegistryError, Store};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::common::{Fixture, actor, tcp_route, tid};
+use crate::{Fixture, actor, tcp_route, tid};
 
 /// Reads a listing to its end, `limit` at a time, checking every page's size.
 fn all_pages<T: Clone>(
@@ -73,8 +73,7 @@ fn populated() -> Fixture {
     f
 }
 
-#[test]
-fn two_hundred_fifty_tenants_page_in_id_order_each_once_and_the_cursor_ends() {
+pub fn two_hundred_fifty_tenants_page_in_id_order_each_once_and_the_cursor_ends() {
     let f = populated();
     let all = f.store.tenants().unwrap();
     assert_eq!(all.len(), 251);
@@ -92,8 +91,7 @@ fn two_hundred_fifty_tenants_page_in_id_order_each_once_and_the_cursor_ends() {
     assert_eq!(page.next.unwrap().as_str(), "t-101");
 }
 
-#[test]
-fn one_tenants_routes_certificates_and_audit_events_page_like_the_unpaged_lists() {
+pub fn one_tenants_routes_certificates_and_audit_events_page_like_the_unpaged_lists() {
     let f = populated();
     let busy = tid("busy");
     let routes = f.store.routes(Some(&busy)).unwrap();
@@ -135,8 +133,7 @@ fn one_tenants_routes_certificates_and_audit_events_page_like_the_unpaged_lists(
         .unwrap();
 }
 
-#[test]
-fn rows_added_between_pages_are_not_repeated_and_later_ones_come_last() {
+pub fn rows_added_between_pages_are_not_repeated_and_later_ones_come_last() {
     let f = populated();
     let busy = tid("busy");
     let first = f.store.routes_page(Some(&busy), None, 100).unwrap();
@@ -162,8 +159,7 @@ fn rows_added_between_pages_are_not_repeated_and_later_ones_come_last() {
     assert_eq!(seen.len(), 131);
 }
 
-#[test]
-fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
+pub fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
     let f = populated();
     let busy = tid("busy");
     let routes_cursor = f
@@ -215,8 +211,7 @@ fn cursors_of_another_listing_or_made_up_are_refused_by_name() {
     assert!(none.items.is_empty() && none.is_last());
 }
 
-#[test]
-fn a_tenants_snapshot_admits_and_routes_like_the_full_one() {
+pub fn a_tenants_snapshot_admits_and_routes_like_the_full_one() {
     let f = populated();
     f.tenant("quiet");
     f.store
@@ -228,7 +223,7 @@ fn a_tenants_snapshot_admits_and_routes_like_the_full_one() {
         .unwrap();
     let busy_certs = f.store.certificates(Some(&tid("busy"))).unwrap();
     let other_cert = f.cert("t-003").serial;
-    let full = Store::snapshot(&f.store).unwrap();
+    let full = Store::snapshot(&*f.store).unwrap();
     let unknown = Serial::random();
     for tenant in ["busy", "quiet", "t-003", "t-007", "nobody"] {
         let id = tid(tenant);

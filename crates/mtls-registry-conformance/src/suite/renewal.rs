@@ -7,7 +7,7 @@ use mtls_registry::{
 };
 use serde_json::json;
 
-use crate::common::{Fixture, actor, events, issue_fail, issue_ok, new_cert, tid, version};
+use crate::{Fixture, actor, events, issue_fail, issue_ok, new_cert, tid, version};
 
 fn renewal(presented: &Serial) -> RenewalRequest {
     RenewalRequest {
@@ -30,8 +30,7 @@ fn renew(f: &Fixture, request: &RenewalRequest) -> Result<CertificateRecord, Reg
         .renew_certificate(&actor(), request, &mut issue_ok())
 }
 
-#[test]
-fn a_plain_renewal_keeps_the_lineage_and_the_presented_certificate() {
+pub fn a_plain_renewal_keeps_the_lineage_and_the_presented_certificate() {
     let f = Fixture::new();
     f.tenant("acme");
     let first = f.cert("acme");
@@ -51,7 +50,7 @@ fn a_plain_renewal_keeps_the_lineage_and_the_presented_certificate() {
     assert_eq!(third.lineage, first.serial);
     assert_eq!(third.renewed_from, Some(second.serial.clone()));
 
-    let renew_events = events(&f.store, "cert.renew");
+    let renew_events = events(&*f.store, "cert.renew");
     assert_eq!(renew_events.len(), 2);
     let d = &renew_events[0].details;
     assert_eq!(d["presented"], json!(first.serial.to_string()));
@@ -60,15 +59,14 @@ fn a_plain_renewal_keeps_the_lineage_and_the_presented_certificate() {
     assert_eq!(d["recovered"], json!(false));
     assert_eq!(d["revoked_presented"], json!(false));
     assert_eq!(renew_events[0].tenant, Some(tid("acme")));
-    let snapshot = Store::snapshot(&f.store).unwrap();
+    let snapshot = Store::snapshot(&*f.store).unwrap();
     for cert in [&first, &second, &third] {
         assert!(snapshot.admit(&tid("acme"), &cert.serial).is_ok());
     }
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn revoke_presented_and_recovery_revoke_the_presented_certificate_as_superseded() {
+pub fn revoke_presented_and_recovery_revoke_the_presented_certificate_as_superseded() {
     let f = Fixture::new();
     f.tenant("acme");
     let first = f.cert("acme");
@@ -89,7 +87,7 @@ fn revoke_presented_and_recovery_revoke_the_presented_certificate_as_superseded(
     f.clock.advance(time::Duration::days(120));
     assert!(
         f.store.certificate(&second.serial).unwrap().not_after
-            < crate::common::START + time::Duration::days(120)
+            < crate::START + time::Duration::days(120)
     );
     let third = renew(&f, &recovery(&second.serial, 2)).unwrap();
     assert!(third.recovered);
@@ -99,7 +97,7 @@ fn revoke_presented_and_recovery_revoke_the_presented_certificate_as_superseded(
         second_now.revocation_reason,
         Some(RevocationReason::Superseded)
     );
-    let d = &events(&f.store, "cert.renew")[1].details;
+    let d = &events(&*f.store, "cert.renew")[1].details;
     assert_eq!(d["recovered"], json!(true));
     assert_eq!(d["revoked_presented"], json!(true));
     // The CRL lists both.
@@ -116,8 +114,7 @@ fn revoke_presented_and_recovery_revoke_the_presented_certificate_as_superseded(
     assert!(matches!(err, RegistryError::AlreadyRevoked { .. }), "{err}");
 }
 
-#[test]
-fn a_lineage_recovers_at_most_max_recoveries_times() {
+pub fn a_lineage_recovers_at_most_max_recoveries_times() {
     let f = Fixture::new();
     f.tenant("acme");
     let first = f.cert("acme");
@@ -127,7 +124,7 @@ fn a_lineage_recovers_at_most_max_recoveries_times() {
     let b = renew(&f, &recovery(&a.serial, 2)).unwrap();
     let c = renew(&f, &recovery(&b.serial, 2)).unwrap();
     assert!(b.recovered && c.recovered && !a.recovered);
-    let v = version(&f.store);
+    let v = version(&*f.store);
     let certs_before = f.store.certificates(None).unwrap().len();
     let err = renew(&f, &recovery(&c.serial, 2)).unwrap_err();
     match &err {
@@ -138,7 +135,7 @@ fn a_lineage_recovers_at_most_max_recoveries_times() {
         other => panic!("expected RecoveryLimitReached, got {other:?}"),
     }
     assert!(err.to_string().contains("enroll again"), "{err}");
-    assert_eq!(version(&f.store), v);
+    assert_eq!(version(&*f.store), v);
     assert_eq!(f.store.certificates(None).unwrap().len(), certs_before);
     assert!(!f.store.certificate(&c.serial).unwrap().is_revoked());
     // A plain renewal of the same certificate is not bounded.
@@ -158,8 +155,7 @@ fn a_lineage_recovers_at_most_max_recoveries_times() {
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn renewal_refuses_unknown_revoked_and_unadmitted_certificates() {
+pub fn renewal_refuses_unknown_revoked_and_unadmitted_certificates() {
     let f = Fixture::new();
     f.tenant("acme");
     let err = renew(&f, &renewal(&Serial::random())).unwrap_err();
@@ -188,22 +184,19 @@ fn renewal_refuses_unknown_revoked_and_unadmitted_certificates() {
         .set_tenant_status(&actor(), &tid("acme"), TenantStatus::Active)
         .unwrap();
     f.store.delete_tenant(&actor(), &tid("acme")).unwrap();
-    f.raw()
-        .execute(
-            "UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = ?1",
-            [held.serial.to_string()],
-        )
-        .unwrap();
+    f.sql(&format!(
+        "UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '{}'",
+        held.serial
+    ));
     let err = renew(&f, &renewal(&held.serial)).unwrap_err();
     assert!(matches!(err, RegistryError::UnknownTenant { .. }), "{err}");
 }
 
-#[test]
-fn a_failing_issue_callback_records_nothing_and_revokes_nothing() {
+pub fn a_failing_issue_callback_records_nothing_and_revokes_nothing() {
     let f = Fixture::new();
     f.tenant("acme");
     let first = f.cert("acme");
-    let v = version(&f.store);
+    let v = version(&*f.store);
     let request = RenewalRequest {
         revoke_presented: true,
         ..recovery(&first.serial, 2)
@@ -213,9 +206,9 @@ fn a_failing_issue_callback_records_nothing_and_revokes_nothing() {
         .renew_certificate(&actor(), &request, &mut issue_fail())
         .unwrap_err();
     assert!(matches!(err, RegistryError::Issue { .. }), "{err}");
-    assert_eq!(version(&f.store), v);
+    assert_eq!(version(&*f.store), v);
     assert_eq!(f.store.certificates(None).unwrap(), vec![first.clone()]);
-    assert!(events(&f.store, "cert.renew").is_empty());
+    assert!(events(&*f.store, "cert.renew").is_empty());
     f.store.verify_audit().unwrap();
 
     // A serial already used (here: the presented one) is refused the same way.
@@ -229,7 +222,7 @@ fn a_failing_issue_callback_records_nothing_and_revokes_nothing() {
         "{err}"
     );
     assert!(!f.store.certificate(&first.serial).unwrap().is_revoked());
-    assert_eq!(version(&f.store), v);
+    assert_eq!(version(&*f.store), v);
     // The issue callback is handed the presented certificate's tenant.
     let mut seen = None;
     f.store

@@ -5,17 +5,16 @@ use std::net::IpAddr;
 use mtls_registry::{RegistryError, RoutePolicy, Store, TenantLimits, TenantUpdate};
 use serde_json::json;
 
-use crate::common::{Fixture, actor, events, tid, version};
+use crate::{Fixture, actor, events, tid, version};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
-#[test]
-fn an_update_changes_every_given_field_in_one_event() {
+pub fn an_update_changes_every_given_field_in_one_event() {
     let f = Fixture::new();
     f.tenant("acme");
-    let before = version(&f.store);
+    let before = version(&*f.store);
     f.clock.advance(time::Duration::seconds(30));
     let policy = RoutePolicy {
         max_routes: 5,
@@ -43,14 +42,14 @@ fn an_update_changes_every_given_field_in_one_event() {
     assert_eq!(updated.egress_address, Some(ip("192.0.2.10")));
     assert_eq!(
         updated.updated_at,
-        crate::common::START + time::Duration::seconds(30)
+        crate::START + time::Duration::seconds(30)
     );
     // What it returned is what is stored, in this handle and another.
     assert_eq!(f.store.tenant(&tid("acme")).unwrap(), updated);
     assert_eq!(f.reopen().tenant(&tid("acme")).unwrap(), updated);
-    assert_eq!(version(&f.store), before + 1, "one change, one version");
+    assert_eq!(version(&*f.store), before + 1, "one change, one version");
 
-    let update_events = events(&f.store, "tenant.update");
+    let update_events = events(&*f.store, "tenant.update");
     assert_eq!(update_events.len(), 1);
     let details = &update_events[0].details;
     assert_eq!(
@@ -69,7 +68,7 @@ fn an_update_changes_every_given_field_in_one_event() {
     assert_eq!(update_events[0].tenant, Some(tid("acme")));
 
     // The data plane sees the egress address.
-    let snapshot = Store::snapshot(&f.store).unwrap();
+    let snapshot = Store::snapshot(&*f.store).unwrap();
     assert_eq!(
         snapshot.tenant(&tid("acme")).unwrap().egress_address,
         Some(ip("192.0.2.10"))
@@ -77,11 +76,10 @@ fn an_update_changes_every_given_field_in_one_event() {
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn only_changed_fields_are_recorded_and_an_unchanged_update_writes_nothing() {
+pub fn only_changed_fields_are_recorded_and_an_unchanged_update_writes_nothing() {
     let f = Fixture::new();
     f.tenant("acme");
-    let v0 = version(&f.store);
+    let v0 = version(&*f.store);
     let same = TenantUpdate {
         limits: Some(TenantLimits::default()),
         route_policy: Some(RoutePolicy::default()),
@@ -97,8 +95,8 @@ fn only_changed_fields_are_recorded_and_an_unchanged_update_writes_nothing() {
         .update_tenant(&actor(), &tid("acme"), &TenantUpdate::default())
         .unwrap();
     assert_eq!(empty, record);
-    assert_eq!(version(&f.store), v0, "no change, no version bump");
-    assert!(events(&f.store, "tenant.update").is_empty());
+    assert_eq!(version(&*f.store), v0, "no change, no version bump");
+    assert!(events(&*f.store, "tenant.update").is_empty());
 
     // Same limits, new policy: only the policy is named.
     let policy = RoutePolicy {
@@ -115,7 +113,7 @@ fn only_changed_fields_are_recorded_and_an_unchanged_update_writes_nothing() {
             },
         )
         .unwrap();
-    let update_events = events(&f.store, "tenant.update");
+    let update_events = events(&*f.store, "tenant.update");
     assert_eq!(update_events.len(), 1);
     assert_eq!(update_events[0].details["changed"], json!(["route_policy"]));
     assert_eq!(
@@ -125,11 +123,10 @@ fn only_changed_fields_are_recorded_and_an_unchanged_update_writes_nothing() {
     assert!(update_events[0].details["to"].get("limits").is_none());
 }
 
-#[test]
-fn update_errors_change_nothing() {
+pub fn update_errors_change_nothing() {
     let f = Fixture::new();
     f.tenant("acme");
-    let v0 = version(&f.store);
+    let v0 = version(&*f.store);
     let err = f
         .store
         .update_tenant(
@@ -179,12 +176,11 @@ fn update_errors_change_nothing() {
         f.store.tenant(&tid("acme")).unwrap().route_policy,
         RoutePolicy::default()
     );
-    assert_eq!(version(&f.store), v0);
+    assert_eq!(version(&*f.store), v0);
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn an_egress_address_belongs_to_one_tenant_at_a_time() {
+pub fn an_egress_address_belongs_to_one_tenant_at_a_time() {
     let f = Fixture::new();
     f.tenant("acme");
     f.tenant("globex");
@@ -199,7 +195,7 @@ fn an_egress_address_belongs_to_one_tenant_at_a_time() {
         )
     };
     assign("acme", Some(ip("2001:db8::10"))).unwrap();
-    let v = version(&f.store);
+    let v = version(&*f.store);
     // The same address in another spelling is the same address.
     let err = assign("globex", Some(ip("2001:db8:0:0:0:0:0:10"))).unwrap_err();
     match &err {
@@ -210,18 +206,15 @@ fn an_egress_address_belongs_to_one_tenant_at_a_time() {
         other => panic!("expected EgressAddressTaken, got {other:?}"),
     }
     assert!(err.to_string().contains("2001:db8::10") && err.to_string().contains("acme"));
-    assert_eq!(version(&f.store), v);
+    assert_eq!(version(&*f.store), v);
     assert_eq!(f.store.tenant(&tid("globex")).unwrap().egress_address, None);
 
     // Re-assigning a tenant its own address is no change; the database's unique index
     // backs the check.
     assign("acme", Some(ip("2001:db8::10"))).unwrap();
-    assert_eq!(version(&f.store), v);
-    let raw = f.raw();
-    let direct = raw.execute(
-        "UPDATE tenants SET egress_address = '2001:db8::10' WHERE id = 'globex'",
-        [],
-    );
+    assert_eq!(version(&*f.store), v);
+    let direct =
+        f.db.execute("UPDATE tenants SET egress_address = '2001:db8::10' WHERE id = 'globex'");
     assert!(direct.is_err(), "the unique index refuses a second holder");
 
     // An IPv4-mapped address is its IPv4 address: stored as such, and taken as such.
@@ -248,8 +241,7 @@ fn an_egress_address_belongs_to_one_tenant_at_a_time() {
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn a_taken_address_refuses_the_whole_update() {
+pub fn a_taken_address_refuses_the_whole_update() {
     let f = Fixture::new();
     f.tenant("acme");
     f.tenant("globex");
@@ -263,7 +255,7 @@ fn a_taken_address_refuses_the_whole_update() {
             },
         )
         .unwrap();
-    let v = version(&f.store);
+    let v = version(&*f.store);
     let err = f
         .store
         .update_tenant(
@@ -289,16 +281,14 @@ fn a_taken_address_refuses_the_whole_update() {
     let globex = f.store.tenant(&tid("globex")).unwrap();
     assert_eq!(globex.limits, TenantLimits::default());
     assert_eq!(globex.route_policy, RoutePolicy::default());
-    assert_eq!(version(&f.store), v);
+    assert_eq!(version(&*f.store), v);
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn the_data_planes_read_only_source_sees_egress_addresses() {
-    use mtls_registry::SnapshotSource;
+pub fn the_data_planes_read_only_source_sees_egress_addresses() {
     let f = Fixture::new();
     f.tenant("acme");
-    let source = mtls_registry_sqlite::SqliteSnapshotSource::open(&f.path).unwrap();
+    let source = f.db.source();
     assert_eq!(
         source
             .snapshot()
@@ -318,7 +308,7 @@ fn the_data_planes_read_only_source_sees_egress_addresses() {
             },
         )
         .unwrap();
-    assert_eq!(source.version().unwrap(), version(&f.store));
+    assert_eq!(source.version().unwrap(), version(&*f.store));
     let snapshot = source.snapshot().unwrap();
     assert_eq!(
         snapshot.tenant(&tid("acme")).unwrap().egress_address,
@@ -326,8 +316,7 @@ fn the_data_planes_read_only_source_sees_egress_addresses() {
     );
 }
 
-#[test]
-fn create_tenant_with_settings_is_one_transaction() {
+pub fn create_tenant_with_settings_is_one_transaction() {
     let f = Fixture::new();
     f.tenant("acme");
     f.store
@@ -346,7 +335,7 @@ fn create_tenant_with_settings_is_one_transaction() {
     };
 
     // Created with its policy: both events in one commit.
-    let v = version(&f.store);
+    let v = version(&*f.store);
     let created = f
         .store
         .create_tenant_with(
@@ -362,7 +351,7 @@ fn create_tenant_with_settings_is_one_transaction() {
         .unwrap();
     assert_eq!(created.route_policy, strict);
     assert_eq!(f.store.tenant(&tid("globex")).unwrap().route_policy, strict);
-    let after = version(&f.store);
+    let after = version(&*f.store);
     assert!(after > v);
 
     // Settings that fail (an address another tenant holds) leave no tenant behind.
@@ -389,7 +378,7 @@ fn create_tenant_with_settings_is_one_transaction() {
         Err(RegistryError::UnknownTenant { .. })
     ));
     assert_eq!(
-        version(&f.store),
+        version(&*f.store),
         after,
         "nothing of the failed creation was committed"
     );

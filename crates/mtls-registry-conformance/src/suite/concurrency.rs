@@ -5,16 +5,14 @@ use std::thread;
 
 use mtls_identity::RevocationReason;
 use mtls_registry::{Store, TenantLimits, TenantStatus};
-use mtls_registry_sqlite::SqliteStore;
 
-use crate::common::{Fixture, actor, issue_ok, tcp_route, tid};
+use crate::{Fixture, actor, issue_ok, tcp_route, tid};
 
 const PER_THREAD: usize = 25;
 
-#[test]
-fn interleaved_writers_on_two_handles() {
+pub fn interleaved_writers_on_two_handles() {
     let f = Fixture::new();
-    let stores: [Arc<SqliteStore>; 2] = [Arc::new(f.reopen()), Arc::new(f.reopen())];
+    let stores: [Arc<dyn Store>; 2] = [Arc::from(f.reopen()), Arc::from(f.reopen())];
     let handles: Vec<_> = stores
         .iter()
         .enumerate()
@@ -60,10 +58,9 @@ fn interleaved_writers_on_two_handles() {
     );
 }
 
-#[test]
-fn one_handle_shared_by_threads() {
+pub fn one_handle_shared_by_threads() {
     let f = Fixture::new();
-    let store: Arc<dyn Store> = Arc::new(f.reopen());
+    let store: Arc<dyn Store> = Arc::from(f.reopen());
     let handles: Vec<_> = (0..4)
         .map(|n| {
             let store = Arc::clone(&store);

@@ -1,12 +1,11 @@
 //! Routes: behaviour and every error path.
 
-use mtls_registry::{AuditFilter, RegistryError, RouteId, Store};
+use mtls_registry::{AuditFilter, RegistryError, RouteId};
 use mtls_route_spec::{HostPattern, HttpRoute, RouteSpec};
 
-use crate::common::{Fixture, actor, http_route, tid};
+use crate::{Fixture, actor, http_route, tid};
 
-#[test]
-fn routes_add_list_remove_and_conflicts() {
+pub fn routes_add_list_remove_and_conflicts() {
     let f = Fixture::new();
     f.tenant("acme");
     f.tenant("beta");
@@ -102,8 +101,7 @@ fn routes_add_list_remove_and_conflicts() {
     assert_eq!(ev[1].details["kind"], "http");
 }
 
-#[test]
-fn route_ids_parse_strictly() {
+pub fn route_ids_parse_strictly() {
     for bad in [
         "",
         "r-",

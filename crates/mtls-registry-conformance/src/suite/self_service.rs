@@ -5,10 +5,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use mtls_registry::{RegistryError, RoutePolicy, Store, TenantUpdate};
-use mtls_registry_sqlite::SqliteStore;
 use serde_json::json;
 
-use crate::common::{Fixture, actor, events, public_tcp_route, tcp_route, tid, version};
+use crate::{Fixture, actor, events, public_tcp_route, tcp_route, tid, version};
 
 fn set_policy(f: &Fixture, tenant: &str, policy: RoutePolicy) {
     f.store
@@ -30,8 +29,7 @@ fn policy_rule(err: &RegistryError) -> &'static str {
     }
 }
 
-#[test]
-fn a_tenant_route_within_the_policy_is_added_and_audited_as_self_service() {
+pub fn a_tenant_route_within_the_policy_is_added_and_audited_as_self_service() {
     let f = Fixture::new();
     f.tenant("acme");
     let route = f
@@ -42,7 +40,7 @@ fn a_tenant_route_within_the_policy_is_added_and_audited_as_self_service() {
         f.store.routes(Some(&tid("acme"))).unwrap(),
         vec![route.clone()]
     );
-    let adds = events(&f.store, "route.add");
+    let adds = events(&*f.store, "route.add");
     assert_eq!(adds.len(), 1);
     assert_eq!(adds[0].details["self_service"], json!(true));
     assert_eq!(adds[0].details["route"], json!(route.id.as_str()));
@@ -50,10 +48,10 @@ fn a_tenant_route_within_the_policy_is_added_and_audited_as_self_service() {
     f.store
         .add_route(&actor(), &tid("acme"), tcp_route("admin.acme.test"))
         .unwrap();
-    let adds = events(&f.store, "route.add");
+    let adds = events(&*f.store, "route.add");
     assert!(adds[1].details.get("self_service").is_none());
     assert_eq!(
-        Store::snapshot(&f.store)
+        Store::snapshot(&*f.store)
             .unwrap()
             .routes(&tid("acme"))
             .len(),
@@ -61,19 +59,18 @@ fn a_tenant_route_within_the_policy_is_added_and_audited_as_self_service() {
     );
 }
 
-#[test]
-fn the_stored_policy_is_what_is_checked_and_a_refusal_changes_nothing() {
+pub fn the_stored_policy_is_what_is_checked_and_a_refusal_changes_nothing() {
     let f = Fixture::new();
     f.tenant("acme");
     // The default policy refuses private destinations, which an admin may add.
-    let v = version(&f.store);
+    let v = version(&*f.store);
     let err = f
         .store
         .add_tenant_route(&actor(), &tid("acme"), tcp_route("db.acme.test"))
         .unwrap_err();
     assert_eq!(policy_rule(&err), "allow_private");
     assert!(err.to_string().contains("acme"), "{err}");
-    assert_eq!(version(&f.store), v);
+    assert_eq!(version(&*f.store), v);
     assert!(f.store.routes(Some(&tid("acme"))).unwrap().is_empty());
 
     set_policy(
@@ -109,8 +106,7 @@ fn the_stored_policy_is_what_is_checked_and_a_refusal_changes_nothing() {
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn egress_bind_is_allowed_only_to_the_tenants_own_address() {
+pub fn egress_bind_is_allowed_only_to_the_tenants_own_address() {
     let f = Fixture::new();
     f.tenant("acme");
     let bound: mtls_route_spec::RouteSpec = serde_json::from_value(json!({
@@ -138,8 +134,7 @@ fn egress_bind_is_allowed_only_to_the_tenants_own_address() {
         .unwrap();
 }
 
-#[test]
-fn add_route_errors_come_before_or_beside_the_policy() {
+pub fn add_route_errors_come_before_or_beside_the_policy() {
     let f = Fixture::new();
     f.tenant("acme");
     let err = f
@@ -174,7 +169,7 @@ fn add_route_errors_come_before_or_beside_the_policy() {
 
 /// Adds `count` distinct routes to `tenant` from one handle, returning each outcome.
 fn add_many(
-    store: &SqliteStore,
+    store: &dyn Store,
     tenant: &str,
     thread: usize,
     count: usize,
@@ -192,8 +187,7 @@ fn add_many(
         .collect()
 }
 
-#[test]
-fn concurrent_tenant_routes_never_overshoot_max_routes() {
+pub fn concurrent_tenant_routes_never_overshoot_max_routes() {
     const THREADS: usize = 8;
     const PER_THREAD: usize = 10;
     const MAX: u32 = 37;
@@ -215,7 +209,7 @@ fn concurrent_tenant_routes_never_overshoot_max_routes() {
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();
-                add_many(&store, "acme", t, PER_THREAD)
+                add_many(&*store, "acme", t, PER_THREAD)
             })
         })
         .collect();
@@ -233,12 +227,11 @@ fn concurrent_tenant_routes_never_overshoot_max_routes() {
         f.store.routes(Some(&tid("acme"))).unwrap().len(),
         MAX as usize
     );
-    assert_eq!(events(&f.store, "route.add").len(), MAX as usize);
+    assert_eq!(events(&*f.store, "route.add").len(), MAX as usize);
     f.store.verify_audit().unwrap();
 }
 
-#[test]
-fn concurrent_tenant_routes_of_two_tenants_all_land() {
+pub fn concurrent_tenant_routes_of_two_tenants_all_land() {
     const THREADS_PER_TENANT: usize = 5;
     const PER_THREAD: usize = 10;
     let f = Fixture::new();
@@ -253,7 +246,7 @@ fn concurrent_tenant_routes_of_two_tenants_all_land() {
             },
         );
     }
-    let v0 = version(&f.store);
+    let v0 = version(&*f.store);
     let barrier = Arc::new(Barrier::new(2 * THREADS_PER_TENANT));
     let handles: Vec<_> = ["acme", "globex"]
         .into_iter()
@@ -263,7 +256,7 @@ fn concurrent_tenant_routes_of_two_tenants_all_land() {
             let barrier = Arc::clone(&barrier);
             thread::spawn(move || {
                 barrier.wait();
-                add_many(&store, tenant, t, PER_THREAD)
+                add_many(&*store, tenant, t, PER_THREAD)
             })
         })
         .collect();
@@ -276,7 +269,7 @@ fn concurrent_tenant_routes_of_two_tenants_all_land() {
     for tenant in ["acme", "globex"] {
         let routes = f.store.routes(Some(&tid(tenant))).unwrap();
         assert_eq!(routes.len(), total, "{tenant}");
-        let audited: Vec<_> = events(&f.store, "route.add")
+        let audited: Vec<_> = events(&*f.store, "route.add")
             .into_iter()
             .filter(|e| e.tenant == Some(tid(tenant)))
             .map(|e| e.details["route"].as_str().unwrap().to_owned())
@@ -290,12 +283,12 @@ fn concurrent_tenant_routes_of_two_tenants_all_land() {
             "every route of {tenant} is in the audit log"
         );
     }
-    assert_eq!(version(&f.store), v0 + 2 * total as u64, "no lost update");
+    assert_eq!(version(&*f.store), v0 + 2 * total as u64, "no lost update");
     let report = f.store.verify_audit().unwrap();
-    assert_eq!(report.events as usize, events_total(&f.store));
+    assert_eq!(report.events as usize, events_total(&*f.store));
 }
 
-fn events_total(store: &SqliteStore) -> usize {
+fn events_total(store: &dyn Store) -> usize {
     store
         .audit_events(&mtls_registry::AuditFilter::default())
         .unwrap()

@@ -1,11 +1,10 @@
 //! Tenants and the audit filter: behaviour and every error path.
 
-use mtls_registry::{Actor, AuditFilter, RegistryError, Store, TenantLimits, TenantStatus};
+use mtls_registry::{Actor, AuditFilter, RegistryError, TenantLimits, TenantStatus};
 
-use crate::common::{Fixture, START, actor, issue_ok, tcp_route, tid};
+use crate::{Fixture, START, actor, issue_ok, tcp_route, tid};
 
-#[test]
-fn actor_names_are_validated() {
+pub fn actor_names_are_validated() {
     assert!(Actor::new("").is_err());
     assert!(Actor::new("a".repeat(129)).is_err());
     assert!(Actor::new("cli:\u{7}bell").is_err());
@@ -16,8 +15,7 @@ fn actor_names_are_validated() {
     );
 }
 
-#[test]
-fn tenant_lifecycle() {
+pub fn tenant_lifecycle() {
     let f = Fixture::new();
     let limits = TenantLimits {
         max_connections: Some(100),
@@ -85,8 +83,7 @@ fn tenant_lifecycle() {
     );
 }
 
-#[test]
-fn tenant_errors() {
+pub fn tenant_errors() {
     let f = Fixture::new();
     f.tenant("acme");
     let err = f
@@ -205,8 +202,7 @@ fn tenant_errors() {
     assert_eq!(err.to_string(), "tenant acme is already suspended");
 }
 
-#[test]
-fn audit_filter_by_tenant_since_and_limit() {
+pub fn audit_filter_by_tenant_since_and_limit() {
     let f = Fixture::new();
     f.tenant("acme");
     f.clock.advance(time::Duration::hours(1));

@@ -11,7 +11,7 @@ use mtls_registry::{
 };
 use proptest::prelude::*;
 
-use crate::common::{Fixture, actor, issue_ok, public_tcp_route, tcp_route, tid};
+use crate::{Fixture, actor, issue_ok, public_tcp_route, tcp_route, tid};
 
 /// The recovery bound every model renewal uses.
 const MAX_RECOVERIES: u32 = 1;
@@ -103,7 +103,7 @@ fn op_tenant(op: &Op) -> Option<&'static str> {
 fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     let fail = |e: RegistryError| TestCaseError::fail(e.to_string());
     let f = Fixture::new();
-    let s = &f.store;
+    let s = &*f.store;
     let mut m = Model::default();
     let mut committed = 1u64; // registry.init
     let mut appended = 0u64; // events that are no change
@@ -441,11 +441,14 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
-
-    #[test]
-    fn store_agrees_with_model(ops in proptest::collection::vec(op(), 1..40)) {
-        run(&ops)?;
+/// 32 random sequences of up to 40 operations (shrunk to the smallest failing one).
+pub fn store_agrees_with_model() {
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 32,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&proptest::collection::vec(op(), 1..40), |ops| run(&ops));
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }
