@@ -306,6 +306,14 @@ impl fmt::Debug for PostgresStore {
     }
 }
 
+/// `url` as [`PostgresStore::location`] shows it: `postgres://USER@HOST:PORT/DBNAME`, never
+/// the password (`postgres://(invalid URL)` when it does not parse).
+pub fn redact_url(url: &str) -> String {
+    postgres::Config::from_str(url)
+        .map(|c| redacted(&c))
+        .unwrap_or_else(|_| "postgres://(invalid URL)".to_owned())
+}
+
 /// `postgres://USER@HOST:PORT/DBNAME` of a parsed config: never the password.
 fn redacted(config: &postgres::Config) -> String {
     use postgres::config::Host;
