@@ -3,13 +3,12 @@
 
 use mtls_identity::{AdminName, RevocationReason, Serial};
 use postgres::GenericClient;
-use serde_json::json;
 
 use crate::certs::{mark_revoked, serial_taken};
 use crate::error::db;
 use crate::rows::{ADMIN_CERT_COLUMNS, admin_cert, query_all, query_one};
 use crate::store::WriteTx;
-use mtls_registry::backend::{audit_time, stored_time};
+use mtls_registry::backend::{admin_issue_details, admin_revoke_details, stored_validity};
 use mtls_registry::{Actor, AdminCertificateRecord, AdminIssueFn, RegistryError};
 
 pub(crate) fn get(
@@ -50,15 +49,13 @@ pub(crate) fn record(
         admin: admin.clone(),
         source,
     })?;
-    let not_before = stored_time(new.not_before);
-    let not_after = stored_time(new.not_after);
-    if not_after <= not_before {
+    let Some((not_before, not_after)) = stored_validity(new.not_before, new.not_after) else {
         return Err(RegistryError::InvalidAdminCertificate {
             admin: admin.clone(),
             serial: new.serial,
             reason: "not_after is not after not_before",
         });
-    }
+    };
     if serial_taken(&mut w.tx, &new.serial)? {
         return Err(RegistryError::DuplicateSerial { serial: new.serial });
     }
@@ -90,13 +87,7 @@ pub(crate) fn record(
         actor,
         "admin.cert.issue",
         None,
-        json!({
-            "admin": admin.as_str(),
-            "serial": record.serial.to_string(),
-            "fingerprint": record.fingerprint.to_string(),
-            "not_before": audit_time(record.not_before),
-            "not_after": audit_time(record.not_after),
-        }),
+        admin_issue_details(&record),
     )?;
     Ok(record)
 }
@@ -119,12 +110,7 @@ pub(crate) fn revoke(
         actor,
         "admin.cert.revoke",
         None,
-        json!({
-            "admin": cert.admin.as_str(),
-            "serial": serial.to_string(),
-            "reason": reason.as_str(),
-            "reason_code": reason.code(),
-        }),
+        admin_revoke_details(&cert.admin, serial, reason),
     )?;
     cert.revoked_at = Some(w.now);
     cert.revocation_reason = Some(reason);

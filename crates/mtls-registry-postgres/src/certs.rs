@@ -2,14 +2,16 @@
 
 use mtls_identity::{RevocationReason, Serial, TenantId};
 use postgres::GenericClient;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::db;
 use crate::paging::{page_clause, refs};
 use crate::rows::{CERT_COLUMNS, cert, col, query_all, query_one, scalar};
 use crate::store::WriteTx;
 use crate::tenants;
-use mtls_registry::backend::{RowCursor, audit_time, page_limit, row_page, stored_time};
+use mtls_registry::backend::{
+    RowCursor, cert_details, page_limit, renew_details, revoke_details, row_page, stored_validity,
+};
 use mtls_registry::{
     Actor, CertificateRecord, IssueFn, Page, PageCursor, RegistryError, RenewalRequest,
     TenantRecord,
@@ -142,15 +144,13 @@ pub(crate) fn issue_and_insert(
         tenant: tenant.id.clone(),
         source,
     })?;
-    let not_before = stored_time(new.not_before);
-    let not_after = stored_time(new.not_after);
-    if not_after <= not_before {
+    let Some((not_before, not_after)) = stored_validity(new.not_before, new.not_after) else {
         return Err(RegistryError::InvalidCertificate {
             tenant: tenant.id.clone(),
             serial: new.serial,
             reason: "not_after is not after not_before",
         });
-    }
+    };
     if serial_taken(&mut w.tx, &new.serial)? {
         return Err(RegistryError::DuplicateSerial { serial: new.serial });
     }
@@ -187,17 +187,6 @@ pub(crate) fn issue_and_insert(
         renewed_from: chain.renewed_from,
         recovered: chain.recovered,
     })
-}
-
-/// The audit details of an issued certificate.
-pub(crate) fn cert_details(cert: &CertificateRecord) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("serial".into(), json!(cert.serial.to_string()));
-    m.insert("fingerprint".into(), json!(cert.fingerprint.to_string()));
-    m.insert("kind".into(), json!(cert.kind.as_str()));
-    m.insert("not_before".into(), json!(audit_time(cert.not_before)));
-    m.insert("not_after".into(), json!(audit_time(cert.not_after)));
-    m
 }
 
 pub(crate) fn record(
@@ -254,11 +243,7 @@ pub(crate) fn revoke(
         actor,
         "cert.revoke",
         Some(&cert.tenant),
-        json!({
-            "serial": serial.to_string(),
-            "reason": reason.as_str(),
-            "reason_code": reason.code(),
-        }),
+        revoke_details(serial, reason),
     )?;
     cert.revoked_at = Some(w.now);
     cert.revocation_reason = Some(reason);
@@ -314,16 +299,7 @@ pub(crate) fn renew(
             RevocationReason::Superseded,
         )?;
     }
-    let mut details = cert_details(&cert);
-    details.insert("presented".into(), json!(presented.serial.to_string()));
-    details.insert("lineage".into(), json!(cert.lineage.to_string()));
-    details.insert("recovered".into(), json!(recovered));
-    details.insert("revoked_presented".into(), json!(revoke_presented));
-    w.audit(
-        actor,
-        "cert.renew",
-        Some(&tenant.id),
-        Value::Object(details),
-    )?;
+    let details = renew_details(&cert, &presented.serial, recovered, revoke_presented);
+    w.audit(actor, "cert.renew", Some(&tenant.id), details)?;
     Ok(cert)
 }

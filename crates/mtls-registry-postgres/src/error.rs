@@ -4,7 +4,7 @@
 //! ([`crate::PostgresStore`]) and only its redacted form (user, host, port, database, never
 //! the password) is ever shown.
 
-use mtls_registry::{BoxError, RegistryError};
+use mtls_registry::RegistryError;
 use postgres::error::SqlState;
 
 /// What went wrong talking to PostgreSQL. Reaches callers as the `source` of
@@ -113,15 +113,4 @@ pub(crate) fn is_retryable(e: &RegistryError) -> bool {
         .is_some_and(PostgresError::is_retryable)
 }
 
-/// A [`RegistryError::InvalidStoredValue`] for `column`.
-pub(crate) fn stored(
-    column: &'static str,
-    value: impl Into<String>,
-) -> impl FnOnce(BoxError) -> RegistryError {
-    let value = value.into();
-    move |source| RegistryError::InvalidStoredValue {
-        column,
-        value,
-        source,
-    }
-}
+pub(crate) use mtls_registry::backend::invalid_stored as stored;

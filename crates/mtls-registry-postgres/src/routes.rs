@@ -3,14 +3,15 @@
 use mtls_identity::TenantId;
 use mtls_route_spec::RouteSpec;
 use postgres::GenericClient;
-use serde_json::json;
 
 use crate::error::db;
 use crate::paging::{page_clause, refs};
 use crate::rows::{ROUTE_COLUMNS, col, query_all, query_one, route, scalar};
 use crate::store::WriteTx;
 use crate::tenants;
-use mtls_registry::backend::{RowCursor, page_limit, row_page};
+use mtls_registry::backend::{
+    RowCursor, check_new_route, page_limit, route_add_details, route_remove_details, row_page,
+};
 use mtls_registry::{Actor, Page, PageCursor, RegistryError, RouteId, RouteRecord};
 
 /// Routes of one tenant (creation order) or of all (tenant, then creation order).
@@ -83,37 +84,9 @@ pub(crate) fn add(
     added_by: AddedBy,
 ) -> Result<RouteRecord, RegistryError> {
     let record = tenants::get(&mut w.tx, tenant)?;
-    spec.validate_new()
-        .map_err(|source| RegistryError::InvalidRoute {
-            tenant: tenant.clone(),
-            source,
-        })?;
-    let existing_routes = list(&mut w.tx, Some(tenant))?;
-    if added_by == AddedBy::Tenant {
-        // Under the registry's write lock: the count cannot change before the commit, so
-        // concurrent additions cannot overshoot `max_routes`.
-        record
-            .route_policy
-            .check(spec, existing_routes.len(), record.egress_address)
-            .map_err(|violation| RegistryError::PolicyViolation {
-                tenant: tenant.clone(),
-                violation,
-            })?;
-    }
-    // Only this tenant's routes: tenants never conflict with (or learn about) each other.
-    if let Some(existing) = existing_routes
-        .iter()
-        .find(|existing| spec.conflicts_with(&existing.spec))
-    {
-        return Err(RegistryError::RouteConflict {
-            tenant: tenant.clone(),
-            existing: existing.id.clone(),
-        });
-    }
-    let spec_json = serde_json::to_string(spec).map_err(|source| RegistryError::Encode {
-        what: "route spec",
-        source,
-    })?;
+    let existing = list(&mut w.tx, Some(tenant))?;
+    let self_service = added_by == AddedBy::Tenant;
+    let spec_json = check_new_route(&record, spec, &existing, self_service)?;
     // 64 random bits: a collision is astronomically unlikely, but cheap to rule out.
     let id = loop {
         let id = RouteId::random();
@@ -137,15 +110,7 @@ pub(crate) fn add(
         ],
     )
     .map_err(db("insert a route"))?;
-    let mut details = json!({
-        "route": id.as_str(),
-        "kind": spec.kind().as_str(),
-        "summary": spec.summary(),
-        "spec": serde_json::from_str::<serde_json::Value>(&spec_json).unwrap_or_default(),
-    });
-    if added_by == AddedBy::Tenant {
-        details["self_service"] = json!(true);
-    }
+    let details = route_add_details(&id, spec, &spec_json, self_service);
     w.audit(actor, "route.add", Some(tenant), details)?;
     Ok(RouteRecord {
         id,
@@ -174,11 +139,7 @@ pub(crate) fn remove(
         actor,
         "route.remove",
         Some(&route.tenant),
-        json!({
-            "route": id.as_str(),
-            "kind": route.spec.kind().as_str(),
-            "summary": route.spec.summary(),
-        }),
+        route_remove_details(&route),
     )?;
     Ok(route)
 }

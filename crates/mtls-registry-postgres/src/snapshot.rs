@@ -2,9 +2,10 @@
 //! one REPEATABLE READ transaction, so what they read is the registry at one version.
 
 use mtls_identity::{Serial, TenantId, TrustDomain};
+use mtls_registry::backend::{listed_changes, snapshot_tenant, tenant_snapshot};
 use mtls_registry::{
     Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, RegistryError, Snapshot,
-    SnapshotBuilder, SnapshotError, SnapshotTenant, TenantRecord, TenantState, touched_tenants,
+    SnapshotBuilder, SnapshotError, TenantState, touched_tenants,
 };
 use postgres::{GenericClient, Row};
 
@@ -59,31 +60,17 @@ pub(crate) fn build_tenant(
     tenant: &TenantId,
     serial: Option<&Serial>,
 ) -> Result<Snapshot, RegistryError> {
-    let mut snapshot = builder_at_version(client)?;
+    let builder = builder_at_version(client)?;
     let state = tenant_state(client, tenant.clone())?;
-    if let Some(record) = state.tenant {
-        snapshot.tenant(tenant.clone(), record)?;
-        for route in state.routes {
-            snapshot.route(route)?;
-        }
-    }
-    let mut has_serial = false;
-    for (cert, revoked) in state.certificates {
-        has_serial |= Some(&cert) == serial;
-        snapshot.certificate(cert, tenant.clone(), revoked)?;
-    }
-    if let Some(serial) = serial.filter(|_| !has_serial)
-        && let Some((serial, owner, revoked)) = query_one(
+    tenant_snapshot(builder, state, serial, |serial| {
+        query_one(
             client,
             "read a certificate for a tenant's snapshot",
             &format!("SELECT {CERT_STATE_COLUMNS} FROM certificates WHERE serial = $1"),
             &[&serial.to_string()],
             cert_state,
-        )?
-    {
-        snapshot.certificate(serial, owner, revoked)?;
-    }
-    Ok(snapshot.build())
+        )
+    })
 }
 
 /// An empty builder at the registry's version and trust domain.
@@ -94,16 +81,6 @@ fn builder_at_version(client: &mut impl GenericClient) -> Result<SnapshotBuilder
     let version: i64 = col(&row, 0)?;
     let trust_domain: TrustDomain = parsed(&row, 1, "meta.trust_domain")?;
     Ok(SnapshotBuilder::new(version.max(0) as u64, trust_domain))
-}
-
-/// A tenant record as the data plane sees it.
-fn snapshot_tenant(t: TenantRecord) -> SnapshotTenant {
-    SnapshotTenant {
-        display_name: t.display_name,
-        status: t.status,
-        limits: t.limits,
-        egress_address: t.egress_address,
-    }
 }
 
 const CERT_STATE_COLUMNS: &str = "serial, tenant, revoked_at IS NOT NULL";
@@ -153,16 +130,7 @@ pub(crate) fn changes_since(
         ],
         change,
     )?;
-    // Complete and without holes from version + 1, or the log cannot answer.
-    let contiguous = changes
-        .iter()
-        .zip(version + 1..)
-        .all(|(change, expected)| change.version == expected);
-    let reaches = changes.len() == limit || changes.last().map(|c| c.version) == Some(current);
-    if changes.is_empty() || !contiguous || !reaches {
-        return Ok(Changes::Gap { version: current });
-    }
-    Ok(Changes::Listed(changes))
+    Ok(listed_changes(version, current, limit, changes))
 }
 
 /// What brings a view at `version` up to date: the changes and the current state of every

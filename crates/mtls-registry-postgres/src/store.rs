@@ -14,7 +14,7 @@ use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use mtls_registry::backend::{canonical_json, chain_hash, stored_time};
+use mtls_registry::backend::{canonical_json, next_event, stored_time};
 use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
 
 use crate::error::{PostgresError, db, is_retryable, registry};
@@ -389,15 +389,14 @@ impl WriteTx<'_> {
         let (head_seq, head_hash, version): (i64, String, i64) =
             (row.get(0), row.get(1), row.get(2));
         let produced = bump_version.then_some(version + 1);
-        let seq = head_seq as u64 + 1;
-        let hash = chain_hash(
+        let event = next_event(
+            head_seq as u64,
             &head_hash,
-            seq,
             self.now,
-            actor.as_str(),
+            actor,
             action,
             tenant,
-            &details,
+            details,
         );
         self.tx
             .execute(
@@ -405,14 +404,14 @@ impl WriteTx<'_> {
                      (seq, at, actor, action, tenant, details, prev_hash, hash, version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
-                    &(seq as i64),
-                    &self.now.unix_timestamp(),
-                    &actor.as_str(),
-                    &action,
-                    &tenant.map(TenantId::as_str),
-                    &canonical_json(&details),
-                    &head_hash,
-                    &hash,
+                    &(event.seq as i64),
+                    &event.at.unix_timestamp(),
+                    &event.actor,
+                    &event.action,
+                    &event.tenant.as_ref().map(TenantId::as_str),
+                    &canonical_json(&event.details),
+                    &event.prev_hash,
+                    &event.hash,
                     &produced,
                 ],
             )
@@ -421,19 +420,10 @@ impl WriteTx<'_> {
             .execute(
                 "UPDATE meta SET version = version + $3, audit_head_seq = $1, audit_head_hash = $2
                  WHERE id = 1",
-                &[&(seq as i64), &hash, &i64::from(bump_version)],
+                &[&(event.seq as i64), &event.hash, &i64::from(bump_version)],
             )
             .map_err(db("move the audit head"))?;
         self.audited = true;
-        Ok(AuditEvent {
-            seq,
-            at: self.now,
-            actor: actor.as_str().to_owned(),
-            action: action.to_owned(),
-            tenant: tenant.cloned(),
-            details,
-            prev_hash: head_hash,
-            hash,
-        })
+        Ok(event)
     }
 }

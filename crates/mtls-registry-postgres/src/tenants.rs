@@ -1,7 +1,5 @@
 //! Tenant operations.
 
-use std::net::IpAddr;
-
 use mtls_identity::{RevocationReason, Serial, TenantId};
 use postgres::GenericClient;
 use serde_json::json;
@@ -9,9 +7,12 @@ use serde_json::json;
 use crate::error::db;
 use crate::rows::{TENANT_COLUMNS, limit_param, parse, query_all, query_one, scalar, tenant};
 use crate::store::WriteTx;
-use mtls_registry::backend::{audit_time, page_fetch, page_limit, tenant_cursor, tenant_cursor_of};
+use mtls_registry::backend::{
+    limits_details, page_fetch, page_limit, plan_tenant_update, policy_text, tenant_create_details,
+    tenant_cursor, tenant_cursor_of, tenant_delete_details,
+};
 use mtls_registry::{
-    Actor, DeletedTenant, Page, PageCursor, RegistryError, RoutePolicy, TenantLimits, TenantRecord,
+    Actor, DeletedTenant, Page, PageCursor, RegistryError, TenantLimits, TenantRecord,
     TenantStatus, TenantUpdate, validate_display_name,
 };
 
@@ -74,14 +75,6 @@ pub(crate) fn page(
     Ok(Page::from_rows(rows, limit, |t| tenant_cursor_of(&t.id)))
 }
 
-/// The `limits` of a `tenant.create` or `tenant.limits` event's details.
-fn limits_json(limits: &TenantLimits) -> serde_json::Value {
-    json!({
-        "max_connections": limits.max_connections,
-        "requests_per_second": limits.requests_per_second,
-    })
-}
-
 pub(crate) fn create(
     w: &mut WriteTx<'_>,
     actor: &Actor,
@@ -118,7 +111,7 @@ pub(crate) fn create(
         actor,
         "tenant.create",
         Some(id),
-        json!({ "display_name": display_name, "limits": limits_json(&limits) }),
+        tenant_create_details(display_name, &limits),
     )?;
     Ok(TenantRecord {
         id: id.clone(),
@@ -184,7 +177,7 @@ pub(crate) fn set_limits(
         actor,
         "tenant.limits",
         Some(id),
-        json!({ "from": limits_json(&tenant.limits), "to": limits_json(&limits) }),
+        json!({ "from": limits_details(&tenant.limits), "to": limits_details(&limits) }),
     )?;
     tenant.limits = limits;
     tenant.updated_at = w.now;
@@ -228,22 +221,9 @@ pub(crate) fn delete(
         actor,
         "tenant.delete",
         Some(id),
-        json!({
-            "revoked": deleted.revoked.iter().map(Serial::to_string).collect::<Vec<_>>(),
-            "revocation_reason": reason.as_str(),
-            "revoked_at": audit_time(w.now),
-            "routes_removed": deleted.routes_removed,
-            "tokens_removed": deleted.tokens_removed,
-        }),
+        tenant_delete_details(&deleted, reason, w.now),
     )?;
     Ok(deleted)
-}
-
-fn encode_policy<T>(result: serde_json::Result<T>) -> Result<T, RegistryError> {
-    result.map_err(|source| RegistryError::Encode {
-        what: "route policy",
-        source,
-    })
 }
 
 pub(crate) fn update(
@@ -252,58 +232,23 @@ pub(crate) fn update(
     id: &TenantId,
     update: &TenantUpdate,
 ) -> Result<TenantRecord, RegistryError> {
-    let mut tenant = get(&mut w.tx, id)?;
-    let mut changed = Vec::new();
-    let mut from = serde_json::Map::new();
-    let mut to = serde_json::Map::new();
-
-    if let Some(limits) = update.limits {
-        limits.validate()?;
-        if limits != tenant.limits {
-            changed.push("limits");
-            from.insert("limits".into(), limits_json(&tenant.limits));
-            to.insert("limits".into(), limits_json(&limits));
-            tenant.limits = limits;
-        }
-    }
-    if let Some(policy) = &update.route_policy
-        && *policy != tenant.route_policy
-    {
-        changed.push("route_policy");
-        let value = |p: &RoutePolicy| encode_policy(serde_json::to_value(p));
-        from.insert("route_policy".into(), value(&tenant.route_policy)?);
-        to.insert("route_policy".into(), value(policy)?);
-        tenant.route_policy = policy.clone();
-    }
-    // One spelling per address (an IPv4-mapped IPv6 address is its IPv4 address), so two
-    // tenants never hold one source address under two names.
-    if let Some(address) = update.egress_address.map(|a| a.map(|a| a.to_canonical()))
-        && address != tenant.egress_address
-    {
-        if let Some(address) = address {
-            let owner: Option<String> =
-                w.tx.query_opt(
-                    "SELECT id FROM tenants WHERE egress_address = $1 AND id <> $2",
-                    &[&address.to_string(), &id.as_str()],
-                )
-                .map_err(db("look up an egress address"))?
-                .map(|r| r.get(0));
-            if let Some(owner) = owner {
-                let owner = parse("tenants.id", &owner)?;
-                return Err(RegistryError::EgressAddressTaken { address, owner });
-            }
-        }
-        changed.push("egress_address");
-        let text = |a: Option<IpAddr>| json!(a.map(|a| a.to_string()));
-        from.insert("egress_address".into(), text(tenant.egress_address));
-        to.insert("egress_address".into(), text(address));
-        tenant.egress_address = address;
-    }
-
-    if changed.is_empty() {
+    let tenant = get(&mut w.tx, id)?;
+    let tx = &mut w.tx;
+    let planned = plan_tenant_update(tenant, update, |address| {
+        let owner: Option<String> = tx
+            .query_opt(
+                "SELECT id FROM tenants WHERE egress_address = $1 AND id <> $2",
+                &[&address.to_string(), &id.as_str()],
+            )
+            .map_err(db("look up an egress address"))?
+            .map(|r| r.get(0));
+        owner.map(|o| parse("tenants.id", &o)).transpose()
+    })?;
+    let mut tenant = planned.tenant;
+    let Some(details) = planned.details else {
         w.nothing_changed();
         return Ok(tenant);
-    }
+    };
     w.tx.execute(
         "UPDATE tenants SET max_connections = $2, requests_per_second = $3, route_policy = $4,
                             egress_address = $5, updated_at = $6
@@ -312,18 +257,13 @@ pub(crate) fn update(
             &id.as_str(),
             &limit_param(tenant.limits.max_connections),
             &limit_param(tenant.limits.requests_per_second),
-            &encode_policy(serde_json::to_string(&tenant.route_policy))?,
+            &policy_text(&tenant.route_policy)?,
             &tenant.egress_address.map(|a| a.to_string()),
             &w.now.unix_timestamp(),
         ],
     )
     .map_err(db("update a tenant"))?;
-    w.audit(
-        actor,
-        "tenant.update",
-        Some(id),
-        json!({ "changed": changed, "from": from, "to": to }),
-    )?;
+    w.audit(actor, "tenant.update", Some(id), details)?;
     tenant.updated_at = w.now;
     Ok(tenant)
 }

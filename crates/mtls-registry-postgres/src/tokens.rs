@@ -10,7 +10,7 @@ use crate::error::db;
 use crate::rows::{TOKEN_COLUMNS, query_all, query_one, token};
 use crate::store::WriteTx;
 use crate::{certs, tenants};
-use mtls_registry::backend::audit_time;
+use mtls_registry::backend::{audit_time, cert_details};
 use mtls_registry::{
     Actor, CertificateRecord, EnrollmentSecret, IssueFn, MAX_TOKEN_TTL, MIN_TOKEN_TTL,
     RegistryError, TokenRecord,
@@ -127,7 +127,7 @@ pub(crate) fn redeem(
         // Impossible under the write lock, but a double redemption must never commit.
         return Err(RegistryError::TokenAlreadyUsed { id: token.id });
     }
-    let mut details = certs::cert_details(&cert);
+    let mut details = cert_details(&cert);
     details.insert("token".into(), json!(token.id));
     w.audit(
         actor,

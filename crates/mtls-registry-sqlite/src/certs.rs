@@ -2,7 +2,7 @@
 
 use mtls_identity::{RevocationReason, Serial, TenantId};
 use rusqlite::{Connection, Row, params};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::db;
 use crate::paging::{RowCursor, page_params, row_page};
@@ -10,7 +10,9 @@ use crate::rows::{CERT_COLUMNS, RawCert, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
 use mtls_registry::IssueFn;
-use mtls_registry::backend::{audit_time, page_limit, stored_time};
+use mtls_registry::backend::{
+    cert_details, page_limit, renew_details, revoke_details, stored_validity,
+};
 
 use crate::util::to_unix;
 use mtls_registry::{
@@ -169,16 +171,13 @@ pub(crate) fn issue_and_insert(
         tenant: tenant.id.clone(),
         source,
     })?;
-    let invalid = |reason| RegistryError::InvalidCertificate {
-        tenant: tenant.id.clone(),
-        serial: new.serial.clone(),
-        reason,
+    let Some((not_before, not_after)) = stored_validity(new.not_before, new.not_after) else {
+        return Err(RegistryError::InvalidCertificate {
+            tenant: tenant.id.clone(),
+            serial: new.serial,
+            reason: "not_after is not after not_before",
+        });
     };
-    let not_before = stored_time(new.not_before);
-    let not_after = stored_time(new.not_after);
-    if not_after <= not_before {
-        return Err(invalid("not_after is not after not_before"));
-    }
     if serial_taken(&w.tx, &new.serial)? {
         return Err(RegistryError::DuplicateSerial { serial: new.serial });
     }
@@ -215,17 +214,6 @@ pub(crate) fn issue_and_insert(
         renewed_from: chain.renewed_from,
         recovered: chain.recovered,
     })
-}
-
-/// The audit details of an issued certificate.
-pub(crate) fn cert_details(cert: &CertificateRecord) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("serial".into(), json!(cert.serial.to_string()));
-    m.insert("fingerprint".into(), json!(cert.fingerprint.to_string()));
-    m.insert("kind".into(), json!(cert.kind.as_str()));
-    m.insert("not_before".into(), json!(audit_time(cert.not_before)));
-    m.insert("not_after".into(), json!(audit_time(cert.not_after)));
-    m
 }
 
 pub(crate) fn record(
@@ -298,11 +286,7 @@ pub(crate) fn revoke(
         actor,
         "cert.revoke",
         Some(&cert.tenant),
-        json!({
-            "serial": serial.to_string(),
-            "reason": reason.as_str(),
-            "reason_code": reason.code(),
-        }),
+        revoke_details(serial, reason),
     )?;
     cert.revoked_at = Some(w.now);
     cert.revocation_reason = Some(reason);
@@ -364,16 +348,7 @@ pub(crate) fn renew(
             RevocationReason::Superseded,
         )?;
     }
-    let mut details = cert_details(&cert);
-    details.insert("presented".into(), json!(presented.serial.to_string()));
-    details.insert("lineage".into(), json!(cert.lineage.to_string()));
-    details.insert("recovered".into(), json!(recovered));
-    details.insert("revoked_presented".into(), json!(revoke_presented));
-    w.audit(
-        actor,
-        "cert.renew",
-        Some(&tenant.id),
-        Value::Object(details),
-    )?;
+    let details = renew_details(&cert, &presented.serial, recovered, revoke_presented);
+    w.audit(actor, "cert.renew", Some(&tenant.id), details)?;
     Ok(cert)
 }

@@ -11,6 +11,7 @@ use crate::rows::{
 };
 use crate::snapshot::{CERT_STATE_COLUMNS, RawCertState, snapshot_tenant};
 use mtls_identity::TenantId;
+use mtls_registry::backend::listed_changes;
 use mtls_registry::{
     Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, RegistryError, TenantState,
     touched_tenants,
@@ -46,17 +47,8 @@ pub(crate) fn since(
         RawChange::from_row,
         RawChange::into_change,
     )?;
-    // Complete and without holes from version + 1, or the log cannot answer (events
-    // written before schema 3 carry no version).
-    let contiguous = changes
-        .iter()
-        .zip(version + 1..)
-        .all(|(change, expected)| change.version == expected);
-    let reaches = changes.len() == limit || changes.last().map(|c| c.version) == Some(current);
-    if changes.is_empty() || !contiguous || !reaches {
-        return Ok(Changes::Gap { version: current });
-    }
-    Ok(Changes::Listed(changes))
+    // Events written before schema 3 carry no version: a hole, so a gap.
+    Ok(listed_changes(version, current, limit, changes))
 }
 
 /// What brings a view at `version` up to date; the caller runs this in one read

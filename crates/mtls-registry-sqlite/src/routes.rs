@@ -3,7 +3,6 @@
 use mtls_identity::TenantId;
 use mtls_route_spec::RouteSpec;
 use rusqlite::{Connection, Row, params};
-use serde_json::json;
 
 use crate::error::db;
 use crate::paging::{RowCursor, page_params, row_page};
@@ -11,7 +10,9 @@ use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all, query_one};
 use crate::store::WriteTx;
 use crate::tenants;
 use crate::util::to_unix;
-use mtls_registry::backend::page_limit;
+use mtls_registry::backend::{
+    check_new_route, page_limit, route_add_details, route_remove_details,
+};
 use mtls_registry::{Actor, Page, PageCursor, RegistryError, RouteId, RouteRecord};
 
 /// Inserts a route: id, tenant, spec (JSON), creation time. Shared by `add` and the bulk
@@ -115,38 +116,11 @@ pub(crate) fn add(
     added_by: AddedBy,
 ) -> Result<RouteRecord, RegistryError> {
     let record = tenants::get(&w.tx, tenant)?;
-    // `validate_new`: a route being added is also held to the non-public upstream check,
-    // which routes read back are not (they were stored before it existed).
-    spec.validate_new()
-        .map_err(|source| RegistryError::InvalidRoute {
-            tenant: tenant.clone(),
-            source,
-        })?;
-    let existing_routes = list(&w.tx, Some(tenant))?;
-    if added_by == AddedBy::Tenant {
-        // Inside the write transaction (BEGIN IMMEDIATE): the count cannot change under us,
-        // so concurrent additions cannot overshoot `max_routes`.
-        record
-            .route_policy
-            .check(&spec, existing_routes.len(), record.egress_address)
-            .map_err(|violation| RegistryError::PolicyViolation {
-                tenant: tenant.clone(),
-                violation,
-            })?;
-    }
-    // Only this tenant's routes: tenants never conflict with (or learn about) each other.
-    for existing in existing_routes {
-        if spec.conflicts_with(&existing.spec) {
-            return Err(RegistryError::RouteConflict {
-                tenant: tenant.clone(),
-                existing: existing.id,
-            });
-        }
-    }
-    let spec_json = serde_json::to_string(&spec).map_err(|source| RegistryError::Encode {
-        what: "route spec",
-        source,
-    })?;
+    let existing = list(&w.tx, Some(tenant))?;
+    let self_service = added_by == AddedBy::Tenant;
+    // Inside the write transaction (BEGIN IMMEDIATE): the routes cannot change under us, so
+    // concurrent additions cannot overshoot `max_routes`.
+    let spec_json = check_new_route(&record, &spec, &existing, self_service)?;
     // 64 random bits: a collision is astronomically unlikely, but cheap to rule out.
     let id = loop {
         let id = RouteId::random();
@@ -166,15 +140,7 @@ pub(crate) fn add(
         params![id.as_str(), tenant.as_str(), spec_json, to_unix(w.now)],
     )
     .map_err(db("insert a route"))?;
-    let mut details = json!({
-        "route": id.as_str(),
-        "kind": spec.kind().as_str(),
-        "summary": spec.summary(),
-        "spec": serde_json::from_str::<serde_json::Value>(&spec_json).unwrap_or_default(),
-    });
-    if added_by == AddedBy::Tenant {
-        details["self_service"] = json!(true);
-    }
+    let details = route_add_details(&id, &spec, &spec_json, self_service);
     w.audit(actor, "route.add", Some(tenant), details)?;
     Ok(RouteRecord {
         id,
@@ -204,11 +170,7 @@ pub(crate) fn remove(
         actor,
         "route.remove",
         Some(&route.tenant),
-        json!({
-            "route": id.as_str(),
-            "kind": route.spec.kind().as_str(),
-            "summary": route.spec.summary(),
-        }),
+        route_remove_details(&route),
     )?;
     Ok(route)
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use mtls_registry::backend::{canonical_json, chain_hash, stored_time};
+use mtls_registry::backend::{canonical_json, next_event, stored_time};
 use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
 
 use crate::error::{corrupt, db, is_corruption};
@@ -418,28 +418,27 @@ impl WriteTx<'_> {
             .map_err(db("read the audit head"))?;
         // The version this change produces, kept with its event: the change log.
         let produced = bump_version.then_some(version + 1);
-        let seq = head_seq as u64 + 1;
-        let hash = chain_hash(
+        let event = next_event(
+            head_seq as u64,
             &head_hash,
-            seq,
             self.now,
-            actor.as_str(),
+            actor,
             action,
             tenant,
-            &details,
+            details,
         );
         self.tx
             .execute(
                 INSERT_AUDIT_EVENT,
                 rusqlite::params![
-                    seq as i64,
-                    to_unix(self.now),
-                    actor.as_str(),
-                    action,
-                    tenant.map(TenantId::as_str),
-                    canonical_json(&details),
-                    head_hash,
-                    hash,
+                    event.seq as i64,
+                    to_unix(event.at),
+                    event.actor,
+                    event.action,
+                    event.tenant.as_ref().map(TenantId::as_str),
+                    canonical_json(&event.details),
+                    event.prev_hash,
+                    event.hash,
                     produced,
                 ],
             )
@@ -451,18 +450,9 @@ impl WriteTx<'_> {
             "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1"
         };
         self.tx
-            .execute(sql, rusqlite::params![seq as i64, hash])
+            .execute(sql, rusqlite::params![event.seq as i64, event.hash])
             .map_err(db("move the audit head"))?;
         self.audited = true;
-        Ok(AuditEvent {
-            seq,
-            at: self.now,
-            actor: actor.as_str().to_owned(),
-            action: action.to_owned(),
-            tenant: tenant.cloned(),
-            details,
-            prev_hash: head_hash,
-            hash,
-        })
+        Ok(event)
     }
 }

@@ -11,7 +11,7 @@ use crate::rows::{RawToken, TOKEN_COLUMNS, query_all, query_one};
 use crate::store::WriteTx;
 use crate::{certs, tenants};
 use mtls_registry::IssueFn;
-use mtls_registry::backend::audit_time;
+use mtls_registry::backend::{audit_time, cert_details};
 
 use crate::util::to_unix;
 use mtls_registry::{
@@ -144,7 +144,7 @@ pub(crate) fn redeem(
         // redemption must never commit.
         return Err(RegistryError::TokenAlreadyUsed { id: token.id });
     }
-    let mut details = certs::cert_details(&cert);
+    let mut details = cert_details(&cert);
     details.insert("token".into(), json!(token.id));
     w.audit(
         actor,

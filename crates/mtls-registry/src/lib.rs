@@ -82,6 +82,7 @@ mod cert;
 mod changes;
 mod clock;
 mod error;
+mod ops;
 mod page;
 mod renewal;
 mod route;
@@ -129,6 +130,7 @@ pub use token::{
 /// store need none of it.
 pub mod backend {
     pub use crate::audit::{ChainVerifier, canonical_json, chain_hash};
+    pub use crate::ops::*;
     pub use crate::page::{
         clamp as page_limit, seq_cursor, seq_cursor_of, tenant_cursor, tenant_cursor_of,
     };
