@@ -105,16 +105,9 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
-    /// Creates tenant `id` ("Tenant ID", default limits).
+    /// Creates tenant `id` ([`create_tenant`]).
     pub fn tenant(&self, id: &str) -> TenantRecord {
-        self.store
-            .create_tenant(
-                &actor(),
-                &tid(id),
-                &format!("Tenant {id}"),
-                TenantLimits::default(),
-            )
-            .unwrap()
+        create_tenant(&*self.store, id)
     }
 
     /// Records a certificate for `tenant`.
@@ -123,6 +116,18 @@ impl Fixture {
             .record_certificate(&actor(), &tid(tenant), &mut issue_ok())
             .unwrap()
     }
+}
+
+/// Creates tenant `id` in `store`: display name "Tenant ID", default limits.
+pub fn create_tenant(store: &dyn Store, id: &str) -> TenantRecord {
+    store
+        .create_tenant(
+            &actor(),
+            &tid(id),
+            &format!("Tenant {id}"),
+            TenantLimits::default(),
+        )
+        .unwrap()
 }
 
 /// The trust domain of every test registry.

@@ -110,6 +110,7 @@ mod store;
 mod store_impl;
 mod tenants;
 mod tokens;
+mod write_rows;
 
 pub use error::PostgresError;
 pub use schema::SUPPORTED_VERSION as SCHEMA_VERSION;

@@ -2,10 +2,10 @@
 //! one REPEATABLE READ transaction, so what they read is the registry at one version.
 
 use mtls_identity::{Serial, TenantId, TrustDomain};
-use mtls_registry::backend::{listed_changes, snapshot_tenant, tenant_snapshot};
+use mtls_registry::backend::{changes_after, delta_from, snapshot_tenant, tenant_snapshot};
 use mtls_registry::{
     Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, RegistryError, Snapshot,
-    SnapshotBuilder, SnapshotError, TenantState, touched_tenants,
+    SnapshotBuilder, SnapshotError, TenantState,
 };
 use postgres::{GenericClient, Row};
 
@@ -110,27 +110,19 @@ pub(crate) fn changes_since(
     limit: usize,
 ) -> Result<Changes, RegistryError> {
     let current = current_version(client)?;
-    if version > current {
-        // A version this registry never had (another database, a restore): nothing after
-        // it can be listed.
-        return Ok(Changes::Gap { version: current });
-    }
-    if version == current {
-        return Ok(Changes::Listed(Vec::new()));
-    }
-    let limit = limit.clamp(1, MAX_CHANGES_PER_READ);
-    let changes = query_all(
-        client,
-        "list the changes since a version",
-        "SELECT version, action, tenant, details FROM audit_events
-         WHERE version > $1 ORDER BY version LIMIT $2",
-        &[
-            &i64::try_from(version).unwrap_or(i64::MAX),
-            &i64::try_from(limit).unwrap_or(i64::MAX),
-        ],
-        change,
-    )?;
-    Ok(listed_changes(version, current, limit, changes))
+    changes_after(version, current, limit, |limit| {
+        query_all(
+            client,
+            "list the changes since a version",
+            "SELECT version, action, tenant, details FROM audit_events
+             WHERE version > $1 ORDER BY version LIMIT $2",
+            &[
+                &i64::try_from(version).unwrap_or(i64::MAX),
+                &i64::try_from(limit).unwrap_or(i64::MAX),
+            ],
+            change,
+        )
+    })
 }
 
 /// What brings a view at `version` up to date: the changes and the current state of every
@@ -139,24 +131,10 @@ pub(crate) fn delta_since(
     client: &mut impl GenericClient,
     version: u64,
 ) -> Result<Delta, RegistryError> {
-    let changes = match changes_since(client, version, MAX_CHANGES_PER_READ)? {
-        Changes::Listed(changes) => changes,
-        Changes::Gap { version } => return Ok(Delta::Gap { version }),
-    };
-    let current = changes.last().map_or(version, |c| c.version);
-    let now = current_version(client)?;
-    let Some(touched) = touched_tenants(&changes).filter(|_| now == current) else {
-        return Ok(Delta::Gap { version: now });
-    };
-    let tenants = touched
-        .into_iter()
-        .map(|id| tenant_state(client, id))
-        .collect::<Result<_, _>>()?;
-    Ok(Delta::Tenants {
-        version: current,
-        changes,
-        tenants,
-    })
+    let changes = changes_since(client, version, MAX_CHANGES_PER_READ)?;
+    // One read transaction: the version read now is the one the changes were read at.
+    let current = current_version(client)?;
+    delta_from(version, changes, current, |id| tenant_state(client, id))
 }
 
 /// One tenant's row, routes (creation order) and certificates now.

@@ -14,7 +14,7 @@ use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use mtls_registry::backend::{canonical_json, next_event, stored_time};
+use mtls_registry::backend::{WriteRows, canonical_json, init_details, next_event, stored_time};
 use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
 
 use crate::error::{PostgresError, db, is_retryable, registry};
@@ -136,10 +136,7 @@ impl PostgresStore {
                 actor,
                 "registry.init",
                 None,
-                serde_json::json!({
-                    "trust_domain": trust_domain.as_str(),
-                    "schema_version": schema::SUPPORTED_VERSION,
-                }),
+                init_details(trust_domain, schema::SUPPORTED_VERSION),
             )
         })?;
         Ok(store)
@@ -334,43 +331,15 @@ fn redacted(config: &postgres::Config) -> String {
 pub(crate) struct WriteTx<'c> {
     pub(crate) tx: Transaction<'c>,
     pub(crate) now: OffsetDateTime,
-    audited: bool,
+    pub(crate) audited: bool,
 }
 
 // === impl WriteTx ===
 
 impl WriteTx<'_> {
-    /// Appends an audit event, bumps the version and moves the head, all in this
-    /// transaction.
-    pub(crate) fn audit(
-        &mut self,
-        actor: &Actor,
-        action: &str,
-        tenant: Option<&TenantId>,
-        details: Value,
-    ) -> Result<(), RegistryError> {
-        self.append_event(actor, action, tenant, details, true)
-            .map(|_| ())
-    }
-
-    /// Appends an audit event and moves the head without bumping the version (an event
-    /// that records no registry change).
-    pub(crate) fn audit_without_change(
-        &mut self,
-        actor: &Actor,
-        action: &str,
-        tenant: Option<&TenantId>,
-        details: Value,
-    ) -> Result<AuditEvent, RegistryError> {
-        self.append_event(actor, action, tenant, details, false)
-    }
-
-    /// Marks a write that turned out to change nothing (it needs no audit event).
-    pub(crate) fn nothing_changed(&mut self) {
-        self.audited = true;
-    }
-
-    fn append_event(
+    /// Appends an audit event and moves the head, bumping the version when
+    /// `bump_version` (the [`WriteRows`] audit methods).
+    pub(crate) fn append_event(
         &mut self,
         actor: &Actor,
         action: &str,

@@ -1,19 +1,13 @@
 //! Route operations.
 
 use mtls_identity::TenantId;
-use mtls_route_spec::RouteSpec;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, Row};
 
-use crate::error::db;
 use crate::paging::{RowCursor, page_params, row_page};
-use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all, query_one};
-use crate::store::WriteTx;
-use crate::tenants;
+use crate::rows::{ROUTE_COLUMNS, RawRoute, query_all};
 use crate::util::to_unix;
-use mtls_registry::backend::{
-    check_new_route, page_limit, route_add_details, route_remove_details,
-};
-use mtls_registry::{Actor, Page, PageCursor, RegistryError, RouteId, RouteRecord};
+use mtls_registry::backend::page_limit;
+use mtls_registry::{Page, PageCursor, RegistryError, RouteRecord};
 
 /// Inserts a route: id, tenant, spec (JSON), creation time. Shared by `add` and the bulk
 /// load.
@@ -97,80 +91,4 @@ pub(crate) fn page(
     let params = page_params(tenant, after.as_ref(), true, limit);
     let rows = query_all(conn, OPERATION, &sql, params, with_rowid, convert)?;
     row_page(rows, limit, "routes.tenant")
-}
-
-/// Who is adding a route: an admin (no route policy) or the tenant itself (its policy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AddedBy {
-    /// An admin: not bound by the tenant's route policy.
-    Admin,
-    /// The tenant itself (self-service): its route policy is checked in the transaction.
-    Tenant,
-}
-
-pub(crate) fn add(
-    w: &mut WriteTx<'_>,
-    actor: &Actor,
-    tenant: &TenantId,
-    spec: RouteSpec,
-    added_by: AddedBy,
-) -> Result<RouteRecord, RegistryError> {
-    let record = tenants::get(&w.tx, tenant)?;
-    let existing = list(&w.tx, Some(tenant))?;
-    let self_service = added_by == AddedBy::Tenant;
-    // Inside the write transaction (BEGIN IMMEDIATE): the routes cannot change under us, so
-    // concurrent additions cannot overshoot `max_routes`.
-    let spec_json = check_new_route(&record, &spec, &existing, self_service)?;
-    // 64 random bits: a collision is astronomically unlikely, but cheap to rule out.
-    let id = loop {
-        let id = RouteId::random();
-        let taken: bool =
-            w.tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM routes WHERE id = ?1)",
-                [id.as_str()],
-                |r| r.get(0),
-            )
-            .map_err(db("check a new route id"))?;
-        if !taken {
-            break id;
-        }
-    };
-    w.tx.execute(
-        INSERT_ROUTE,
-        params![id.as_str(), tenant.as_str(), spec_json, to_unix(w.now)],
-    )
-    .map_err(db("insert a route"))?;
-    let details = route_add_details(&id, &spec, &spec_json, self_service);
-    w.audit(actor, "route.add", Some(tenant), details)?;
-    Ok(RouteRecord {
-        id,
-        tenant: tenant.clone(),
-        spec: spec.into(),
-        created_at: w.now,
-    })
-}
-
-pub(crate) fn remove(
-    w: &mut WriteTx<'_>,
-    actor: &Actor,
-    id: &RouteId,
-) -> Result<RouteRecord, RegistryError> {
-    let route = query_one(
-        &w.tx,
-        "read a route",
-        &format!("SELECT {ROUTE_COLUMNS} FROM routes WHERE id = ?1"),
-        [id.as_str()],
-        RawRoute::from_row,
-        RawRoute::into_record,
-    )?
-    .ok_or_else(|| RegistryError::UnknownRoute { id: id.clone() })?;
-    w.tx.execute("DELETE FROM routes WHERE id = ?1", [id.as_str()])
-        .map_err(db("delete a route"))?;
-    w.audit(
-        actor,
-        "route.remove",
-        Some(&route.tenant),
-        route_remove_details(&route),
-    )?;
-    Ok(route)
 }

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use mtls_registry::backend::{canonical_json, next_event, stored_time};
+use mtls_registry::backend::{WriteRows, canonical_json, init_details, next_event, stored_time};
 use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
 
 use crate::error::{corrupt, db, is_corruption};
@@ -137,10 +137,7 @@ impl SqliteStore {
                 actor,
                 "registry.init",
                 None,
-                serde_json::json!({
-                    "trust_domain": trust_domain.as_str(),
-                    "schema_version": schema::SUPPORTED_VERSION,
-                }),
+                init_details(trust_domain, schema::SUPPORTED_VERSION),
             )
         })?;
         Ok(store)
@@ -357,50 +354,21 @@ fn connect(path: &Path, integrity: Integrity) -> Result<Connection, RegistryErro
 pub(crate) struct WriteTx<'c> {
     pub(crate) tx: rusqlite::Transaction<'c>,
     pub(crate) now: OffsetDateTime,
-    audited: bool,
+    pub(crate) audited: bool,
 }
 
 // === impl WriteTx ===
 
 impl WriteTx<'_> {
-    /// Appends an audit event, bumps the version and moves the head, all in this
-    /// transaction.
-    pub(crate) fn audit(
-        &mut self,
-        actor: &Actor,
-        action: &str,
-        tenant: Option<&TenantId>,
-        details: Value,
-    ) -> Result<(), RegistryError> {
-        self.append_event(actor, action, tenant, details, true)
-            .map(|_| ())
-    }
-
-    /// Appends an audit event and moves the head without bumping the version: for events
-    /// that record no registry change (the data plane has nothing to rebuild).
-    pub(crate) fn audit_without_change(
-        &mut self,
-        actor: &Actor,
-        action: &str,
-        tenant: Option<&TenantId>,
-        details: Value,
-    ) -> Result<AuditEvent, RegistryError> {
-        self.append_event(actor, action, tenant, details, false)
-    }
-
-    /// Marks a write that turned out to change nothing (so it needs no audit event); the
-    /// commit is then empty.
-    pub(crate) fn nothing_changed(&mut self) {
-        self.audited = true;
-    }
-
     /// Marks a write whose audit events the caller appended itself, moving the head and the
     /// version in `meta` once for all of them (a bulk load, `crate::bulk`).
     pub(crate) fn appended_events_itself(&mut self) {
         self.audited = true;
     }
 
-    fn append_event(
+    /// Appends an audit event and moves the head, bumping the version when
+    /// `bump_version` (the [`WriteRows`] audit methods).
+    pub(crate) fn append_event(
         &mut self,
         actor: &Actor,
         action: &str,

@@ -95,6 +95,7 @@ mod store;
 mod tenant;
 mod token;
 mod util;
+mod write;
 
 pub use admin::{AdminCertificateRecord, AdminIssueFn};
 pub use audit::{
@@ -126,8 +127,10 @@ pub use token::{
 };
 
 /// What a [`Store`] backend needs to keep the registry's rules, beyond the domain types: the
-/// audit chain's hash and verifier, and the time precision the registry keeps. Users of a
-/// store need none of it.
+/// audit chain's hash and verifier, the time precision the registry keeps, the keyset
+/// cursors, and every change written once ([`WriteRows`](backend::WriteRows), the functions
+/// over it, and [`store_writes!`] for the `Store` methods that call them), so that the SQL
+/// backends differ only in their SQL. Users of a store need none of it.
 pub mod backend {
     pub use crate::audit::{ChainVerifier, canonical_json, chain_hash};
     pub use crate::ops::*;
@@ -136,4 +139,13 @@ pub mod backend {
     };
     pub use crate::row_cursor::{RowCursor, page_fetch, row_page};
     pub use crate::util::{audit_time, stored_time};
+    pub use crate::write::*;
+}
+
+/// What [`store_writes!`] names, reachable from the crates that expand it.
+#[doc(hidden)]
+pub mod __store_writes {
+    pub use mtls_identity::{AdminName, RevocationReason, Serial, TenantId};
+    pub use mtls_route_spec::RouteSpec;
+    pub use serde_json::Value;
 }

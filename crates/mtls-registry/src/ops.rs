@@ -64,6 +64,11 @@ pub fn snapshot_tenant(t: TenantRecord) -> SnapshotTenant {
     }
 }
 
+/// `registry.init`'s details.
+pub fn init_details(trust_domain: &mtls_identity::TrustDomain, schema_version: u32) -> Value {
+    json!({ "trust_domain": trust_domain.as_str(), "schema_version": schema_version })
+}
+
 // --- Tenants ---
 
 /// The `limits` of `tenant.create`, `tenant.limits` and `tenant.update` details.
@@ -292,20 +297,66 @@ pub fn route_remove_details(route: &RouteRecord) -> Value {
 
 // --- The change log ---
 
-/// The answer to "what changed after `version`" from the log's rows `changes` (read with
-/// `limit`, at most `limit` of them, in version order) when the registry is at `current`:
-/// the list when it starts right after `version`, has no hole and reaches `current` (or
-/// fills `limit`), else a [`Changes::Gap`].
-pub fn listed_changes(version: u64, current: u64, limit: usize, changes: Vec<Change>) -> Changes {
+/// A [`Delta`](crate::Delta) from the change list `changes` read after `version`:
+/// [`Delta::Gap`](crate::Delta::Gap) when the list is a gap, stops short of the current
+/// version (`current`, read in the same transaction), or holds a change that cannot be
+/// applied tenant by tenant; else the changes with the state of every tenant they touched
+/// (`state`).
+pub fn delta_from(
+    version: u64,
+    changes: Changes,
+    current: u64,
+    state: impl FnMut(TenantId) -> Result<TenantState, RegistryError>,
+) -> Result<crate::Delta, RegistryError> {
+    let changes = match changes {
+        Changes::Listed(changes) => changes,
+        Changes::Gap { version } => return Ok(crate::Delta::Gap { version }),
+    };
+    let last = changes.last().map_or(version, |c| c.version);
+    let now = current;
+    let Some(touched) = crate::touched_tenants(&changes).filter(|_| now == last) else {
+        return Ok(crate::Delta::Gap { version: now });
+    };
+    let tenants = touched.into_iter().map(state).collect::<Result<_, _>>()?;
+    Ok(crate::Delta::Tenants {
+        version: last,
+        changes,
+        tenants,
+    })
+}
+
+/// The answer to "what changed after `version`" ([`Store::changes_since`]) when the
+/// registry is at `current`: `read(limit)` reads the log's rows after `version` in version
+/// order, at most `limit` (clamped to 1..=[`MAX_CHANGES_PER_READ`]). A version the registry
+/// never had (another copy, a restore) is a [`Changes::Gap`], the current one an empty
+/// list; otherwise the rows are the answer when they start right after `version`, have no
+/// hole and reach `current` (or fill `limit`), and a gap when not (events written before
+/// the change log carry no version).
+///
+/// [`Store::changes_since`]: crate::Store::changes_since
+pub fn changes_after(
+    version: u64,
+    current: u64,
+    limit: usize,
+    read: impl FnOnce(usize) -> Result<Vec<Change>, RegistryError>,
+) -> Result<Changes, RegistryError> {
+    if version > current {
+        return Ok(Changes::Gap { version: current });
+    }
+    if version == current {
+        return Ok(Changes::Listed(Vec::new()));
+    }
+    let limit = limit.clamp(1, crate::MAX_CHANGES_PER_READ);
+    let changes = read(limit)?;
     let contiguous = changes
         .iter()
         .zip(version + 1..)
         .all(|(change, expected)| change.version == expected);
     let reaches = changes.len() == limit || changes.last().map(|c| c.version) == Some(current);
     if changes.is_empty() || !contiguous || !reaches {
-        return Changes::Gap { version: current };
+        return Ok(Changes::Gap { version: current });
     }
-    Changes::Listed(changes)
+    Ok(Changes::Listed(changes))
 }
 
 // --- One tenant's snapshot ---

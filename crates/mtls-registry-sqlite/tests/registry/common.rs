@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mtls_registry::{Clock, ManualClock, SnapshotSource, Store, TenantLimits, TenantRecord};
+use mtls_registry::{Clock, ManualClock, SnapshotSource, Store, TenantRecord};
 use mtls_registry_conformance::{Backend, Database, START};
 use mtls_registry_sqlite::{SqliteSnapshotSource, SqliteStore};
 
@@ -117,13 +117,6 @@ impl Fixture {
     }
 
     pub(crate) fn tenant(&self, id: &str) -> TenantRecord {
-        self.store
-            .create_tenant(
-                &actor(),
-                &tid(id),
-                &format!("Tenant {id}"),
-                TenantLimits::default(),
-            )
-            .unwrap()
+        mtls_registry_conformance::create_tenant(&self.store, id)
     }
 }
