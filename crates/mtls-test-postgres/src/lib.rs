@@ -20,7 +20,8 @@
 //! [`PgServer`] is dropped, also while a test panics. A static server is never dropped, so
 //! every server also has a watchdog: a small shell process that holds the read end of a
 //! pipe whose write end only this test process has, and stops the server when that pipe
-//! closes, which happens however the test process ends (even `kill -9`).
+//! closes, which happens however the test process ends (even `kill -9`), and then removes
+//! the directory.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener};
@@ -220,7 +221,11 @@ impl PgServer {
     /// The watchdog: stops the server when this process's end of its stdin closes.
     fn start_watchdog(&self) {
         let stop = self.stop_command_line();
-        let script = format!("trap '' INT TERM HUP; read _ignored; {stop} >/dev/null 2>&1");
+        // Then remove the directory: a static server's `TempDir` is never dropped.
+        let dir = path_str(self.dir.path());
+        let script = format!(
+            "trap '' INT TERM HUP; read _ignored; {stop} >/dev/null 2>&1; rm -rf '{dir}'"
+        );
         let mut child = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::piped())
