@@ -116,6 +116,7 @@ impl CliRunner {
             .args(args)
             .current_dir(self.work.path())
             .env_remove("MTLS_DATA_DIR")
+            .env_remove("MTLS_REGISTRY")
             .env_remove("MTLS_ENROLL_TOKEN")
             .env("MTLS_ACTOR", "cli:test")
             .stdin(Stdio::null())

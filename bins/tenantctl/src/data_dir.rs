@@ -7,11 +7,17 @@
 //!   ca.pem               trust anchor to hand to clients and upstreams
 //!   server/              cert.pem (leaf + chain), key.pem (0600), ca.pem: the proxy's listener identity
 //! ```
+//!
+//! With `--registry URL` (`MTLS_REGISTRY`) the registry is in that PostgreSQL database
+//! instead of `registry.db`; everything else stays in the directory.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mtls_ca::CertificateAuthority;
+use mtls_identity::TrustDomain;
+use mtls_registry::{Actor, RegistryError, Store};
+use mtls_registry_postgres::PostgresStore;
 use mtls_registry_sqlite::SqliteStore;
 
 use crate::error::CliError;
@@ -20,13 +26,29 @@ use crate::error::CliError;
 #[derive(Debug, Clone)]
 pub(crate) struct DataDir {
     root: PathBuf,
+    /// `--registry`: a PostgreSQL registry instead of `registry.db`.
+    registry_url: Option<String>,
 }
 
 // === impl DataDir ===
 
 impl DataDir {
-    pub(crate) fn new(root: PathBuf) -> Self {
-        Self { root }
+    pub(crate) fn new(root: PathBuf, registry_url: Option<String>) -> Self {
+        Self { root, registry_url }
+    }
+
+    /// Where the registry is, for messages: `registry.db`'s path, or the `--registry` URL
+    /// without its password.
+    pub(crate) fn registry_location(&self) -> PathBuf {
+        match &self.registry_url {
+            Some(url) => PathBuf::from(mtls_registry_postgres::redact_url(url)),
+            None => self.registry(),
+        }
+    }
+
+    /// Whether the registry is a PostgreSQL database (`--registry`).
+    pub(crate) fn registry_is_remote(&self) -> bool {
+        self.registry_url.is_some()
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -90,17 +112,50 @@ impl DataDir {
 
     /// Opens the registry of an initialised data directory, checking the whole file first
     /// (for commands that write).
-    pub(crate) fn open_registry(&self) -> Result<SqliteStore, CliError> {
+    pub(crate) fn open_registry(&self) -> Result<Box<dyn Store>, CliError> {
         self.check()?;
-        Ok(SqliteStore::open(self.registry())?)
+        Ok(match &self.registry_url {
+            Some(url) => Box::new(PostgresStore::open(url)?),
+            None => Box::new(SqliteStore::open(self.registry())?),
+        })
     }
 
     /// Opens the registry for a command that only reads: without the whole-file check,
     /// which costs most of a command's time on a large registry
     /// ([`SqliteStore::open_for_reads`]).
-    pub(crate) fn open_registry_for_reads(&self) -> Result<SqliteStore, CliError> {
+    pub(crate) fn open_registry_for_reads(&self) -> Result<Box<dyn Store>, CliError> {
         self.check()?;
-        Ok(SqliteStore::open_for_reads(self.registry())?)
+        Ok(match &self.registry_url {
+            Some(url) => Box::new(PostgresStore::open(url)?),
+            None => Box::new(SqliteStore::open_for_reads(self.registry())?),
+        })
+    }
+
+    /// The trust domain of the registry if there is one already (`None`: nothing to open).
+    pub(crate) fn existing_registry(&self) -> Result<Option<TrustDomain>, CliError> {
+        let opened: Result<Box<dyn Store>, RegistryError> = match &self.registry_url {
+            Some(url) => PostgresStore::open(url).map(|s| Box::new(s) as Box<dyn Store>),
+            None if !self.registry().exists() => return Ok(None),
+            None => SqliteStore::open(self.registry()).map(|s| Box::new(s) as Box<dyn Store>),
+        };
+        match opened {
+            Ok(store) => Ok(Some(store.trust_domain()?)),
+            Err(RegistryError::NotInitialised { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the registry (`registry.db`, or in the `--registry` database).
+    pub(crate) fn create_registry(
+        &self,
+        domain: &TrustDomain,
+        actor: &Actor,
+    ) -> Result<(), CliError> {
+        match &self.registry_url {
+            Some(url) => drop(PostgresStore::create(url, domain, actor)?),
+            None => drop(SqliteStore::create(self.registry(), domain, actor)?),
+        }
+        Ok(())
     }
 
     /// Loads the CA of an initialised data directory.

@@ -4,6 +4,7 @@
 //! | variable | what it sets |
 //! |---|---|
 //! | `MTLS_DATA_DIR` | `--data-dir` |
+//! | `MTLS_REGISTRY` | `--registry` (a PostgreSQL registry's URL) |
 //! | `MTLS_ACTOR` | `--actor` (the audit log's actor) |
 //! | `MTLS_ENROLL_TOKEN` | `enroll --token` |
 //! | `TENANTCTL_SERVER` | `--server` (the control-plane API) |
@@ -16,6 +17,8 @@
 
 /// The data directory (`--data-dir`).
 pub(crate) const DATA_DIR: &str = "MTLS_DATA_DIR";
+/// A PostgreSQL registry's URL (`--registry`).
+pub(crate) const REGISTRY: &str = "MTLS_REGISTRY";
 /// The audit log's actor (`--actor`).
 pub(crate) const ACTOR: &str = "MTLS_ACTOR";
 /// The enrollment token (`enroll --token`).

@@ -1,17 +1,11 @@
 //! Admin certificate operations. Admin certificates have their own table; their serials
 //! are unique across it and the tenants' `certificates`.
 
-use mtls_identity::{AdminName, RevocationReason, Serial};
-use rusqlite::{Connection, params};
-use serde_json::json;
+use mtls_identity::Serial;
+use rusqlite::Connection;
 
-use crate::certs::{CertTable, mark_revoked, serial_taken};
-use crate::error::db;
 use crate::rows::{ADMIN_CERT_COLUMNS, RawAdminCert, query_all, query_one};
-use crate::store::WriteTx;
-use crate::util::to_unix;
-use mtls_registry::backend::{audit_time, stored_time};
-use mtls_registry::{Actor, AdminCertificateRecord, AdminIssueFn, RegistryError};
+use mtls_registry::{AdminCertificateRecord, RegistryError};
 
 pub(crate) fn get(
     conn: &Connection,
@@ -39,95 +33,4 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<AdminCertificateRecord>, Reg
         RawAdminCert::from_row,
         RawAdminCert::into_record,
     )
-}
-
-pub(crate) fn record(
-    w: &mut WriteTx<'_>,
-    actor: &Actor,
-    admin: &AdminName,
-    issue: &mut AdminIssueFn<'_>,
-) -> Result<AdminCertificateRecord, RegistryError> {
-    let new = issue(admin).map_err(|source| RegistryError::AdminIssue {
-        admin: admin.clone(),
-        source,
-    })?;
-    let not_before = stored_time(new.not_before);
-    let not_after = stored_time(new.not_after);
-    if not_after <= not_before {
-        return Err(RegistryError::InvalidAdminCertificate {
-            admin: admin.clone(),
-            serial: new.serial,
-            reason: "not_after is not after not_before",
-        });
-    }
-    if serial_taken(&w.tx, &new.serial)? {
-        return Err(RegistryError::DuplicateSerial { serial: new.serial });
-    }
-    w.tx.execute(
-        "INSERT INTO admin_certificates (serial, admin, fingerprint, not_before, not_after,
-                                         issued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            new.serial.to_string(),
-            admin.as_str(),
-            new.fingerprint.to_string(),
-            to_unix(not_before),
-            to_unix(not_after),
-            to_unix(w.now),
-        ],
-    )
-    .map_err(db("insert an admin certificate"))?;
-    let record = AdminCertificateRecord {
-        serial: new.serial,
-        admin: admin.clone(),
-        fingerprint: new.fingerprint,
-        not_before,
-        not_after,
-        issued_at: w.now,
-        revoked_at: None,
-        revocation_reason: None,
-    };
-    w.audit(
-        actor,
-        "admin.cert.issue",
-        None,
-        json!({
-            "admin": admin.as_str(),
-            "serial": record.serial.to_string(),
-            "fingerprint": record.fingerprint.to_string(),
-            "not_before": audit_time(record.not_before),
-            "not_after": audit_time(record.not_after),
-        }),
-    )?;
-    Ok(record)
-}
-
-pub(crate) fn revoke(
-    w: &mut WriteTx<'_>,
-    actor: &Actor,
-    serial: &Serial,
-    reason: RevocationReason,
-) -> Result<AdminCertificateRecord, RegistryError> {
-    let mut cert = get(&w.tx, serial)?;
-    if let Some(revoked_at) = cert.revoked_at {
-        return Err(RegistryError::AlreadyRevoked {
-            serial: serial.clone(),
-            revoked_at,
-        });
-    }
-    mark_revoked(w, CertTable::Admin, serial, reason)?;
-    w.audit(
-        actor,
-        "admin.cert.revoke",
-        None,
-        json!({
-            "admin": cert.admin.as_str(),
-            "serial": serial.to_string(),
-            "reason": reason.as_str(),
-            "reason_code": reason.code(),
-        }),
-    )?;
-    cert.revoked_at = Some(w.now);
-    cert.revocation_reason = Some(reason);
-    Ok(cert)
 }

@@ -2,20 +2,20 @@
 //! ([`SqliteStore::bulk_load`]).
 
 use mtls_identity::TenantId;
-use mtls_registry::backend::{canonical_json, chain_hash, stored_time};
+use mtls_registry::backend::{
+    canonical_json, cert_details, chain_hash, route_add_details, stored_time, tenant_create_details,
+};
 use mtls_registry::{
     Actor, CertificateRecord, NewCertificate, RegistryError, RouteId, TenantLimits,
     validate_display_name,
 };
 use mtls_route_spec::RouteSpec;
 use rusqlite::{CachedStatement, Transaction, params};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::certs::cert_details;
 use crate::error::db;
 use crate::store::SqliteStore;
-use crate::tenants::limits_json;
 use crate::util::to_unix;
 
 /// One tenant of a bulk load: what `create_tenant`, `record_certificate` and `add_route`
@@ -261,7 +261,7 @@ fn load_one(
             to_unix(now),
         ])
         .map_err(db("insert a tenant"))?;
-    let details = json!({ "display_name": display_name, "limits": limits_json(&limits) });
+    let details = tenant_create_details(&display_name, &limits);
     st.audit(head, now, actor, "tenant.create", &id, &details)?;
     loaded.tenants += 1;
 
@@ -279,12 +279,7 @@ fn load_one(
             what: "route spec",
             source,
         })?;
-        let details = json!({
-            "route": route_id.as_str(),
-            "kind": spec.kind().as_str(),
-            "summary": spec.summary(),
-            "spec": serde_json::from_str::<Value>(&spec_json).unwrap_or_default(),
-        });
+        let details = route_add_details(&route_id, &spec, &spec_json, false);
         st.audit(head, now, actor, "route.add", &id, &details)?;
         added.push((route_id, spec));
         loaded.routes += 1;

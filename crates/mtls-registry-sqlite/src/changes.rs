@@ -11,9 +11,9 @@ use crate::rows::{
 };
 use crate::snapshot::{CERT_STATE_COLUMNS, RawCertState, snapshot_tenant};
 use mtls_identity::TenantId;
+use mtls_registry::backend::{changes_after, delta_from};
 use mtls_registry::{
     Change, ChangeKind, Changes, Delta, MAX_CHANGES_PER_READ, RegistryError, TenantState,
-    touched_tenants,
 };
 
 const OPERATION: &str = "list the changes since a version";
@@ -25,64 +25,32 @@ pub(crate) fn since(
     limit: usize,
 ) -> Result<Changes, RegistryError> {
     let current = current_version(conn)?;
-    if version > current {
-        // A version this copy of the registry never had (a restored file, another
-        // registry): nothing after it can be listed.
-        return Ok(Changes::Gap { version: current });
-    }
-    if version == current {
-        return Ok(Changes::Listed(Vec::new()));
-    }
-    let limit = limit.clamp(1, MAX_CHANGES_PER_READ);
-    let changes = query_all(
-        conn,
-        OPERATION,
-        "SELECT version, action, tenant, details FROM audit_events
-         WHERE version > ?1 ORDER BY version LIMIT ?2",
-        rusqlite::params![
-            i64::try_from(version).unwrap_or(i64::MAX),
-            i64::try_from(limit).unwrap_or(i64::MAX)
-        ],
-        RawChange::from_row,
-        RawChange::into_change,
-    )?;
-    // Complete and without holes from version + 1, or the log cannot answer (events
-    // written before schema 3 carry no version).
-    let contiguous = changes
-        .iter()
-        .zip(version + 1..)
-        .all(|(change, expected)| change.version == expected);
-    let reaches = changes.len() == limit || changes.last().map(|c| c.version) == Some(current);
-    if changes.is_empty() || !contiguous || !reaches {
-        return Ok(Changes::Gap { version: current });
-    }
-    Ok(Changes::Listed(changes))
+    // Events written before schema 3 carry no version: a hole, so a gap.
+    changes_after(version, current, limit, |limit| {
+        query_all(
+            conn,
+            OPERATION,
+            "SELECT version, action, tenant, details FROM audit_events
+             WHERE version > ?1 ORDER BY version LIMIT ?2",
+            rusqlite::params![
+                i64::try_from(version).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            RawChange::from_row,
+            RawChange::into_change,
+        )
+    })
 }
 
 /// What brings a view at `version` up to date; the caller runs this in one read
 /// transaction, so the tenants' states are exactly those at the delta's version. Three
 /// indexed reads per touched tenant (its row, its routes, its certificates).
 pub(crate) fn delta_since(conn: &Connection, version: u64) -> Result<Delta, RegistryError> {
-    let changes = match since(conn, version, MAX_CHANGES_PER_READ)? {
-        Changes::Listed(changes) => changes,
-        Changes::Gap { version } => return Ok(Delta::Gap { version }),
-    };
-    let current = changes.last().map_or(version, |c| c.version);
+    let changes = since(conn, version, MAX_CHANGES_PER_READ)?;
     // More than one read's worth behind (the list stops short of the current version), or
-    // changes that cannot be applied tenant by tenant: rebuild.
-    let now = current_version(conn)?;
-    let Some(touched) = touched_tenants(&changes).filter(|_| now == current) else {
-        return Ok(Delta::Gap { version: now });
-    };
-    let tenants = touched
-        .into_iter()
-        .map(|id| tenant_state(conn, id))
-        .collect::<Result<_, _>>()?;
-    Ok(Delta::Tenants {
-        version: current,
-        changes,
-        tenants,
-    })
+    // changes that cannot be applied tenant by tenant: a gap, rebuild.
+    let current = current_version(conn)?;
+    delta_from(version, changes, current, |id| tenant_state(conn, id))
 }
 
 fn current_version(conn: &Connection) -> Result<u64, RegistryError> {

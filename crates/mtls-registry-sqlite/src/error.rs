@@ -49,15 +49,4 @@ pub(crate) fn is_corruption(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// A [`RegistryError::InvalidStoredValue`] for `column`.
-pub(crate) fn stored(
-    column: &'static str,
-    value: impl Into<String>,
-) -> impl FnOnce(BoxError) -> RegistryError {
-    let value = value.into();
-    move |source| RegistryError::InvalidStoredValue {
-        column,
-        value,
-        source,
-    }
-}
+pub(crate) use mtls_registry::backend::invalid_stored as stored;

@@ -87,6 +87,7 @@ mod tenant_snapshot;
 mod tenants;
 mod tokens;
 mod util;
+mod write_rows;
 
 pub use bulk::{BulkLoaded, BulkTenant};
 pub use schema::SUPPORTED_VERSION as SCHEMA_VERSION;

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use mtls_registry::backend::{canonical_json, chain_hash, stored_time};
+use mtls_registry::backend::{WriteRows, canonical_json, init_details, next_event, stored_time};
 use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
 
 use crate::error::{corrupt, db, is_corruption};
@@ -137,10 +137,7 @@ impl SqliteStore {
                 actor,
                 "registry.init",
                 None,
-                serde_json::json!({
-                    "trust_domain": trust_domain.as_str(),
-                    "schema_version": schema::SUPPORTED_VERSION,
-                }),
+                init_details(trust_domain, schema::SUPPORTED_VERSION),
             )
         })?;
         Ok(store)
@@ -380,50 +377,21 @@ fn connect(path: &Path, integrity: Integrity) -> Result<Connection, RegistryErro
 pub(crate) struct WriteTx<'c> {
     pub(crate) tx: rusqlite::Transaction<'c>,
     pub(crate) now: OffsetDateTime,
-    audited: bool,
+    pub(crate) audited: bool,
 }
 
 // === impl WriteTx ===
 
 impl WriteTx<'_> {
-    /// Appends an audit event, bumps the version and moves the head, all in this
-    /// transaction.
-    pub(crate) fn audit(
-        &mut self,
-        actor: &Actor,
-        action: &str,
-        tenant: Option<&TenantId>,
-        details: Value,
-    ) -> Result<(), RegistryError> {
-        self.append_event(actor, action, tenant, details, true)
-            .map(|_| ())
-    }
-
-    /// Appends an audit event and moves the head without bumping the version: for events
-    /// that record no registry change (the data plane has nothing to rebuild).
-    pub(crate) fn audit_without_change(
-        &mut self,
-        actor: &Actor,
-        action: &str,
-        tenant: Option<&TenantId>,
-        details: Value,
-    ) -> Result<AuditEvent, RegistryError> {
-        self.append_event(actor, action, tenant, details, false)
-    }
-
-    /// Marks a write that turned out to change nothing (so it needs no audit event); the
-    /// commit is then empty.
-    pub(crate) fn nothing_changed(&mut self) {
-        self.audited = true;
-    }
-
     /// Marks a write whose audit events the caller appended itself, moving the head and the
     /// version in `meta` once for all of them (a bulk load, `crate::bulk`).
     pub(crate) fn appended_events_itself(&mut self) {
         self.audited = true;
     }
 
-    fn append_event(
+    /// Appends an audit event and moves the head, bumping the version when
+    /// `bump_version` (the [`WriteRows`] audit methods).
+    pub(crate) fn append_event(
         &mut self,
         actor: &Actor,
         action: &str,
@@ -441,28 +409,27 @@ impl WriteTx<'_> {
             .map_err(db("read the audit head"))?;
         // The version this change produces, kept with its event: the change log.
         let produced = bump_version.then_some(version + 1);
-        let seq = head_seq as u64 + 1;
-        let hash = chain_hash(
+        let event = next_event(
+            head_seq as u64,
             &head_hash,
-            seq,
             self.now,
-            actor.as_str(),
+            actor,
             action,
             tenant,
-            &details,
+            details,
         );
         self.tx
             .execute(
                 INSERT_AUDIT_EVENT,
                 rusqlite::params![
-                    seq as i64,
-                    to_unix(self.now),
-                    actor.as_str(),
-                    action,
-                    tenant.map(TenantId::as_str),
-                    canonical_json(&details),
-                    head_hash,
-                    hash,
+                    event.seq as i64,
+                    to_unix(event.at),
+                    event.actor,
+                    event.action,
+                    event.tenant.as_ref().map(TenantId::as_str),
+                    canonical_json(&event.details),
+                    event.prev_hash,
+                    event.hash,
                     produced,
                 ],
             )
@@ -474,18 +441,9 @@ impl WriteTx<'_> {
             "UPDATE meta SET audit_head_seq = ?1, audit_head_hash = ?2 WHERE id = 1"
         };
         self.tx
-            .execute(sql, rusqlite::params![seq as i64, hash])
+            .execute(sql, rusqlite::params![event.seq as i64, event.hash])
             .map_err(db("move the audit head"))?;
         self.audited = true;
-        Ok(AuditEvent {
-            seq,
-            at: self.now,
-            actor: actor.as_str().to_owned(),
-            action: action.to_owned(),
-            tenant: tenant.cloned(),
-            details,
-            prev_hash: head_hash,
-            hash,
-        })
+        Ok(event)
     }
 }

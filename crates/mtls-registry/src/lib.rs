@@ -82,17 +82,20 @@ mod cert;
 mod changes;
 mod clock;
 mod error;
+mod ops;
 mod page;
 mod renewal;
 mod route;
 mod route_policy;
 mod route_policy_check;
+mod row_cursor;
 mod snapshot;
 mod source;
 mod store;
 mod tenant;
 mod token;
 mod util;
+mod write;
 
 pub use admin::{AdminCertificateRecord, AdminIssueFn};
 pub use audit::{
@@ -124,12 +127,25 @@ pub use token::{
 };
 
 /// What a [`Store`] backend needs to keep the registry's rules, beyond the domain types: the
-/// audit chain's hash and verifier, and the time precision the registry keeps. Users of a
-/// store need none of it.
+/// audit chain's hash and verifier, the time precision the registry keeps, the keyset
+/// cursors, and every change written once ([`WriteRows`](backend::WriteRows), the functions
+/// over it, and [`store_writes!`] for the `Store` methods that call them), so that the SQL
+/// backends differ only in their SQL. Users of a store need none of it.
 pub mod backend {
     pub use crate::audit::{ChainVerifier, canonical_json, chain_hash};
+    pub use crate::ops::*;
     pub use crate::page::{
         clamp as page_limit, seq_cursor, seq_cursor_of, tenant_cursor, tenant_cursor_of,
     };
+    pub use crate::row_cursor::{RowCursor, page_fetch, row_page};
     pub use crate::util::{audit_time, stored_time};
+    pub use crate::write::*;
+}
+
+/// What [`store_writes!`] names, reachable from the crates that expand it.
+#[doc(hidden)]
+pub mod __store_writes {
+    pub use mtls_identity::{AdminName, RevocationReason, Serial, TenantId};
+    pub use mtls_route_spec::RouteSpec;
+    pub use serde_json::Value;
 }

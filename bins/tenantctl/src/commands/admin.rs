@@ -3,7 +3,7 @@
 
 use mtls_ca::{AdminCertRequest, Overwrite, write_bundle};
 use mtls_identity::AdminName;
-use mtls_registry::{AdminCertificateRecord, Store};
+use mtls_registry::AdminCertificateRecord;
 use serde_json::{Value, json};
 
 use super::cert::new_certificate;

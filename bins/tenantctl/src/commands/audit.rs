@@ -1,6 +1,6 @@
 //! `tenantctl audit` and `tenantctl audit verify`.
 
-use mtls_registry::{AuditEvent, AuditFilter, PageCursor, Store};
+use mtls_registry::{AuditEvent, AuditFilter, PageCursor};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

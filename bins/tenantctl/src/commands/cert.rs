@@ -4,7 +4,7 @@ use mtls_ca::{
     ClientCertRequest, IssuedCertificate, Overwrite, P12Options, write_bundle, write_public_file,
 };
 use mtls_identity::RevocationReason;
-use mtls_registry::{CertificateKind, CertificateRecord, NewCertificate, PageCursor, Store};
+use mtls_registry::{CertificateKind, CertificateRecord, NewCertificate, PageCursor};
 use serde_json::{Value, json};
 
 use super::{

@@ -2,7 +2,6 @@
 //! registry after every handshake and needs no CRL).
 
 use mtls_ca::{CrlRequest, Overwrite, RevokedCertificate, write_public_file};
-use mtls_registry::Store;
 use serde_json::json;
 
 use super::Context;

@@ -5,7 +5,6 @@
 //! the local data dir; the remote admin API will add a second way to redeem the same token.
 
 use mtls_ca::{ClientCertRequest, KeyAndCsr, Overwrite, write_bundle};
-use mtls_registry::Store;
 use serde_json::json;
 use zeroize::Zeroizing;
 

@@ -9,7 +9,7 @@ use mtls_policy::{
     AdmissionRefusal, ConnectDecision, DestinationVerdict, EgressOrigin, EgressSource,
     PathDecision, Policy, Request, RouteDecision, UpstreamIdentity,
 };
-use mtls_registry::{RouteId, SnapshotBuilder, Store};
+use mtls_registry::{RouteId, SnapshotBuilder};
 use mtls_router::{HttpExplanation, NoRoute};
 use mtls_tls::ClientChainError;
 use rustls::CertificateError;

@@ -6,8 +6,6 @@ use mtls_ca::{
     CaConfig, CertificateAuthority, Overwrite, ServerCertRequest, write_bundle, write_public_file,
 };
 use mtls_identity::TrustDomain;
-use mtls_registry::Store;
-use mtls_registry_sqlite::SqliteStore;
 use serde_json::json;
 
 use super::{Context, key_algorithm};
@@ -23,15 +21,22 @@ pub(super) fn run(ctx: &Context, args: InitArgs) -> Result<Output, CliError> {
     let data = &ctx.data;
     data.create_or_check()?;
 
-    let registry_path = data.registry();
-    let registry_exists = registry_path.exists();
+    let registry_path = data.registry_location();
+    let existing = data.existing_registry()?;
+    let registry_exists = existing.is_some();
     if !args.force {
-        for found in [
-            registry_path.clone(),
+        if registry_exists && data.registry_is_remote() {
+            return Err(CliError::AlreadyInitialised {
+                path: data.root().to_owned(),
+                found: registry_path,
+            });
+        }
+        let local_registry = (!data.registry_is_remote()).then(|| registry_path.clone());
+        for found in local_registry.into_iter().chain([
             data.ca_dir(),
             data.trust_bundle(),
             data.server_dir(),
-        ] {
+        ]) {
             if found.exists() {
                 return Err(CliError::AlreadyInitialised {
                     path: data.root().to_owned(),
@@ -39,15 +44,14 @@ pub(super) fn run(ctx: &Context, args: InitArgs) -> Result<Output, CliError> {
                 });
             }
         }
-    } else if registry_exists {
-        let existing = SqliteStore::open(&registry_path)?.trust_domain()?;
-        if existing != domain {
-            return Err(CliError::TrustDomainMismatch {
-                path: registry_path,
-                existing: existing.to_string(),
-                requested: domain.to_string(),
-            });
-        }
+    } else if let Some(existing) = existing
+        && existing != domain
+    {
+        return Err(CliError::TrustDomainMismatch {
+            path: registry_path,
+            existing: existing.to_string(),
+            requested: domain.to_string(),
+        });
     }
 
     // Everything is generated in memory first; files are written only once all of it worked.
@@ -97,8 +101,10 @@ pub(super) fn run(ctx: &Context, args: InitArgs) -> Result<Output, CliError> {
     }
     write_bundle(&data.server_dir(), &server, &ca, None, Overwrite::Never)?;
     if !registry_exists {
-        rollback.track(registry_path.clone());
-        SqliteStore::create(&registry_path, &domain, &ctx.actor)?;
+        if !data.registry_is_remote() {
+            rollback.track(registry_path.clone());
+        }
+        data.create_registry(&domain, &ctx.actor)?;
     }
     rollback.commit();
 

@@ -40,7 +40,7 @@ pub(crate) fn run(cli: Cli) -> Result<Output, CliError> {
         Actor::new(actor_name.clone()).map_err(CliError::invalid("--actor", &actor_name))?;
     let remote = Remote::resolve(&cli.remote)?;
     let ctx = Context {
-        data: DataDir::new(cli.data_dir),
+        data: DataDir::new(cli.data_dir, cli.registry),
         actor,
         remote,
         json: cli.json,

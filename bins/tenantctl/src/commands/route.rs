@@ -1,6 +1,6 @@
 //! `tenantctl route ...`: routes are validated by `mtls-route-spec` and stored per tenant.
 
-use mtls_registry::{PageCursor, RouteId, RouteRecord, Store};
+use mtls_registry::{PageCursor, RouteId, RouteRecord};
 use mtls_route_spec::{ConnectRoute, HttpRoute, RouteSpec, TcpRoute, UpstreamTls};
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use mtls_registry::{
-    CertificateRecord, DeletedTenant, PageCursor, RoutePolicy, RouteRecord, Store, TenantLimits,
+    CertificateRecord, DeletedTenant, PageCursor, RoutePolicy, RouteRecord, TenantLimits,
     TenantRecord, TenantStatus, TenantUpdate, TokenRecord,
 };
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! `tenantctl token ...`
 
-use mtls_registry::{Store, TokenRecord};
+use mtls_registry::TokenRecord;
 use serde_json::{Value, json};
 
 use super::{Context, parse_tenant};

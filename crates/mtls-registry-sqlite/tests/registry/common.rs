@@ -1,20 +1,86 @@
-//! Shared fixtures.
+//! The SQLite fixtures: the conformance suite's backend (a registry file in a temporary
+//! directory per test), and a fixture that keeps the concrete `SqliteStore` and its path
+//! for the file-level tests.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mtls_identity::{Fingerprint, Serial, TenantId, TrustDomain};
-use mtls_registry::{
-    Actor, BoxError, CertificateKind, CertificateRecord, ManualClock, NewCertificate, Store,
-    TenantLimits, TenantRecord,
-};
-use mtls_registry_sqlite::SqliteStore;
-use mtls_route_spec::RouteSpec;
-use time::OffsetDateTime;
+use mtls_registry::{Clock, ManualClock, SnapshotSource, Store, TenantRecord};
+use mtls_registry_conformance::{Backend, Database, START};
+use mtls_registry_sqlite::{SqliteSnapshotSource, SqliteStore};
 
-/// The fixed start time of every test clock.
-pub(crate) const START: OffsetDateTime = time::macros::datetime!(2026-11-02 10:00:00 UTC);
+pub(crate) use mtls_registry_conformance::{actor, domain, tid};
 
+/// A registry file in a temporary directory per test.
+pub(crate) struct SqliteBackend;
+
+impl Backend for SqliteBackend {
+    fn database(&self) -> Box<dyn Database> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        Box::new(SqliteFile { _dir: dir, path })
+    }
+}
+
+struct SqliteFile {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+/// A raw connection to the file at `path`, as an attacker (or a test) with file access has.
+fn raw(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn
+}
+
+impl SqliteFile {
+    fn raw(&self) -> rusqlite::Connection {
+        raw(&self.path)
+    }
+}
+
+impl Database for SqliteFile {
+    fn create(&self, clock: Arc<dyn Clock>) -> Box<dyn Store> {
+        Box::new(SqliteStore::create_with_clock(&self.path, &domain(), &actor(), clock).unwrap())
+    }
+
+    fn open(&self, clock: Arc<dyn Clock>) -> Box<dyn Store> {
+        Box::new(SqliteStore::open_with_clock(&self.path, clock).unwrap())
+    }
+
+    fn source(&self) -> Box<dyn SnapshotSource> {
+        Box::new(SqliteSnapshotSource::open(&self.path).unwrap())
+    }
+
+    fn execute(&self, sql: &str) -> Result<(), String> {
+        self.raw().execute_batch(sql).map_err(|e| e.to_string())
+    }
+
+    fn execute_without_foreign_keys(&self, sql: &str) -> Result<(), String> {
+        let raw = self.raw();
+        raw.pragma_update(None, "foreign_keys", false).unwrap();
+        raw.execute_batch(sql).map_err(|e| e.to_string())
+    }
+
+    fn drop_audit_guard(&self) {
+        self.execute("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;")
+            .unwrap();
+    }
+
+    fn inject_audit_failure(&self, fail: bool) {
+        let sql = if fail {
+            "CREATE TRIGGER injected BEFORE INSERT ON audit_events
+             BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+        } else {
+            "DROP TRIGGER injected"
+        };
+        self.execute(sql).unwrap();
+    }
+}
+
+/// A registry file with its concrete store, for the tests of SQLite's own behaviour.
 pub(crate) struct Fixture {
     pub(crate) _dir: tempfile::TempDir,
     pub(crate) path: PathBuf,
@@ -45,106 +111,12 @@ impl Fixture {
         SqliteStore::open_with_clock(&self.path, Arc::new(self.clock.clone())).unwrap()
     }
 
-    /// A raw connection to the file, as an attacker (or a test) with file access has.
+    /// A raw connection to the file.
     pub(crate) fn raw(&self) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(&self.path).unwrap();
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .unwrap();
-        conn
+        raw(&self.path)
     }
 
     pub(crate) fn tenant(&self, id: &str) -> TenantRecord {
-        self.store
-            .create_tenant(
-                &actor(),
-                &tid(id),
-                &format!("Tenant {id}"),
-                TenantLimits::default(),
-            )
-            .unwrap()
+        mtls_registry_conformance::create_tenant(&self.store, id)
     }
-
-    pub(crate) fn cert(&self, tenant: &str) -> CertificateRecord {
-        self.store
-            .record_certificate(&actor(), &tid(tenant), &mut issue_ok())
-            .unwrap()
-    }
-}
-
-pub(crate) fn domain() -> TrustDomain {
-    "proxy.example.com".parse().unwrap()
-}
-
-pub(crate) fn actor() -> Actor {
-    Actor::new("cli:test").unwrap()
-}
-
-pub(crate) fn tid(id: &str) -> TenantId {
-    id.parse().unwrap()
-}
-
-pub(crate) fn new_cert(serial: Serial) -> NewCertificate {
-    NewCertificate {
-        fingerprint: Fingerprint::of_der(serial.as_bytes()),
-        serial,
-        not_before: START,
-        not_after: START + time::Duration::days(90),
-        kind: CertificateKind::Client,
-    }
-}
-
-/// An `issue` callback that "signs" a certificate with a random serial.
-pub(crate) fn issue_ok() -> impl FnMut(&TenantRecord) -> Result<NewCertificate, BoxError> {
-    |_| Ok(new_cert(Serial::random()))
-}
-
-/// An `issue` callback that fails like a CA would.
-pub(crate) fn issue_fail() -> impl FnMut(&TenantRecord) -> Result<NewCertificate, BoxError> {
-    |tenant| Err(format!("CA key unavailable while signing for {}", tenant.id).into())
-}
-
-pub(crate) fn tcp_route(sni: &str) -> RouteSpec {
-    serde_json::from_value(serde_json::json!({
-        "kind": "tcp",
-        "sni": sni,
-        "upstreams": ["10.0.0.7:5432"],
-        "allow_private": true,
-    }))
-    .unwrap()
-}
-
-pub(crate) fn http_route(host: &str, prefix: &str) -> RouteSpec {
-    serde_json::from_value(serde_json::json!({
-        "kind": "http",
-        "host": host,
-        "path_prefix": prefix,
-        "upstreams": ["https://10.0.0.5:8443"],
-        "allow_private": true,
-    }))
-    .unwrap()
-}
-
-/// A TCP route to a public DNS name: what a tenant may add under the default route policy.
-pub(crate) fn public_tcp_route(sni: &str) -> RouteSpec {
-    serde_json::from_value(serde_json::json!({
-        "kind": "tcp",
-        "sni": sni,
-        "upstreams": ["db.example.com:5432"],
-    }))
-    .unwrap()
-}
-
-/// The registry version, through the `Store` trait.
-pub(crate) fn version(store: &SqliteStore) -> u64 {
-    Store::version(store).unwrap()
-}
-
-/// Every audit event with `action`.
-pub(crate) fn events(store: &SqliteStore, action: &str) -> Vec<mtls_registry::AuditEvent> {
-    store
-        .audit_events(&mtls_registry::AuditFilter::default())
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == action)
-        .collect()
 }

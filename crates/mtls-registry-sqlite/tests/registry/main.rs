@@ -1,22 +1,14 @@
-//! Integration tests of the registry on real SQLite files in temporary directories.
+//! Integration tests of the registry on real SQLite files in temporary directories: the
+//! shared conformance suite (`conformance::*`, the same tests the PostgreSQL backend runs),
+//! and the tests of what only a file has (opening, permissions, corruption, read-only
+//! opens, a replaced file, what reaches the disk).
 
-mod admin_certs;
-mod append_audit;
-mod audit;
-mod certs;
-mod changes;
 mod common;
-mod concurrency;
-mod model;
+mod files;
 mod open;
-mod paging;
 mod read_only;
-mod renewal;
-mod routes;
-mod self_service;
-mod snapshot;
 mod source;
-mod tenant_update;
-mod tenants;
-mod tokens;
-mod transactions;
+
+mod conformance {
+    mtls_registry_conformance::conformance_tests!(Box::new(crate::common::SqliteBackend));
+}
