@@ -1,5 +1,12 @@
-//! The control-plane API (`[control]`): the registry opened read-write, the CA of the data
-//! dir, and the TLS config, bound next to the gateway's listeners.
+//! The control-plane API (`[control]`): the registry opened read-write (the SQLite file, or
+//! the PostgreSQL store the gateway shares), the CA of the data dir, and the TLS config,
+//! bound next to the gateway's listeners.
+//!
+//! With a PostgreSQL registry every replica's control API may sign certificates: each
+//! replica holds the same CA files (`<data_dir>/ca/`, never in the database), and a
+//! signature is made inside the write transaction that records it, under the registry's
+//! one write lock, so the replicas sign one at a time and every serial (16 random octets)
+//! is checked unique by the database before the certificate is returned.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,7 +27,8 @@ pub(crate) enum ControlStartError {
     /// The registry could not be opened read-write.
     #[error("control API: cannot open the registry {path}")]
     Registry {
-        path: PathBuf,
+        /// The file, or the database URL without its password.
+        path: String,
         #[source]
         source: RegistryError,
     },
@@ -31,6 +39,9 @@ pub(crate) enum ControlStartError {
         #[source]
         source: Box<mtls_ca::CaError>,
     },
+    /// The blocking set-up task failed.
+    #[error("control API: set-up task failed")]
+    Task(#[source] tokio::task::JoinError),
     /// The TLS files or the control plane's setup failed.
     #[error("control API: setup failed")]
     Setup(#[from] ControlError),
@@ -70,24 +81,24 @@ fn settings(c: &ControlConfig) -> ControlSettings {
     }
 }
 
-/// Opens the registry and the CA and builds the TLS config (what `--check` verifies).
+/// Opens the registry (or takes the `shared` PostgreSQL store) and the CA and builds the
+/// TLS config. Blocking.
 fn prepare(
     config: &Config,
     control: &ControlConfig,
+    shared: Option<Arc<dyn Store>>,
 ) -> Result<(ControlPlane, Arc<ServerConfig>), ControlStartError> {
-    let path = config.registry_path();
-    let store = SqliteStore::open(&path).map_err(|source| ControlStartError::Registry {
-        path: path.clone(),
+    let name = config.registry().to_string();
+    let registry = |source| ControlStartError::Registry {
+        path: name.clone(),
         source,
-    })?;
-    let domain = store
-        .trust_domain()
-        .map_err(|source| ControlStartError::Registry { path, source })?;
-    let ca_dir = config.data_dir().join("ca");
-    let ca = CertificateAuthority::load(&ca_dir).map_err(|source| ControlStartError::Ca {
-        path: ca_dir,
-        source: Box::new(source),
-    })?;
+    };
+    let store: Arc<dyn Store> = match shared {
+        Some(store) => store,
+        None => Arc::new(SqliteStore::open(config.registry_path()).map_err(registry)?),
+    };
+    let domain = store.trust_domain().map_err(registry)?;
+    let ca = load_ca(config)?;
     let settings = settings(control);
     let tls = control_server_config(
         &control.cert,
@@ -96,29 +107,43 @@ fn prepare(
         domain,
         settings.recovery_window,
     )?;
-    let plane = ControlPlane::new(Arc::new(store), Arc::new(ca), settings)?;
+    let plane = ControlPlane::new(store, Arc::new(ca), settings)?;
     Ok((plane, Arc::new(tls)))
 }
 
-/// `--check`: what `prepare` loads, without writing anything: the registry is read
-/// through a read-only source (a file that would need migrating is reported, not migrated,
-/// and its mode is left alone), then the CA and the TLS files.
-pub(crate) fn check(config: &Config) -> Result<(), ControlStartError> {
-    let Some(control) = config.control() else {
-        return Ok(());
-    };
-    let path = config.registry_path();
-    let registry = |source| ControlStartError::Registry {
-        path: path.clone(),
-        source,
-    };
-    let source = SqliteSnapshotSource::open(&path).map_err(registry)?;
-    let domain = source.snapshot().map_err(registry)?.trust_domain().clone();
+fn load_ca(config: &Config) -> Result<CertificateAuthority, ControlStartError> {
     let ca_dir = config.data_dir().join("ca");
     CertificateAuthority::load(&ca_dir).map_err(|source| ControlStartError::Ca {
         path: ca_dir,
         source: Box::new(source),
-    })?;
+    })
+}
+
+/// `--check`: what `prepare` loads, without writing anything: a SQLite registry is read
+/// through a read-only source (a file that would need migrating is reported, not migrated,
+/// and its mode is left alone), a PostgreSQL one through the store opened at start; then
+/// the CA and the TLS files.
+pub(crate) fn check(
+    config: &Config,
+    shared: Option<Arc<dyn Store>>,
+) -> Result<(), ControlStartError> {
+    let Some(control) = config.control() else {
+        return Ok(());
+    };
+    let name = config.registry().to_string();
+    let registry = |source| ControlStartError::Registry {
+        path: name.clone(),
+        source,
+    };
+    let domain = match shared {
+        Some(store) => store.trust_domain().map_err(registry)?,
+        None => SqliteSnapshotSource::open(config.registry_path())
+            .and_then(|source| source.snapshot())
+            .map_err(registry)?
+            .trust_domain()
+            .clone(),
+    };
+    load_ca(config)?;
     control_server_config(
         &control.cert,
         &control.key,
@@ -130,11 +155,21 @@ pub(crate) fn check(config: &Config) -> Result<(), ControlStartError> {
 }
 
 /// Prepares and binds the control plane, when `[control]` is present.
-pub(crate) async fn bind(config: &Config) -> Result<Option<BoundControl>, ControlStartError> {
-    let Some(control) = config.control() else {
+pub(crate) async fn bind(
+    config: &Config,
+    shared: Option<Arc<dyn Store>>,
+) -> Result<Option<BoundControl>, ControlStartError> {
+    let Some(control) = config.control().cloned() else {
         return Ok(None);
     };
-    let (plane, tls) = prepare(config, control)?;
+    // The registry and CA are read with blocking calls: off the runtime's threads.
+    let (plane, tls) = {
+        let config = config.clone();
+        let control = control.clone();
+        tokio::task::spawn_blocking(move || prepare(&config, &control, shared))
+            .await
+            .map_err(ControlStartError::Task)??
+    };
     let listener =
         TcpListener::bind(control.listen)
             .await

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `MTLS_CONFIG` | the config file (`--config` wins) |
 //! | `MTLS_DATA_DIR` | the data dir when the config file has no `data_dir` |
+//! | `MTLS_REGISTRY` | a PostgreSQL registry (`postgres://…`) when the config file has no `registry` |
 //! | `MTLS_LOG` | a `tracing` filter that overrides `logging.level` |
 //!
 //! `MTLSD_CONFIG` and `MTLSD_LOG`, the names of 0.1, are still read when the new name is
@@ -14,6 +15,8 @@
 pub(crate) const CONFIG: &str = "MTLS_CONFIG";
 /// The data dir, when the config file does not name one.
 pub(crate) const DATA_DIR: &str = "MTLS_DATA_DIR";
+/// The registry URL, when the config file does not name one.
+pub(crate) const REGISTRY: &str = "MTLS_REGISTRY";
 /// A `tracing` filter overriding `logging.level`.
 pub(crate) const LOG: &str = "MTLS_LOG";
 

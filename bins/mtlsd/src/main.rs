@@ -17,7 +17,8 @@
 //! 1 when it could not connect or the handshake failed, 2 for bad arguments or config.
 //!
 //! Environment: `MTLS_CONFIG` (the config file when `--config` is not given), `MTLS_DATA_DIR`
-//! (the data dir when the file names none), `MTLS_LOG` (a `tracing` filter over
+//! (the data dir when the file names none), `MTLS_REGISTRY` (a `postgres://` registry when the
+//! file names none), `MTLS_LOG` (a `tracing` filter over
 //! `logging.level`); see `env.rs`.
 //!
 //! Once every socket is bound, `mtlsd` prints one line per socket on stdout,
@@ -32,11 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use mtls_config::{Config, Defaults, ListenerMode};
+use mtls_config::{Config, Defaults};
 use mtls_gateway::{ErrorChain, Gateway};
 use mtls_probe::{self as probe, ProbeOptions};
-use mtls_registry::SnapshotSource;
-use mtls_registry_sqlite::SqliteSnapshotSource;
 
 /// The multi-mtls-proxy daemon: server, client and bridge mTLS tunnels, and the multi-tenant
 /// gateway (mode = "gateway") serving the tenant registry.
@@ -98,12 +97,16 @@ struct ProbeArgs {
 
 mod control;
 mod env;
+mod registry;
 
 const EXIT_CONFIG: u8 = 2;
 
-/// What fills the config file's gaps from outside it: the data dir from `MTLS_DATA_DIR`.
+/// What fills the config file's gaps from outside it: the data dir from `MTLS_DATA_DIR`, the
+/// registry from `MTLS_REGISTRY`.
 fn config_defaults() -> Defaults {
-    Defaults::default().with_data_dir(env::process_var(env::DATA_DIR))
+    Defaults::default()
+        .with_data_dir(env::process_var(env::DATA_DIR))
+        .with_registry(env::process_var(env::REGISTRY))
 }
 
 fn main() -> ExitCode {
@@ -145,11 +148,34 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let registry = registry(&config);
+    // Needed by gateway listeners and the control API; opened before the runtime starts
+    // (the PostgreSQL client blocks).
+    let needs_registry = config.has_gateway() || config.control().is_some();
+    let registry = match needs_registry.then(|| registry::OpenedRegistry::open(&config)) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(e)) => {
+            eprintln!(
+                "mtlsd: cannot open the registry {}: {}",
+                config.registry(),
+                ErrorChain(&e)
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let source = registry
+        .as_ref()
+        .filter(|_| config.has_gateway())
+        .map(registry::OpenedRegistry::source);
+    let shared_store = registry
+        .as_ref()
+        .and_then(registry::OpenedRegistry::shared_store);
     if args.check {
-        let checked = mtls_gateway::check(&config, registry)
+        let checked = mtls_gateway::check(&config, source)
             .map_err(|e| ErrorChain(&e).to_string())
-            .and_then(|()| control::check(&config).map_err(|e| ErrorChain(&e).to_string()));
+            .and_then(|()| {
+                control::check(&config, shared_store).map_err(|e| ErrorChain(&e).to_string())
+            });
         return match checked {
             Ok(()) => {
                 println!(
@@ -181,7 +207,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let control = match control::bind(&config).await {
+        let control = match control::bind(&config, shared_store).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %ErrorChain(&e), "cannot start");
@@ -189,7 +215,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
-        let gateway = match Gateway::bind(config, registry).await {
+        let gateway = match Gateway::bind(config, source).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %ErrorChain(&e), "cannot start");
@@ -208,6 +234,12 @@ fn main() -> ExitCode {
             let _ = writeln!(out, "ready");
             let _ = out.flush();
         }
+        // A PostgreSQL registry announces every commit (of any replica, tenantctl or
+        // control API); kept until the gateway has stopped.
+        let _change_listener = registry.as_ref().and_then(|r| {
+            let nudge = gateway.registry_nudge();
+            r.listen(move || nudge.nudge())
+        });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stop_signal = match stop_signal() {
             Ok(s) => s,
@@ -274,19 +306,6 @@ fn stop_signal() -> Result<impl std::future::Future<Output = &'static str>, Stri
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
         }
-    })
-}
-
-/// The tenant registry of the data dir, when a listener is in gateway mode: read-only (the
-/// data plane never migrates, chmods or writes it; `tenantctl` does). Opened on first use, so that a missing or corrupt registry is reported where the gateway first reads it
-/// (after the listeners' TLS material), and opened again whenever the file is replaced.
-fn registry(config: &Config) -> Option<Arc<dyn SnapshotSource>> {
-    let gateway = config
-        .listeners()
-        .iter()
-        .any(|l| matches!(l.mode, ListenerMode::Gateway { .. }));
-    gateway.then(|| {
-        Arc::new(SqliteSnapshotSource::new(config.registry_path())) as Arc<dyn SnapshotSource>
     })
 }
 

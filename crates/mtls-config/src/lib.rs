@@ -118,6 +118,7 @@
 //! | `reload.watch` / `reload.debounce` | `true` / `500ms` |
 //! | `listener.tls.fallback`, `listener.upstream_tls.fallback` | `first` |
 //! | `data_dir` | [`Defaults::data_dir`], else `./mtlsd-data` (relative to the config file) |
+//! | `registry` | [`Defaults::registry`], else the SQLite file `<data_dir>/registry.db`; a `postgres://` (or `postgresql://`) URL names a PostgreSQL registry shared by several gateways |
 //! | gateway `listener.tls.cert` / `key` / `ca` | `<data_dir>/server/cert.pem` / `server/key.pem` / `ca.pem` |
 //! | `listener.gateway.poll_interval` | `250ms` (at most `1s`) |
 //! | `listener.gateway.max_header_bytes` | `65536` (8 KiB to 16 MiB) |
@@ -218,6 +219,9 @@ pub struct Defaults {
     /// The data dir when the file has no `data_dir` (`mtlsd` passes `MTLS_DATA_DIR`). An empty
     /// path counts as unset. Relative paths resolve against the config file's folder.
     pub data_dir: Option<PathBuf>,
+    /// The registry when the file has no `registry` (`mtlsd` passes `MTLS_REGISTRY`): a
+    /// `postgres://` URL. An empty string counts as unset.
+    pub registry: Option<String>,
 }
 
 // === impl Defaults ===
@@ -228,6 +232,12 @@ impl Defaults {
         self.data_dir = data_dir.map(Into::into);
         self
     }
+
+    /// These defaults with `registry` set (`None` or an empty string leaves it unset).
+    pub fn with_registry(mut self, registry: Option<impl Into<String>>) -> Self {
+        self.registry = registry.map(Into::into);
+        self
+    }
 }
 
 pub use error::{ConfigError, Problem};
@@ -235,7 +245,8 @@ pub use mtls_resolver::{Fallback, SelectionPolicy, ServerNamePattern};
 pub use types::{
     ClientTlsConfig, Config, ControlConfig, ControlRateLimit, GatewayProtocol, GatewaySettings,
     IdentityConfig, ListenerConfig, ListenerMode, LogFormat, LogLevel, LoggingConfig, OnLimit,
-    ProxyLimits, ReloadConfig, SINGLE_IDENTITY_NAME, ServerTlsConfig, Target,
+    ProxyLimits, Registry, RegistryUrl, ReloadConfig, SINGLE_IDENTITY_NAME, ServerTlsConfig,
+    Target,
 };
 
 // === impl Config ===

@@ -11,6 +11,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) data_dir: Option<PathBuf>,
+    /// `registry = "postgres://…"`: a PostgreSQL registry instead of `<data_dir>/registry.db`.
+    pub(super) registry: Option<String>,
     #[serde(default)]
     pub(super) listener: Vec<RawListener>,
     pub(super) health: Option<RawEndpoint>,

@@ -351,6 +351,7 @@ mod control;
 mod gateway;
 mod identities;
 mod limits;
+mod registry;
 
 #[test]
 fn unreadable_file_names_the_path() {

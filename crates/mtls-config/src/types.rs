@@ -23,6 +23,7 @@ pub struct Config {
     pub(crate) drain_timeout: Duration,
     pub(crate) reload: ReloadConfig,
     pub(crate) data_dir: PathBuf,
+    pub(crate) registry: Registry,
     pub(crate) control: Option<ControlConfig>,
 }
 
@@ -71,9 +72,16 @@ impl Config {
         &self.data_dir
     }
 
-    /// The registry database of the data dir: `<data_dir>/registry.db`.
+    /// The registry database of the data dir: `<data_dir>/registry.db` (the registry unless
+    /// [`Config::registry`] names a PostgreSQL database).
     pub fn registry_path(&self) -> PathBuf {
         self.data_dir.join("registry.db")
+    }
+
+    /// Where the tenant registry is: `registry` of the file, else [`Defaults::registry`](crate::Defaults),
+    /// else the SQLite file [`Config::registry_path`].
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The control-plane API (`[control]`), if configured.
@@ -86,6 +94,82 @@ impl Config {
         self.listeners
             .iter()
             .any(|l| matches!(l.mode, ListenerMode::Gateway { .. }))
+    }
+}
+
+/// Where the tenant registry lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registry {
+    /// The embedded default: a SQLite file (`<data_dir>/registry.db`).
+    File(PathBuf),
+    /// A PostgreSQL database, shared by every gateway that names it.
+    Postgres(RegistryUrl),
+}
+
+// === impl Registry ===
+
+impl Registry {
+    /// The SQLite file, if the registry is one.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::File(path) => Some(path),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
+/// The file's path, or the URL without its password.
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => url.fmt(f),
+        }
+    }
+}
+
+/// A `postgres://` or `postgresql://` connection URL. It may hold a password: `Debug` and
+/// `Display` show it without one (`postgres://USER@HOST/DBNAME`); [`RegistryUrl::expose`]
+/// gives the whole URL to the database client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryUrl(String);
+
+// === impl RegistryUrl ===
+
+impl RegistryUrl {
+    /// `Some` when `url` starts with `postgres://` or `postgresql://`.
+    pub fn new(url: &str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))?;
+        (!rest.is_empty()).then(|| Self(url.to_owned()))
+    }
+
+    /// The whole URL, password included: for the database client only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Scheme, user, host, port and database; never the password or the query (which can hold
+/// one too).
+impl fmt::Display for RegistryUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("postgres", &self.0));
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (user, host) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (userinfo.split(':').next().unwrap_or_default(), host),
+            None => ("", authority),
+        };
+        let at = if user.is_empty() { "" } else { "@" };
+        write!(f, "{scheme}://{user}{at}{host}{path}")
+    }
+}
+
+impl fmt::Debug for RegistryUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RegistryUrl({self})")
     }
 }
 

@@ -59,6 +59,15 @@ pub enum StartError {
         #[source]
         source: Box<RegistryStartError>,
     },
+    /// A blocking start-up task (reading the registry) panicked or was cancelled.
+    #[error("cannot {what}: the task failed")]
+    Task {
+        /// What the task was doing.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// A signal handler could not be installed.
     #[error("cannot install the {signal} handler")]
     Signal {

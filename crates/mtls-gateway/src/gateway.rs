@@ -70,7 +70,7 @@ pub fn check(config: &Config, registry: Option<Arc<dyn SnapshotSource>>) -> Resu
             Tenancy::open(
                 l,
                 *gateway,
-                config.registry_path(),
+                registry_name(config),
                 registry.clone(),
                 Arc::new(Metrics::new()),
                 identities,
@@ -82,6 +82,12 @@ pub fn check(config: &Config, registry: Option<Arc<dyn SnapshotSource>>) -> Resu
         }
     }
     Ok(())
+}
+
+/// What names the registry in gateway errors and logs: its file, or its URL without the
+/// password.
+fn registry_name(config: &Config) -> std::path::PathBuf {
+    std::path::PathBuf::from(config.registry().to_string())
 }
 
 async fn bind(what: String, addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -121,18 +127,24 @@ impl Gateway {
             let mut state = ListenerState::new(l.clone(), built, metrics.clone());
             let tenancy = match &l.mode {
                 ListenerMode::Gateway { gateway, .. } => {
-                    let open = Tenancy::open(
-                        l,
-                        *gateway,
-                        config.registry_path(),
-                        registry.clone(),
-                        metrics.clone(),
-                        state.route_identities.clone(),
-                    )
-                    .map_err(|source| StartError::Registry {
-                        listener: l.name.clone(),
-                        source: Box::new(source),
-                    })?;
+                    // Reading the whole registry blocks (seconds at 100,000 tenants, and
+                    // the PostgreSQL client may not block a runtime thread at all).
+                    let (l, gateway, name) = (l.clone(), *gateway, registry_name(&config));
+                    let (registry, metrics) = (registry.clone(), metrics.clone());
+                    let identities = state.route_identities.clone();
+                    let open = tokio::task::spawn_blocking(move || {
+                        Tenancy::open(&l, gateway, name, registry, metrics, identities).map_err(
+                            |source| StartError::Registry {
+                                listener: l.name.clone(),
+                                source: Box::new(source),
+                            },
+                        )
+                    })
+                    .await
+                    .map_err(|e| StartError::Task {
+                        what: "open the registry",
+                        source: e,
+                    })??;
                     Some(Arc::new(open))
                 }
                 _ => None,
@@ -294,11 +306,12 @@ impl Gateway {
         // draining connections of a tenant suspended or a certificate revoked meanwhile are
         // still closed.
         let mut registry_watchers = Vec::new();
-        let registries: Vec<_> = states
-            .iter()
-            .filter_map(|s| s.tenancy.as_ref())
-            .map(|t| t.registry_path().to_owned())
-            .collect();
+        // (The SQLite file's events; a PostgreSQL registry announces its changes through
+        // the listener the binary runs.)
+        let registries: Vec<_> = match self.config.registry().file() {
+            Some(file) if states.iter().any(|s| s.tenancy.is_some()) => vec![file.to_owned()],
+            _ => Vec::new(),
+        };
         // Kept for as long as the registry watchers run: dropping it stops the events.
         let _registry_events = crate::registry_watch::watch(&registries, self.nudge.clone());
         for state in &states {

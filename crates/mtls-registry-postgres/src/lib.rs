@@ -28,6 +28,14 @@
 //! (PostgreSQL 14+; off by default): set it on a shared server, so that a dead writer's
 //! backend does not keep the write lock while a statement runs.
 //!
+//! # Change notifications
+//!
+//! A change that moves the version also runs `pg_notify('mtls_registry', '<version>')` in
+//! its transaction, so every connection listening on [`CHANNEL`] hears of it when it
+//! commits (never of one rolled back). [`ChangeListener`] is that connection on a thread of
+//! its own, reconnecting with backoff; `mtlsd` nudges its registry watchers from it, and
+//! keeps polling the version as the fallback for notifications missed while disconnected.
+//!
 //! Schema migrations are numbered SQL scripts recorded in `schema_migrations`, applied in
 //! one transaction under a transaction-scoped advisory lock, so gateways starting together
 //! migrate once.
@@ -107,6 +115,7 @@ mod admin_certs;
 mod audit;
 mod certs;
 mod error;
+mod listen;
 mod paging;
 mod routes;
 mod rows;
@@ -119,5 +128,6 @@ mod tokens;
 mod write_rows;
 
 pub use error::PostgresError;
+pub use listen::{CHANNEL, ChangeListener, ListenEvent};
 pub use schema::SUPPORTED_VERSION as SCHEMA_VERSION;
 pub use store::{DEFAULT_POOL_SIZE, MAX_ATTEMPTS, PostgresOptions, PostgresStore, redact_url};

@@ -171,12 +171,7 @@ impl PostgresStore {
 
     /// Parses `url`, builds the pool and migrates the schema.
     fn connect(url: &str, options: PostgresOptions) -> Result<Self, RegistryError> {
-        let config = postgres::Config::from_str(url).map_err(|source| {
-            registry(
-                "parse the connection string",
-                PostgresError::InvalidUrl { source },
-            )
-        })?;
+        let config = parse_url(url)?;
         let location = redacted(&config);
         let pool = Pool::builder()
             .max_size(options.pool_size)
@@ -311,8 +306,18 @@ pub fn redact_url(url: &str) -> String {
         .unwrap_or_else(|_| "postgres://(invalid URL)".to_owned())
 }
 
+/// Parses a connection string; the error does not repeat it (it may hold a password).
+pub(crate) fn parse_url(url: &str) -> Result<postgres::Config, RegistryError> {
+    postgres::Config::from_str(url).map_err(|source| {
+        registry(
+            "parse the connection string",
+            PostgresError::InvalidUrl { source },
+        )
+    })
+}
+
 /// `postgres://USER@HOST:PORT/DBNAME` of a parsed config: never the password.
-fn redacted(config: &postgres::Config) -> String {
+pub(crate) fn redacted(config: &postgres::Config) -> String {
     use postgres::config::Host;
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
@@ -385,11 +390,21 @@ impl WriteTx<'_> {
                 ],
             )
             .map_err(db("append an audit event"))?;
+        // A change that moves the version also tells every listener (delivered at commit,
+        // never for a transaction rolled back): one statement, one round trip.
         self.tx
             .execute(
-                "UPDATE meta SET version = version + $3, audit_head_seq = $1, audit_head_hash = $2
-                 WHERE id = 1",
-                &[&(event.seq as i64), &event.hash, &i64::from(bump_version)],
+                "WITH moved AS (
+                     UPDATE meta SET version = version + $3, audit_head_seq = $1,
+                                     audit_head_hash = $2
+                     WHERE id = 1 RETURNING version)
+                 SELECT pg_notify($4, version::text) FROM moved WHERE $3 > 0",
+                &[
+                    &(event.seq as i64),
+                    &event.hash,
+                    &i64::from(bump_version),
+                    &crate::listen::CHANNEL,
+                ],
             )
             .map_err(db("move the audit head"))?;
         self.audited = true;

@@ -112,42 +112,71 @@ impl PgServer {
         let mut last_error = String::new();
         for _ in 0..5 {
             server.port = free_port();
-            let options = format!(
-                "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
-                 -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB \
-                 -c client_connection_check_interval=100ms",
-                server.port,
-                path_str(&server.dir.path().join("socket")),
-            );
-            let log = server.dir.path().join("server.log");
-            let out = server
-                .command("pg_ctl")
-                .args([
-                    "-D",
-                    path_str(&data),
-                    "-l",
-                    path_str(&log),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    &options,
-                    "start",
-                ])
-                .output()
-                .expect("run pg_ctl start");
-            if out.status.success() {
-                server.start_watchdog();
-                return server;
+            match server.pg_ctl_start() {
+                Ok(()) => {
+                    server.start_watchdog();
+                    return server;
+                }
+                Err(e) => last_error = e,
             }
-            last_error = format!(
-                "{}{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
         }
         panic!("PostgreSQL did not start: {last_error}");
+    }
+
+    /// `pg_ctl start` on this server's data directory and port, waiting until it accepts
+    /// connections.
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB \
+             -c client_connection_check_interval=100ms",
+            self.port,
+            path_str(&self.dir.path().join("socket")),
+        );
+        let log = self.dir.path().join("server.log");
+        let out = self
+            .command("pg_ctl")
+            .args([
+                "-D",
+                path_str(&self.data_dir()),
+                "-l",
+                path_str(&log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &options,
+                "start",
+            ])
+            .output()
+            .expect("run pg_ctl start");
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ))
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: open connections are closed) and keeps its
+    /// data, for a test of what clients do while the database is away; [`PgServer::resume`]
+    /// starts it again on the same port.
+    pub fn stop(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", path_str(&self.data_dir()), "stop", "-m", "fast", "-w"],
+        );
+    }
+
+    /// Starts a server stopped by [`PgServer::stop`] again, on the same port, with the same
+    /// data. Panics if it does not start (the port was taken meanwhile, say).
+    pub fn resume(&self) {
+        if let Err(e) = self.pg_ctl_start() {
+            panic!("PostgreSQL did not start again on port {}: {e}", self.port);
+        }
     }
 
     /// The port the server listens on (127.0.0.1).
@@ -223,9 +252,8 @@ impl PgServer {
         let stop = self.stop_command_line();
         // Then remove the directory: a static server's `TempDir` is never dropped.
         let dir = path_str(self.dir.path());
-        let script = format!(
-            "trap '' INT TERM HUP; read _ignored; {stop} >/dev/null 2>&1; rm -rf '{dir}'"
-        );
+        let script =
+            format!("trap '' INT TERM HUP; read _ignored; {stop} >/dev/null 2>&1; rm -rf '{dir}'");
         let mut child = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::piped())

@@ -43,13 +43,22 @@ pub struct Bundle {
 pub struct DataDir {
     pub root: PathBuf,
     pub tmp: PathBuf,
+    /// A PostgreSQL registry instead of `registry.db` (`MTLS_REGISTRY` for `tenantctl`,
+    /// `registry` in [`DataDir::config`]).
+    pub registry: Option<String>,
 }
 
 impl DataDir {
     pub fn init(tmp: &Path) -> Self {
+        Self::init_with(tmp, None)
+    }
+
+    /// [`DataDir::init`] with the registry in the PostgreSQL database `url`.
+    pub fn init_with(tmp: &Path, registry: Option<&str>) -> Self {
         let me = Self {
             root: tmp.join("data"),
             tmp: tmp.to_owned(),
+            registry: registry.map(str::to_owned),
         };
         me.ctl(&["init", "--trust-domain", "gw.test"]);
         me
@@ -57,7 +66,11 @@ impl DataDir {
 
     /// Runs `tenantctl --data-dir <root> <args>`; panics on failure.
     pub fn ctl(&self, args: &[&str]) -> String {
-        let out = Command::new(tenantctl())
+        let mut cmd = Command::new(tenantctl());
+        if let Some(url) = &self.registry {
+            cmd.env("MTLS_REGISTRY", url);
+        }
+        let out = cmd
             .env("MTLS_DATA_DIR", &self.root)
             .env("MTLS_ACTOR", "cli:test")
             .args(args)
@@ -98,8 +111,12 @@ impl DataDir {
 
     /// A gateway config on a free loopback port with metrics.
     pub fn config(&self, extra: &str) -> String {
+        let registry = match &self.registry {
+            Some(url) => format!("registry = \"{url}\"\n"),
+            None => String::new(),
+        };
         format!(
-            r#"data_dir = "{}"
+            r#"{registry}data_dir = "{}"
 
 [[listener]]
 name = "gw"

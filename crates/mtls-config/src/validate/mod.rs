@@ -113,6 +113,26 @@ impl Checker {
     }
 }
 
+/// `registry` of the file, else of `defaults` (`MTLS_REGISTRY`), else `<data_dir>/registry.db`.
+/// A bad value is reported without itself: it may hold a password.
+fn registry(c: &mut Checker, file: Option<String>, defaults: &Defaults) -> Registry {
+    let (field, value) = match (file, defaults.registry.as_deref()) {
+        (Some(v), _) => ("registry", v),
+        (None, Some(v)) if !v.is_empty() => ("registry (from MTLS_REGISTRY)", v.to_owned()),
+        (None, _) => return Registry::File(c.data_dir.join("registry.db")),
+    };
+    match RegistryUrl::new(&value) {
+        Some(url) => Registry::Postgres(url),
+        None => {
+            c.problem(
+                field,
+                "must be a postgres:// or postgresql:// URL (leave it out for the SQLite registry <data_dir>/registry.db)",
+            );
+            Registry::File(c.data_dir.join("registry.db"))
+        }
+    }
+}
+
 pub(super) fn validate(
     raw: RawConfig,
     path: &Path,
@@ -136,6 +156,7 @@ pub(super) fn validate(
     if data_dir.as_os_str().is_empty() {
         c.problem("data_dir", "is empty");
     }
+    let registry = registry(&mut c, raw.registry, defaults);
     if raw.listener.is_empty() && raw.control.is_none() {
         c.problem(
             "listener",
@@ -209,6 +230,7 @@ pub(super) fn validate(
         drain_timeout,
         reload,
         data_dir: c.data_dir,
+        registry,
         control: control.flatten(),
     })
 }

@@ -8,6 +8,7 @@
 mod common;
 mod concurrent;
 mod connect;
+mod listen;
 mod retry;
 
 mod conformance {

@@ -42,7 +42,11 @@ fn a_serialization_failure_or_deadlock_reruns_the_transaction() {
             .create_tenant(&actor(), &tid("acme"), "ACME", Default::default())
             .unwrap();
         assert_eq!(tenant.id, tid("acme"));
-        assert_eq!(attempts(&url), 3, "two failed runs, then one that committed");
+        assert_eq!(
+            attempts(&url),
+            3,
+            "two failed runs, then one that committed"
+        );
         // One tenant, one event, one version bump: the failed runs left nothing.
         assert_eq!(store.tenants().unwrap().len(), 1);
         assert_eq!(Store::version(&store).unwrap(), 2);
@@ -80,7 +84,13 @@ fn other_errors_are_not_retried() {
         .create_tenant(&actor(), &tid("acme"), "ACME", Default::default())
         .unwrap_err();
     assert!(
-        matches!(err, RegistryError::Database { operation: "append an audit event", .. }),
+        matches!(
+            err,
+            RegistryError::Database {
+                operation: "append an audit event",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(attempts(&url), 1);
