@@ -21,9 +21,10 @@ pub(crate) struct Cli {
     )]
     pub(crate) data_dir: PathBuf,
 
-    /// The registry in PostgreSQL (postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME) instead
-    /// of the data directory's registry.db; the CA stays in the data directory. Prefer the
-    /// environment variable for a URL with a password (a flag shows in `ps`).
+    /// The registry in PostgreSQL (`postgres://USER:PASSWORD@HOST:PORT/DBNAME`; password
+    /// and port optional) instead of the data directory's registry.db; the CA stays in the
+    /// data directory. Prefer the environment variable for a URL with a password (a flag
+    /// shows in `ps`).
     #[arg(long, global = true, env = env::REGISTRY, value_name = "URL", hide_env_values = true)]
     pub(crate) registry: Option<String>,
 

@@ -20,6 +20,12 @@ pub enum PostgresError {
         #[source]
         source: postgres::Error,
     },
+    /// TLS to the server could not be set up (its CA certificates cannot be loaded, say).
+    #[error("PostgreSQL TLS: {reason}")]
+    Tls {
+        /// What is wrong, naming the file where there is one.
+        reason: String,
+    },
     /// No connection could be taken from the pool in time (the server is down or every
     /// connection is busy).
     #[error("no PostgreSQL connection for {location} within the pool's timeout")]
@@ -60,9 +66,11 @@ impl PostgresError {
     }
 
     /// True when waiting and trying again later may succeed (lock or connection limits,
-    /// the pool's timeout, a serialization failure that outlived the retries).
+    /// the pool's timeout, a server that cannot be reached or dropped the connection, a
+    /// serialization failure that outlived the retries).
     pub fn is_busy(&self) -> bool {
         matches!(self, Self::Pool { .. })
+            || self.is_unreachable()
             || self.is_retryable()
             || matches!(
                 self.code(),
@@ -72,6 +80,41 @@ impl PostgresError {
                         | &SqlState::CANNOT_CONNECT_NOW
                 )
             )
+    }
+}
+
+impl PostgresError {
+    /// The connection failed below SQL: refused, reset, timed out or closed (an I/O error
+    /// with no server message), as when the server is down.
+    fn is_unreachable(&self) -> bool {
+        let Self::Query { source } = self else {
+            return false;
+        };
+        if source.as_db_error().is_some() {
+            return false;
+        }
+        use std::io::ErrorKind::*;
+        let mut cause = std::error::Error::source(source);
+        while let Some(e) = cause {
+            // Not a TLS failure (InvalidData and the like): a bad certificate stays bad.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                return matches!(
+                    io.kind(),
+                    ConnectionRefused
+                        | ConnectionReset
+                        | ConnectionAborted
+                        | NotConnected
+                        | BrokenPipe
+                        | TimedOut
+                        | UnexpectedEof
+                        | HostUnreachable
+                        | NetworkUnreachable
+                        | AddrNotAvailable
+                );
+            }
+            cause = e.source();
+        }
+        source.is_closed()
     }
 }
 

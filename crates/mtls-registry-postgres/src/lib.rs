@@ -28,6 +28,17 @@
 //! (PostgreSQL 14+; off by default): set it on a shared server, so that a dead writer's
 //! backend does not keep the write lock while a statement runs.
 //!
+//! # TLS
+//!
+//! Connections use rustls (the process's aws-lc-rs provider, TLS 1.2+), and every TLS
+//! connection verifies the server's certificate chain and name. Besides the client
+//! library's keys, the connection string may hold `sslrootcert=FILE` (the PEM CA the
+//! server's chain must end at; default: the system's roots) and `sslmode=verify-full` or
+//! `verify-ca`, which mean `require` here (`require` already verifies everything). Without
+//! `sslmode`, a server on a loopback address or a Unix socket gets the library's `prefer`,
+//! and **any other host requires TLS**: say `sslmode=disable` to send the registry in the
+//! clear.
+//!
 //! # Change notifications
 //!
 //! A change that moves the version also runs `pg_notify('mtls_registry', '<version>')` in
@@ -124,6 +135,7 @@ mod snapshot;
 mod store;
 mod store_impl;
 mod tenants;
+mod tls;
 mod tokens;
 mod write_rows;
 

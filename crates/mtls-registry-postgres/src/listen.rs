@@ -17,11 +17,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mtls_registry::RegistryError;
+use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls};
 
 use crate::error::describe;
-use crate::store::{parse_url, redacted};
+use crate::store::redacted;
+use crate::tls::Connection;
 
 /// The channel changes are announced on; the payload is the new registry version.
 pub const CHANNEL: &str = "mtls_registry";
@@ -78,14 +79,14 @@ impl ChangeListener {
         url: &str,
         on_event: impl Fn(ListenEvent) + Send + 'static,
     ) -> Result<Self, RegistryError> {
-        let config = parse_url(url)?;
-        let location = redacted(&config);
+        let connection = crate::tls::prepare(url)?;
+        let location = redacted(&connection.config);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("registry-listen".into())
             .spawn({
                 let stop = stop.clone();
-                move || run(&config, &stop, &on_event)
+                move || run(&connection, &stop, &on_event)
             })
             .map_err(|e| RegistryError::Database {
                 operation: "start the change listener",
@@ -105,7 +106,7 @@ impl ChangeListener {
 }
 
 impl Drop for ChangeListener {
-    /// Stops the thread (within [`WAKE_INTERVAL`], or a connection attempt's timeout).
+    /// Stops the thread (within 200 ms, or the timeout of a connection attempt under way).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
@@ -123,10 +124,10 @@ impl std::fmt::Debug for ChangeListener {
 }
 
 /// The listener thread: connect, listen, report; on failure wait and start over.
-fn run(config: &postgres::Config, stop: &AtomicBool, on_event: &dyn Fn(ListenEvent)) {
+fn run(connection: &Connection, stop: &AtomicBool, on_event: &dyn Fn(ListenEvent)) {
     let mut backoff = BACKOFF.0;
     while !stop.load(Ordering::Relaxed) {
-        let error = match connect(config) {
+        let error = match connect(connection) {
             Ok(mut client) => {
                 backoff = BACKOFF.0;
                 on_event(ListenEvent::Connected);
@@ -143,8 +144,11 @@ fn run(config: &postgres::Config, stop: &AtomicBool, on_event: &dyn Fn(ListenEve
     }
 }
 
-fn connect(config: &postgres::Config) -> Result<Client, String> {
-    let mut client = config.connect(NoTls).map_err(|e| describe(&e))?;
+fn connect(connection: &Connection) -> Result<Client, String> {
+    let mut client = connection
+        .config
+        .connect(connection.tls.clone())
+        .map_err(|e| describe(&e))?;
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .map_err(|e| describe(&e))?;

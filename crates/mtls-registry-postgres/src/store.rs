@@ -3,16 +3,16 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mtls_identity::{TenantId, TrustDomain};
-use postgres::{IsolationLevel, NoTls, Transaction};
+use postgres::{IsolationLevel, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
 use serde_json::Value;
 use time::OffsetDateTime;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use mtls_registry::backend::{WriteRows, canonical_json, init_details, next_event, stored_time};
 use mtls_registry::{Actor, AuditEvent, Clock, GENESIS_HASH, RegistryError, SystemClock};
@@ -69,7 +69,7 @@ impl PostgresOptions {
     }
 }
 
-type Manager = PostgresConnectionManager<NoTls>;
+type Manager = PostgresConnectionManager<MakeRustlsConnect>;
 
 /// The registry in a PostgreSQL database, shared by any number of gateways and
 /// `tenantctl`s.
@@ -171,8 +171,9 @@ impl PostgresStore {
 
     /// Parses `url`, builds the pool and migrates the schema.
     fn connect(url: &str, options: PostgresOptions) -> Result<Self, RegistryError> {
-        let config = parse_url(url)?;
+        let crate::tls::Connection { config, tls } = crate::tls::prepare(url)?;
         let location = redacted(&config);
+        let (config_for_first, tls_for_first) = (config.clone(), tls.clone());
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(1))
@@ -180,13 +181,19 @@ impl PostgresStore {
             // Connections are checked when taken, so a restarted server costs one error at
             // most, not one per pooled connection.
             .test_on_check_out(true)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(PostgresConnectionManager::new(config, tls));
         let store = Self {
             pool,
             location,
             clock: options.clock,
         };
-        schema::migrate(&mut *store.conn("migrate the schema")?, &store.location)?;
+        // The first connection is made here, outside the pool, so that a refusal (no such
+        // database, a pg_hba rule, TLS) reaches the caller with the server's own words; the
+        // pool's errors only keep a summary.
+        let mut first = config_for_first
+            .connect(tls_for_first)
+            .map_err(db("connect to the registry database"))?;
+        schema::migrate(&mut first, &store.location)?;
         Ok(store)
     }
 
@@ -301,19 +308,9 @@ impl fmt::Debug for PostgresStore {
 /// `url` as [`PostgresStore::location`] shows it: `postgres://USER@HOST:PORT/DBNAME`, never
 /// the password (`postgres://(invalid URL)` when it does not parse).
 pub fn redact_url(url: &str) -> String {
-    postgres::Config::from_str(url)
-        .map(|c| redacted(&c))
+    crate::tls::parse(url)
+        .map(|(c, _)| redacted(&c))
         .unwrap_or_else(|_| "postgres://(invalid URL)".to_owned())
-}
-
-/// Parses a connection string; the error does not repeat it (it may hold a password).
-pub(crate) fn parse_url(url: &str) -> Result<postgres::Config, RegistryError> {
-    postgres::Config::from_str(url).map_err(|source| {
-        registry(
-            "parse the connection string",
-            PostgresError::InvalidUrl { source },
-        )
-    })
 }
 
 /// `postgres://USER@HOST:PORT/DBNAME` of a parsed config: never the password.

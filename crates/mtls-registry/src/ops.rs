@@ -327,7 +327,7 @@ pub fn delta_from(
 
 /// The answer to "what changed after `version`" ([`Store::changes_since`]) when the
 /// registry is at `current`: `read(limit)` reads the log's rows after `version` in version
-/// order, at most `limit` (clamped to 1..=[`MAX_CHANGES_PER_READ`]). A version the registry
+/// order, at most `limit` (clamped to 1..=[`MAX_CHANGES_PER_READ`](crate::MAX_CHANGES_PER_READ)). A version the registry
 /// never had (another copy, a restore) is a [`Changes::Gap`], the current one an empty
 /// list; otherwise the rows are the answer when they start right after `version`, have no
 /// hole and reach `current` (or fill `limit`), and a gap when not (events written before

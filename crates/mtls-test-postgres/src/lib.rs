@@ -34,6 +34,9 @@ use std::sync::{Mutex, OnceLock};
 /// The superuser the harness creates (`initdb -U`).
 pub const SUPERUSER: &str = "postgres";
 
+/// The role a TLS server ([`PgServer::start_with_tls`]) refuses over plain connections.
+pub const TLS_ONLY_ROLE: &str = "tls_only";
+
 /// Where Debian's postgresql-15 package puts its binaries.
 const DEBIAN_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -46,6 +49,7 @@ pub struct PgServer {
     as_nobody: bool,
     watchdog: Mutex<Option<(Child, ChildStdin)>>,
     databases: AtomicU32,
+    tls: bool,
 }
 
 // === impl PgServer ===
@@ -60,6 +64,17 @@ impl PgServer {
     /// Starts a new server. Panics (with what to install) when the binaries are missing or
     /// the server does not start.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a new server that also speaks TLS with the PEM certificate chain `cert` and key
+    /// `key`, and refuses the role [`TLS_ONLY_ROLE`] (which the caller creates) over a
+    /// connection without TLS.
+    pub fn start_with_tls(cert: &str, key: &str) -> Self {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Self {
         let bin = find_bin().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL binaries (initdb, pg_ctl, postgres) not found in $MTLS_PG_BIN, \
@@ -93,6 +108,7 @@ impl PgServer {
             as_nobody,
             watchdog: Mutex::new(None),
             databases: AtomicU32::new(0),
+            tls: tls.is_some(),
         };
         let data = server.data_dir();
         server.run(
@@ -108,6 +124,9 @@ impl PgServer {
                 "--no-sync",
             ],
         );
+        if let Some((cert, key)) = tls {
+            server.install_tls(cert, key);
+        }
         // A free port can be taken between our probe and the server's bind: try a few.
         let mut last_error = String::new();
         for _ in 0..5 {
@@ -123,13 +142,47 @@ impl PgServer {
         panic!("PostgreSQL did not start: {last_error}");
     }
 
+    /// Writes the TLS files into the data directory (the key 0600, owned by the server's
+    /// user) and puts the rule refusing [`TLS_ONLY_ROLE`] without TLS first in
+    /// `pg_hba.conf`.
+    fn install_tls(&self, cert: &str, key: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data_dir();
+        for (name, text, mode) in [("server.crt", cert, 0o644), ("server.key", key, 0o600)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("write a TLS file of the server");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .expect("set a TLS file's mode");
+            if self.as_nobody {
+                let status = Command::new("chown")
+                    .arg("nobody:nogroup")
+                    .arg(&path)
+                    .status()
+                    .expect("run chown");
+                assert!(status.success(), "chown {name} to nobody");
+            }
+        }
+        let hba = data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        std::fs::write(
+            &hba,
+            format!("hostnossl all {TLS_ONLY_ROLE} 0.0.0.0/0 reject\n{rules}"),
+        )
+        .expect("write pg_hba.conf");
+    }
+
     /// `pg_ctl start` on this server's data directory and port, waiting until it accepts
     /// connections.
     fn pg_ctl_start(&self) -> Result<(), String> {
+        let tls = if self.tls {
+            " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+        } else {
+            ""
+        };
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB \
-             -c client_connection_check_interval=100ms",
+             -c client_connection_check_interval=100ms{tls}",
             self.port,
             path_str(&self.dir.path().join("socket")),
         );

@@ -10,6 +10,7 @@ mod concurrent;
 mod connect;
 mod listen;
 mod retry;
+mod tls;
 
 mod conformance {
     mtls_registry_conformance::conformance_tests!(Box::new(crate::common::PgBackend));
