@@ -151,7 +151,8 @@ fn main() -> ExitCode {
     // Needed by gateway listeners and the control API; opened before the runtime starts
     // (the PostgreSQL client blocks).
     let needs_registry = config.has_gateway() || config.control().is_some();
-    let registry = match needs_registry.then(|| registry::OpenedRegistry::open(&config)) {
+    let registry = match needs_registry.then(|| registry::OpenedRegistry::open(&config, args.check))
+    {
         None => None,
         Some(Ok(r)) => Some(r),
         Some(Err(e)) => {

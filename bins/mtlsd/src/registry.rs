@@ -40,16 +40,18 @@ pub(crate) enum OpenedRegistry {
 
 impl OpenedRegistry {
     /// Opens the registry the config names. A PostgreSQL registry is connected to (and its
-    /// schema migrated) here, so an unreachable database or one without a registry fails
-    /// the start; a SQLite file is opened later, where it is first read. Blocking: call it
-    /// outside the runtime or on its blocking pool.
-    pub(crate) fn open(config: &Config) -> Result<Self, RegistryError> {
+    /// schema migrated, unless `check_only`: `--check` writes nothing) here, so an
+    /// unreachable database or one without a registry fails the start; a SQLite file is
+    /// opened later, where it is first read. Blocking: call it outside the runtime or on
+    /// its blocking pool.
+    pub(crate) fn open(config: &Config, check_only: bool) -> Result<Self, RegistryError> {
         Ok(match config.registry() {
             Registry::File(path) => Self::File(path.clone()),
             Registry::Postgres(url) => {
                 let options = PostgresOptions::default()
                     .pool_size(POOL_SIZE)
-                    .connection_timeout(CONNECTION_TIMEOUT);
+                    .connection_timeout(CONNECTION_TIMEOUT)
+                    .migrate(!check_only);
                 Self::Postgres {
                     store: Arc::new(PostgresStore::open_with(url.expose(), options)?),
                     url: url.clone(),

@@ -316,3 +316,59 @@ fn replicas_signing_at_once_never_share_a_serial() {
     }
     store.verify_audit().unwrap();
 }
+
+/// `mtlsd --check` on a PostgreSQL registry reads and writes nothing: a current schema
+/// passes; one older than this build's is reported (exit 2) and left as it was.
+#[test]
+fn check_on_a_postgres_registry_migrates_nothing() {
+    let setup = Setup::new();
+    let config = setup.data.tmp.join("check.toml");
+    std::fs::write(&config, replica_config(&setup.data, true)).unwrap();
+    let check = || {
+        Command::new(env!("CARGO_BIN_EXE_mtlsd"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--check")
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // 0 once the only migration's row is gone.
+    let newest = || -> i32 {
+        PgServer::client(&setup.url)
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let current = newest();
+    PgServer::client(&setup.url)
+        .execute(
+            "DELETE FROM schema_migrations WHERE version = $1",
+            &[&current],
+        )
+        .unwrap();
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "has schema version {}; this build needs {current}",
+            current - 1
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&setup.url),
+        "the URL is shown redacted: {stderr}"
+    );
+    assert_eq!(newest(), current - 1, "--check migrated the schema");
+}

@@ -140,6 +140,49 @@ const MIGRATIONS: &[&str] = &[
 /// The newest schema version this build knows.
 pub const SUPPORTED_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// Checks, without writing anything, that the schema is the one this build knows:
+/// [`NotInitialised`](RegistryError::NotInitialised) without migrations,
+/// [`SchemaNeedsMigration`](RegistryError::SchemaNeedsMigration) when older,
+/// [`SchemaTooNew`](RegistryError::SchemaTooNew) when newer.
+pub(crate) fn check(client: &mut Client, location: &str) -> Result<(), RegistryError> {
+    let path = || PathBuf::from(location);
+    let has_table: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .map_err(db("look for the schema_migrations table"))?
+        .get(0);
+    let found = if has_table {
+        let v: i32 = client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .map_err(db("read the schema version"))?
+            .get(0);
+        Some(v.max(0) as u32)
+    } else {
+        None
+    };
+    let Some(found) = found else {
+        return Err(RegistryError::NotInitialised {
+            path: path(),
+            reason: "the database has no registry schema",
+        });
+    };
+    match found.cmp(&SUPPORTED_VERSION) {
+        std::cmp::Ordering::Less => Err(RegistryError::SchemaNeedsMigration {
+            path: path(),
+            found,
+            supported: SUPPORTED_VERSION,
+        }),
+        std::cmp::Ordering::Greater => Err(RegistryError::SchemaTooNew {
+            path: path(),
+            found,
+            supported: SUPPORTED_VERSION,
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
+
 /// Applies the pending migrations in one transaction, under the advisory lock. `location`
 /// (redacted) names the database in errors.
 pub(crate) fn migrate(client: &mut Client, location: &str) -> Result<(), RegistryError> {

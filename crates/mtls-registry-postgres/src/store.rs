@@ -34,6 +34,7 @@ pub struct PostgresOptions {
     pool_size: u32,
     connection_timeout: Duration,
     clock: Arc<dyn Clock>,
+    migrate: bool,
 }
 
 // === impl PostgresOptions ===
@@ -44,6 +45,7 @@ impl Default for PostgresOptions {
             pool_size: DEFAULT_POOL_SIZE,
             connection_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
+            migrate: true,
         }
     }
 }
@@ -59,6 +61,14 @@ impl PostgresOptions {
     /// [`RegistryError::Busy`].
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
+        self
+    }
+
+    /// Whether opening applies pending schema migrations (the default). With `false`,
+    /// opening writes nothing: a schema older than this build's is
+    /// [`SchemaNeedsMigration`](RegistryError::SchemaNeedsMigration) (`mtlsd --check`).
+    pub fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
         self
     }
 
@@ -169,7 +179,7 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Parses `url`, builds the pool and migrates the schema.
+    /// Parses `url`, builds the pool and migrates (or only checks) the schema.
     fn connect(url: &str, options: PostgresOptions) -> Result<Self, RegistryError> {
         let crate::tls::Connection { config, tls } = crate::tls::prepare(url)?;
         let location = redacted(&config);
@@ -193,7 +203,11 @@ impl PostgresStore {
         let mut first = config_for_first
             .connect(tls_for_first)
             .map_err(db("connect to the registry database"))?;
-        schema::migrate(&mut first, &store.location)?;
+        if options.migrate {
+            schema::migrate(&mut first, &store.location)?;
+        } else {
+            schema::check(&mut first, &store.location)?;
+        }
         Ok(store)
     }
 

@@ -377,6 +377,18 @@ pub fn record_certificate<W: WriteRows + ?Sized>(
     Ok(cert)
 }
 
+/// [`AlreadyRevoked`](RegistryError::AlreadyRevoked) for a certificate revoked at
+/// `revoked_at`.
+fn not_revoked(serial: &Serial, revoked_at: Option<OffsetDateTime>) -> Result<(), RegistryError> {
+    match revoked_at {
+        Some(revoked_at) => Err(RegistryError::AlreadyRevoked {
+            serial: serial.clone(),
+            revoked_at,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// [`Store::revoke_certificate`](crate::Store::revoke_certificate).
 pub fn revoke_certificate<W: WriteRows + ?Sized>(
     w: &mut W,
@@ -389,12 +401,7 @@ pub fn revoke_certificate<W: WriteRows + ?Sized>(
         .ok_or_else(|| RegistryError::UnknownSerial {
             serial: serial.clone(),
         })?;
-    if let Some(revoked_at) = cert.revoked_at {
-        return Err(RegistryError::AlreadyRevoked {
-            serial: serial.clone(),
-            revoked_at,
-        });
-    }
+    not_revoked(serial, cert.revoked_at)?;
     w.mark_revoked(CertTable::Tenant, serial, reason)?;
     w.audit(
         actor,
@@ -421,12 +428,7 @@ pub fn renew_certificate<W: WriteRows + ?Sized>(
             .ok_or_else(|| RegistryError::UnknownSerial {
                 serial: request.presented.clone(),
             })?;
-    if let Some(revoked_at) = presented.revoked_at {
-        return Err(RegistryError::AlreadyRevoked {
-            serial: presented.serial,
-            revoked_at,
-        });
-    }
+    not_revoked(&presented.serial, presented.revoked_at)?;
     let tenant = get_active(w, &presented.tenant)?;
     if let Some(recovery) = request.recovery
         && w.recoveries(&presented.lineage)? >= u64::from(recovery.max_recoveries)
@@ -509,12 +511,7 @@ pub fn revoke_admin_certificate<W: WriteRows + ?Sized>(
         .ok_or_else(|| RegistryError::UnknownSerial {
             serial: serial.clone(),
         })?;
-    if let Some(revoked_at) = cert.revoked_at {
-        return Err(RegistryError::AlreadyRevoked {
-            serial: serial.clone(),
-            revoked_at,
-        });
-    }
+    not_revoked(serial, cert.revoked_at)?;
     w.mark_revoked(CertTable::Admin, serial, reason)?;
     let details = admin_revoke_details(&cert.admin, serial, reason);
     w.audit(actor, "admin.cert.revoke", None, details)?;

@@ -128,3 +128,27 @@ fn the_store_works_from_tokio_blocking_threads() {
     assert_eq!(version, 2);
     assert_eq!(store.tenant(&tid("acme")).unwrap().display_name, "ACME");
 }
+
+/// Opening without migrations writes nothing: an empty database stays empty.
+#[test]
+fn opening_without_migrations_writes_nothing() {
+    let url = PgServer::shared().database();
+    let err =
+        PostgresStore::open_with(&url, PostgresOptions::default().migrate(false)).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::NotInitialised { .. }),
+        "{err:?}"
+    );
+    let tables: i64 = PgServer::client(&url)
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0);
+    // A current registry opens the same way.
+    PostgresStore::create(&url, &domain(), &actor()).unwrap();
+    let store = PostgresStore::open_with(&url, PostgresOptions::default().migrate(false)).unwrap();
+    assert_eq!(mtls_registry::Store::version(&store).unwrap(), 1);
+}
