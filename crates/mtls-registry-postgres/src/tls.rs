@@ -8,6 +8,8 @@
 //! - `sslrootcert=FILE`: the PEM CA certificates the server's chain must end at (default:
 //!   the system's trust roots).
 //!
+//! Without `connect_timeout`, a connection attempt gives up after 10 s.
+//!
 //! Without `sslmode`, a registry on a loopback address or a Unix socket is reached as the
 //! client library does by default (`prefer`: TLS when the server offers it), and one on any
 //! other host **requires** TLS: a password and the tenant registry never cross a network
@@ -23,6 +25,9 @@ use postgres::config::{Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{PostgresError, registry};
+
+/// The connection timeout when the connection string sets no `connect_timeout`.
+const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A parsed connection string and the connector for it.
 pub(crate) struct Connection {
@@ -97,6 +102,11 @@ pub(crate) fn parse(url: &str) -> Result<(postgres::Config, Option<PathBuf>), Re
             config.ssl_mode(SslMode::Require);
         }
         None => {}
+    }
+    // A host that never answers must not hold a start, a pooled connection or the change
+    // listener (whose thread the gateway joins at shutdown) for the system's TCP timeout.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
     Ok((config, ours.root_cert))
 }
@@ -222,6 +232,16 @@ mod tests {
         assert_eq!(mode("host=/run/postgresql user=u"), SslMode::Prefer);
         // One remote host of several is enough.
         assert_eq!(mode("host=127.0.0.1,db.internal user=u"), SslMode::Require);
+    }
+
+    #[test]
+    fn a_connection_attempt_is_bounded_unless_the_url_bounds_it() {
+        let timeout = |url: &str| parse(url).unwrap().0.get_connect_timeout().copied();
+        assert_eq!(timeout("postgres://u@db/x"), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            timeout("postgres://u@db/x?connect_timeout=3"),
+            Some(std::time::Duration::from_secs(3))
+        );
     }
 
     #[test]
