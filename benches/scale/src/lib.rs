@@ -435,9 +435,12 @@ struct IdleWindow {
     end: dbload::Counters,
 }
 
-/// Reads the database counters, waits `length`, reads them again: the idle window.
+/// Waits `length` (so that what the replicas' start-up read is flushed into
+/// `pg_stat_database`: an idle backend flushes within 10 s), reads the database counters,
+/// waits `length` again, reads them again: the idle window.
 async fn db_window(url: &str, length: Duration) -> Result<IdleWindow, ScaleError> {
     let read = |url: String| blocking(move || dbload::read(&url));
+    tokio::time::sleep(length).await;
     let start = read(url.to_owned()).await?;
     tokio::time::sleep(length).await;
     let end = read(url.to_owned()).await?;
