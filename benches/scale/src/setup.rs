@@ -294,7 +294,7 @@ pub fn bulk_tenant(i: usize, now: time::OffsetDateTime, upstream: &UpstreamUrl) 
 
 /// Loads `tenants` bulk tenants (routes to `upstream`) in transactions of `chunk`, then
 /// what an operator does after a load ([`ScaleStore::after_load`]: SQLite's checkpoint,
-/// PostgreSQL's `ANALYZE` at `url`); how long it all took.
+/// PostgreSQL's `VACUUM (ANALYZE)` at `url`); how long it all took.
 pub fn bulk_load(
     store: &ScaleStore,
     url: Option<&str>,
@@ -319,7 +319,7 @@ pub fn bulk_load(
     }
     // What an operator does after a load this size: the log into the file and the file to
     // disk, so that the gateway's start-up measures reading the registry, not the load's
-    // write-back (PostgreSQL: fresh planner statistics).
+    // write-back (PostgreSQL: vacuumed, with fresh planner statistics).
     store.after_load(url)?;
     Ok(started.elapsed())
 }
