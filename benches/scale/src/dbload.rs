@@ -23,7 +23,7 @@ use crate::ScaleError;
 use crate::stats::round2;
 
 /// The `pg_stat_database` columns read, in order.
-const DATABASE_COLUMNS: [&str; 9] = [
+pub const DATABASE_COLUMNS: [&str; 9] = [
     "xact_commit",
     "xact_rollback",
     "tup_returned",
