@@ -1,9 +1,11 @@
 //! The timed changes: each made through the registry crate (the write path `tenantctl`
-//! takes), then probed until its effect is seen through the gateway.
+//! takes), then probed until its effect is seen through every gateway (replica).
 //!
-//! Before a change its probe must see the state before it (so that what it sees afterwards
-//! is the change's doing); after the commit returns, the probe looks every
-//! `check_every` until it sees the effect, at most `timeout` (then it is a miss):
+//! Before a change its probe must see the state before it on every replica (so that what
+//! it sees afterwards is the change's doing); after the commit returns, one task per
+//! replica looks every `check_every` until that replica shows the effect, at most `timeout`
+//! (then it is a miss). A change is live when it is live on every replica: its time is the
+//! slowest replica's.
 //!
 //! | kind | probe | before | live when |
 //! |---|---|---|---|
@@ -18,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use mtls_identity::RevocationReason;
 use mtls_registry::{Store, TenantStatus};
-use mtls_registry_sqlite::SqliteStore;
 
 use crate::ScaleError;
 use crate::probe::{Answer, Client, KeepAlive};
@@ -71,23 +72,48 @@ pub fn plan(n: usize) -> Vec<(Kind, usize)> {
 }
 
 /// One change's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// The kind.
     pub kind: Kind,
-    /// Commit returned to effect seen; `None`: not seen within the timeout (a miss).
+    /// Commit returned to effect seen on every replica (the slowest one); `None`: some
+    /// replica did not show it within the timeout (a miss).
     pub live_after: Option<Duration>,
+    /// Commit returned to effect seen, per replica (in replica order).
+    pub per_replica: Vec<Option<Duration>>,
 }
 
-/// Makes and times changes against one gateway.
-pub struct Changer {
-    store: Arc<SqliteStore>,
-    probes: Probes,
-    backend: SocketAddr,
+// === impl Outcome ===
+
+impl Outcome {
+    /// The outcome of a change whose replicas saw it after `per_replica`.
+    pub fn of(kind: Kind, per_replica: Vec<Option<Duration>>) -> Self {
+        let live_after = per_replica
+            .iter()
+            .try_fold(Duration::ZERO, |slowest, r| r.map(|d| slowest.max(d)));
+        Self {
+            kind,
+            live_after: live_after.filter(|_| !per_replica.is_empty()),
+            per_replica,
+        }
+    }
+}
+
+/// The probes' clients for one replica.
+struct Replica {
     routes_client: Client,
     routes_conn: Option<KeepAlive>,
     suspend_clients: Vec<Client>,
     revoke_clients: Vec<Client>,
+    check_every: Duration,
+}
+
+/// Makes and times changes against every replica.
+pub struct Changer {
+    store: Arc<dyn Store>,
+    probes: Probes,
+    backend: SocketAddr,
+    replicas: Vec<Replica>,
     check_every: Duration,
     timeout: Duration,
 }
@@ -95,29 +121,38 @@ pub struct Changer {
 // === impl Changer ===
 
 impl Changer {
-    /// The probes' clients for `gateway`.
+    /// The probes' clients for every gateway of `gateways`.
     pub fn new(
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Store>,
         probes: Probes,
         backend: SocketAddr,
         ca: &std::path::Path,
-        gateway: SocketAddr,
+        gateways: &[SocketAddr],
         check_every: Duration,
         timeout: Duration,
     ) -> Result<Self, ScaleError> {
-        let client = |b: &setup::Bundle| Client::new(&b.dir, ca, gateway);
+        let replicas = gateways
+            .iter()
+            .map(|&gateway| {
+                let client = |b: &setup::Bundle| Client::new(&b.dir, ca, gateway);
+                Ok(Replica {
+                    routes_client: client(&probes.routes)?,
+                    routes_conn: None,
+                    suspend_clients: probes
+                        .suspend
+                        .iter()
+                        .map(client)
+                        .collect::<Result<_, _>>()?,
+                    revoke_clients: probes.revoke.iter().map(client).collect::<Result<_, _>>()?,
+                    check_every,
+                })
+            })
+            .collect::<Result<_, ScaleError>>()?;
         Ok(Self {
-            routes_client: client(&probes.routes)?,
-            routes_conn: None,
-            suspend_clients: probes
-                .suspend
-                .iter()
-                .map(client)
-                .collect::<Result<_, _>>()?,
-            revoke_clients: probes.revoke.iter().map(client).collect::<Result<_, _>>()?,
             store,
             probes,
             backend,
+            replicas,
             check_every,
             timeout,
         })
@@ -194,53 +229,77 @@ impl Changer {
         };
         let want_success = kind == Kind::RouteAdd;
         let deadline = committed + self.timeout;
-        // Bounded by the deadline (every probe request is bounded too).
-        while Instant::now() < deadline {
-            let answer = self.probe(&check).await?;
-            let live = if want_success {
-                answer.is_success()
-            } else {
-                answer.is_refused()
-            };
-            if live {
-                return Ok(Outcome {
-                    kind,
-                    live_after: Some(committed.elapsed()),
-                });
-            }
-            tokio::time::sleep(self.check_every).await;
+        // One task per replica, each bounded by the deadline (every probe request is
+        // bounded too); the replicas' clients go with them and come back.
+        let tasks: Vec<_> = std::mem::take(&mut self.replicas)
+            .into_iter()
+            .map(|mut replica| {
+                let check = check.clone();
+                tokio::spawn(async move {
+                    while Instant::now() < deadline {
+                        let answer = replica.probe(&check).await;
+                        let live = if want_success {
+                            answer.is_success()
+                        } else {
+                            answer.is_refused()
+                        };
+                        if live {
+                            return (replica, Some(committed.elapsed()));
+                        }
+                        tokio::time::sleep(replica.check_every).await;
+                    }
+                    (replica, None)
+                })
+            })
+            .collect();
+        let mut per_replica = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let (replica, live) = task
+                .await
+                .map_err(|e| ScaleError::Run(format!("{what}: a probe task failed: {e}")))?;
+            self.replicas.push(replica);
+            per_replica.push(live);
         }
-        Ok(Outcome {
-            kind,
-            live_after: None,
-        })
+        Ok(Outcome::of(kind, per_replica))
     }
 
-    /// Waits (at most [`BEFORE_TIMEOUT`]) until `check` answers 2xx (`success`) or refuses.
+    /// Waits (at most [`BEFORE_TIMEOUT`]) until `check` answers 2xx (`success`) or refuses
+    /// on every replica.
     async fn before(&mut self, what: &str, check: Check, success: bool) -> Result<(), ScaleError> {
         let deadline = Instant::now() + BEFORE_TIMEOUT;
-        let mut last = Answer::TimedOut;
-        while Instant::now() < deadline {
-            last = self.probe(&check).await?;
-            if (success && last.is_success()) || (!success && last.is_refused()) {
-                return Ok(());
+        for (i, replica) in self.replicas.iter_mut().enumerate() {
+            let mut last = Answer::TimedOut;
+            loop {
+                if Instant::now() >= deadline {
+                    return Err(ScaleError::Run(format!(
+                        "{what}: the probe never saw the state before the change on replica {} \
+                         (last answer: {last:?})",
+                        i + 1
+                    )));
+                }
+                last = replica.probe(&check).await;
+                if (success && last.is_success()) || (!success && last.is_refused()) {
+                    break;
+                }
+                tokio::time::sleep(self.check_every).await;
             }
-            tokio::time::sleep(self.check_every).await;
         }
-        Err(ScaleError::Run(format!(
-            "{what}: the probe never saw the state before the change (last answer: {last:?})"
-        )))
+        Ok(())
     }
+}
 
+// === impl Replica ===
+
+impl Replica {
     /// One look.
-    async fn probe(&mut self, check: &Check) -> Result<Answer, ScaleError> {
-        Ok(match check {
+    async fn probe(&mut self, check: &Check) -> Answer {
+        match check {
             Check::Route(host) => {
                 if self.routes_conn.as_ref().is_none_or(KeepAlive::is_closed) {
                     match self.routes_client.keep_alive().await {
                         Ok(conn) => self.routes_conn = Some(conn),
                         // Not an answer about the route: look again.
-                        Err(_) => return Ok(Answer::TimedOut),
+                        Err(_) => return Answer::TimedOut,
                     }
                 }
                 let conn = self.routes_conn.as_mut().expect("opened above");
@@ -255,7 +314,7 @@ impl Changer {
             }
             Check::Suspend(i) => self.suspend_clients[*i].fresh_get(&suspend_host(*i)).await,
             Check::Revoke(i) => self.revoke_clients[*i].fresh_get(REVOKE_HOST).await,
-        })
+        }
     }
 }
 
@@ -304,5 +363,19 @@ mod tests {
             assert_eq!(of_kind, (0..25).collect::<Vec<_>>());
         }
         assert_eq!(plan(6).last(), Some(&(Kind::RouteRemove, 1)));
+    }
+
+    #[test]
+    fn a_change_is_live_when_the_slowest_replica_shows_it() {
+        let ms = Duration::from_millis;
+        let o = Outcome::of(
+            Kind::RouteAdd,
+            vec![Some(ms(20)), Some(ms(90)), Some(ms(40))],
+        );
+        assert_eq!(o.live_after, Some(ms(90)));
+        let o = Outcome::of(Kind::CertRevoke, vec![Some(ms(20)), None]);
+        assert_eq!(o.live_after, None);
+        assert_eq!(o.per_replica, [Some(ms(20)), None]);
+        assert_eq!(Outcome::of(Kind::RouteAdd, Vec::new()).live_after, None);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 /// `mtls-scale`: a registry of many tenants (bulk-loaded), a real mtlsd in gateway mode,
 /// and what it costs: start-up, memory, change-to-live latency, request latency meanwhile.
@@ -60,4 +60,49 @@ pub struct Cli {
     /// The commit the measured mtlsd was built from (copied into the report).
     #[arg(long, default_value = "unknown")]
     pub mtlsd_commit: String,
+    /// The registry: the data dir's SQLite file and one gateway (issue 16), or a throwaway
+    /// PostgreSQL server on loopback shared by `--replicas` gateways (issue 17).
+    #[arg(long, value_enum, default_value_t = RegistryKind::Sqlite)]
+    pub registry: RegistryKind,
+    /// Gateways serving the registry (PostgreSQL only; SQLite always runs one).
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Seconds of the idle window (replicas running, no changes) whose database load is
+    /// measured before the changes, and the wait after them for the server's statistics
+    /// (PostgreSQL only).
+    #[arg(long, default_value_t = 11)]
+    pub idle_s: u64,
+}
+
+/// Which registry backend a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryKind {
+    /// `registry.db` in the data dir, one gateway.
+    Sqlite,
+    /// A PostgreSQL 15 server started for the run, `--replicas` gateways.
+    Postgres,
+}
+
+// === impl RegistryKind ===
+
+impl RegistryKind {
+    /// The report's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+// === impl Cli ===
+
+impl Cli {
+    /// The gateways this run starts: `--replicas` (at least 1) on PostgreSQL, 1 on SQLite.
+    pub fn gateways(&self) -> usize {
+        match self.registry {
+            RegistryKind::Sqlite => 1,
+            RegistryKind::Postgres => self.replicas.max(1),
+        }
+    }
 }

@@ -104,16 +104,32 @@ pub struct Memory {
     pub peak_kib: u64,
 }
 
-/// Writes `mtlsd.toml` in `work`: the data dir and one gateway listener on `127.0.0.1:0`
+/// The config and log file names of replica `i` (0-based): `mtlsd.toml` and `mtlsd.log`
+/// for the first (the only one on SQLite), `mtlsd-2.toml`, `mtlsd-2.log`, ... after it.
+pub fn replica_files(i: usize) -> (String, String) {
+    match i {
+        0 => ("mtlsd.toml".into(), "mtlsd.log".into()),
+        _ => (
+            format!("mtlsd-{}.toml", i + 1),
+            format!("mtlsd-{}.log", i + 1),
+        ),
+    }
+}
+
+/// Writes replica `i`'s config in `work` ([`replica_files`]): the PostgreSQL `registry`
+/// if given (a top-level key), the data dir, and one gateway listener on `127.0.0.1:0`
 /// polling the registry every `poll_interval_ms`.
 pub fn write_config(
     work: &Path,
     data_dir: &Path,
+    registry: Option<&str>,
+    i: usize,
     poll_interval_ms: u64,
 ) -> Result<PathBuf, ScaleError> {
-    let path = work.join("mtlsd.toml");
+    let path = work.join(replica_files(i).0);
+    let registry = registry.map_or_else(String::new, |url| format!("registry = \"{url}\"\n"));
     let config = format!(
-        "data_dir = \"{}\"\n\n[[listener]]\nname = \"gateway\"\nmode = \"gateway\"\n\
+        "{registry}data_dir = \"{}\"\n\n[[listener]]\nname = \"gateway\"\nmode = \"gateway\"\n\
          listen = \"127.0.0.1:0\"\n\n[listener.gateway]\npoll_interval = \"{poll_interval_ms}ms\"\n",
         data_dir.display()
     );
@@ -298,11 +314,24 @@ mod tests {
     #[test]
     fn the_config_has_one_loopback_gateway_listener() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write_config(dir.path(), Path::new("/data"), 50).unwrap();
+        let path = write_config(dir.path(), Path::new("/data"), None, 0, 50).unwrap();
+        assert!(path.ends_with("mtlsd.toml"));
         let text = std::fs::read_to_string(path).unwrap();
+        assert!(!text.contains("registry"), "{text}");
         assert!(text.contains("data_dir = \"/data\""), "{text}");
         assert!(text.contains("mode = \"gateway\""), "{text}");
         assert!(text.contains("listen = \"127.0.0.1:0\""), "{text}");
         assert!(text.contains("poll_interval = \"50ms\""), "{text}");
+
+        let url = "postgres://postgres@127.0.0.1:5999/scale";
+        let path = write_config(dir.path(), Path::new("/data"), Some(url), 2, 50).unwrap();
+        assert!(path.ends_with("mtlsd-3.toml"));
+        let text = std::fs::read_to_string(path).unwrap();
+        // A top-level key: before any table.
+        assert!(
+            text.starts_with(&format!("registry = \"{url}\"\n")),
+            "{text}"
+        );
+        assert_eq!(replica_files(2).1, "mtlsd-3.log");
     }
 }

@@ -17,22 +17,31 @@
 //! 4. RSS and peak after the changes, `verify_audit` on the registry, and one JSON object
 //!    ([`report`]) on stdout.
 //!
+//! With `--registry postgres` (issue 17) the registry is a PostgreSQL 15 server started for
+//! the run on a loopback port ([`registry`]), `tenantctl` and the bulk load write into it,
+//! `--replicas` mtlsd processes serve it (each one's start-up and RSS measured), a change
+//! counts as live when every replica shows it, the prober runs against the first replica,
+//! and the database load of the changes is read from the server's statistics ([`dbload`]).
+//!
 //! Loopback only; every wait is bounded (a change not live within `--change-timeout-s` is a
 //! miss, reported, and with `--fail-on-miss` fails the run). Missed targets never do.
 
 pub mod changes;
 pub mod cli;
+pub mod dbload;
 mod error;
 pub mod gateway;
 pub mod probe;
 pub mod prober;
+pub mod registry;
 pub mod report;
 pub mod setup;
 pub mod stats;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use std::sync::Arc;
 
 use mtls_load::cli::{BackendArgs, BackendProto};
 use mtls_registry::Store;
@@ -69,20 +78,36 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     let data_dir = work.join("data");
 
     let backend = start_backend(ends).await?;
+    let registry = {
+        let kind = cli.registry;
+        blocking(move || registry::Registry::start(kind)).await?
+    };
+    let url = registry.url.clone();
 
     let (store, probes, bulk_load) = {
         let (tenantctl, data_dir, work) = (cli.tenantctl.clone(), data_dir.clone(), work.clone());
         let (changes, tenants, chunk) = (cli.changes, cli.tenants, cli.chunk);
         let upstream = cli.bulk_upstream.clone();
+        let url = url.clone();
         blocking(move || {
-            let store = setup::init(&tenantctl, &data_dir)?;
-            let probes = setup::probes(&store, &tenantctl, &data_dir, &work, changes, backend)?;
-            let took = setup::bulk_load(&store, tenants, chunk, &upstream)?;
-            Ok((store, probes, took))
+            let url = url.as_deref();
+            let store = setup::init(&tenantctl, &data_dir, url)?;
+            let probes = setup::probes(
+                store.as_store(),
+                &tenantctl,
+                &data_dir,
+                url,
+                &work,
+                changes,
+                backend,
+            )?;
+            let took = setup::bulk_load(&store, url, tenants, chunk, &upstream)?;
+            Ok((store.into_shared(), probes, took))
         })
         .await?
     };
-    let store = Arc::new(store);
+    // Declared before every other holder of the store, so that it is the last one dropped.
+    let store = OffRuntime(Some(store));
     eprintln!(
         "mtls-scale: {} tenants loaded in {:.1} s",
         cli.tenants,
@@ -98,7 +123,13 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
         })
         .await?
     };
-    let registry_bytes = file_size(&data_dir.join("registry.db"));
+    let registry_bytes = match &url {
+        None => file_size(&data_dir.join("registry.db")),
+        Some(url) => {
+            let url = url.clone();
+            blocking(move || database_size(&url)).await?
+        }
+    };
     // A run that ends because mtlsd went over the memory limit still leaves a report of
     // what it got to (the load, when and at what RSS mtlsd was killed).
     // What was measured so far goes into that report too.
@@ -115,33 +146,55 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     };
 
     let loadavg_at_start = report::loadavg();
-    let config = gateway::write_config(&work, &data_dir, cli.poll_interval_ms)?;
-    let gateway = {
-        let (mtlsd, log) = (cli.mtlsd.clone(), work.join("mtlsd.log"));
+    // The replicas start one after another, so that each start-up is measured alone.
+    let mut replicas: Vec<Gateway> = Vec::with_capacity(cli.gateways());
+    for i in 0..cli.gateways() {
+        let config =
+            gateway::write_config(&work, &data_dir, url.as_deref(), i, cli.poll_interval_ms)?;
+        let (mtlsd, log) = (cli.mtlsd.clone(), work.join(gateway::replica_files(i).1));
         let max_rss_kib = cli.max_rss_mib.saturating_mul(1024);
-        blocking(move || Gateway::start(&mtlsd, &config, &log, max_rss_kib))
+        let replica = blocking(move || Gateway::start(&mtlsd, &config, &log, max_rss_kib))
             .await
-            .map_err(aborted)?
-    };
-    eprintln!(
-        "mtls-scale: mtlsd ready after {} ms on {}",
-        gateway.startup.as_millis(),
-        gateway.addr
-    );
-    let mut gateway = gateway;
-    let startup = gateway.startup;
+            .map_err(aborted)?;
+        eprintln!(
+            "mtls-scale: mtlsd replica {} ready after {} ms on {}",
+            i + 1,
+            replica.startup.as_millis(),
+            replica.addr
+        );
+        replicas.push(replica);
+    }
+    let startups: Vec<Duration> = replicas.iter().map(|r| r.startup).collect();
+    let startup = startups[0];
     partial.borrow_mut().insert(
         "startup_ms".into(),
         serde_json::json!(stats::round2(startup.as_secs_f64() * 1e3)),
     );
-
     let ca = data_dir.join("ca.pem");
-    let bg = probe::Client::new(&probes.background.dir, &ca, gateway.addr)?;
-    let killed = |gateway: &Gateway, e: ScaleError| aborted(over_memory(gateway, cli).unwrap_or(e));
-    first_request(&bg).await.map_err(|e| killed(&gateway, e))?;
+    let bg = probe::Client::new(&probes.background.dir, &ca, replicas[0].addr)?;
+    let killed = |replicas: &[Gateway], e: ScaleError| {
+        aborted(
+            replicas
+                .iter()
+                .find_map(|g| over_memory(g, cli))
+                .unwrap_or(e),
+        )
+    };
+    first_request(&bg).await.map_err(|e| killed(&replicas, e))?;
+    for replica in &replicas[1..] {
+        let client = probe::Client::new(&probes.background.dir, &ca, replica.addr)?;
+        first_request(&client)
+            .await
+            .map_err(|e| killed(&replicas, e))?;
+    }
     tokio::time::sleep(SETTLE).await;
-    let steady = gateway.memory().map_err(|e| killed(&gateway, e))?;
-    let peak_reset = gateway.reset_peak();
+    let steadies = replicas
+        .iter()
+        .map(Gateway::memory)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| killed(&replicas, e))?;
+    let steady = steadies[0];
+    let peak_reset = replicas.iter().all(Gateway::reset_peak);
     partial.borrow_mut().extend([
         (
             "rss_mib".into(),
@@ -158,14 +211,20 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     tokio::time::sleep(WARMUP).await;
     phase.set(Phase::Baseline);
     tokio::time::sleep(Duration::from_secs(cli.baseline_s)).await;
+    // The database's idle load: the replicas running, no changes.
+    let db_idle = match &url {
+        Some(url) => Some(db_window(url, Duration::from_secs(cli.idle_s)).await?),
+        None => None,
+    };
     phase.set(Phase::Changes);
 
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
     let mut changer = changes::Changer::new(
         store.clone(),
         probes.clone(),
         backend,
         &ca,
-        gateway.addr,
+        &addrs,
         Duration::from_millis(cli.check_every_ms.max(1)),
         Duration::from_secs(cli.change_timeout_s),
     )?;
@@ -174,7 +233,7 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
         let outcome = changer
             .run(kind, index)
             .await
-            .map_err(|e| killed(&gateway, e))?;
+            .map_err(|e| killed(&replicas, e))?;
         if outcome.live_after.is_none() {
             eprintln!("mtls-scale: {} #{index} never went live", kind.as_str());
         }
@@ -182,13 +241,14 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
         partial
             .borrow_mut()
             .insert("changes_before_abort".into(), report::changes(&outcomes));
-        if !gateway.is_running() {
-            if let Some(e) = over_memory(&gateway, cli) {
+        if let Some(i) = replicas.iter_mut().position(|r| !r.is_running()) {
+            if let Some(e) = over_memory(&replicas[i], cli) {
                 return Err(aborted(e));
             }
             return Err(ScaleError::Run(format!(
-                "mtlsd exited during the changes (log: {})",
-                work.join("mtlsd.log").display()
+                "mtlsd replica {} exited during the changes (log: {})",
+                i + 1,
+                work.join(gateway::replica_files(i).1).display()
             )));
         }
         tokio::time::sleep(pause(cli, outcomes.len())).await;
@@ -197,8 +257,32 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
     let joined = |e: tokio::task::JoinError| ScaleError::Run(format!("the prober failed: {e}"));
     let keep_alive = prober.keep_alive.await.map_err(joined)?;
     let handshakes = prober.handshakes.await.map_err(joined)?;
-    let after = gateway.memory().map_err(|e| killed(&gateway, e))?;
-    drop(gateway);
+    let afters = replicas
+        .iter()
+        .map(Gateway::memory)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| killed(&replicas, e))?;
+    let after = afters[0];
+    // The changes' database load: from the end of the idle window to a wait for the
+    // server's statistics after the last change, the idle rate taken off.
+    let db_load = match (&url, db_idle) {
+        (Some(url), Some(idle)) => {
+            tokio::time::sleep(Duration::from_secs(cli.idle_s)).await;
+            let end = {
+                let url = url.clone();
+                blocking(move || dbload::read(&url)).await?
+            };
+            let changes = dbload::Window::between(&idle.end, &end);
+            Some(dbload::report(
+                &idle.window,
+                &changes,
+                outcomes.len(),
+                replicas.len(),
+            ))
+        }
+        _ => None,
+    };
+    drop(replicas);
 
     let audit = {
         let store = store.clone();
@@ -210,7 +294,19 @@ pub async fn run(cli: &Cli) -> Result<Finished, ScaleError> {
         .await?
     };
 
+    let replica_reports = startups
+        .iter()
+        .zip(steadies.iter().zip(&afters))
+        .map(|(startup, (steady, after))| report::ReplicaMeasured {
+            startup: *startup,
+            steady: *steady,
+            after: *after,
+        })
+        .collect();
     let measured = Measured {
+        registry: cli.registry.as_str(),
+        replicas: replica_reports,
+        db_load,
         tenants: cli.tenants,
         snapshot_tenants: snapshot_counts.0,
         snapshot_routes: snapshot_counts.1,
@@ -310,6 +406,57 @@ async fn first_request(bg: &probe::Client) -> Result<(), ScaleError> {
         "the gateway did not serve the background probe within {} s (last answer: {last:?})",
         FIRST_REQUEST_TIMEOUT.as_secs()
     )))
+}
+
+/// The registry handle, dropped on a thread of its own: the PostgreSQL client closes its
+/// pooled connections with a runtime of its own, which panics on a tokio worker thread.
+struct OffRuntime(Option<Arc<dyn Store>>);
+
+impl std::ops::Deref for OffRuntime {
+    type Target = Arc<dyn Store>;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("set until dropped")
+    }
+}
+
+impl Drop for OffRuntime {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(store)).join();
+        }
+    }
+}
+
+/// The idle window's readings: the counters at its start, and what moved over it (its end
+/// is where the changes window begins).
+struct IdleWindow {
+    window: dbload::Window,
+    end: dbload::Counters,
+}
+
+/// Waits `length` (so that what the replicas' start-up read is flushed into
+/// `pg_stat_database`: an idle backend flushes within 10 s), reads the database counters,
+/// waits `length` again, reads them again: the idle window.
+async fn db_window(url: &str, length: Duration) -> Result<IdleWindow, ScaleError> {
+    let read = |url: String| blocking(move || dbload::read(&url));
+    tokio::time::sleep(length).await;
+    let start = read(url.to_owned()).await?;
+    tokio::time::sleep(length).await;
+    let end = read(url.to_owned()).await?;
+    let window = dbload::Window::between(&start, &end);
+    Ok(IdleWindow { window, end })
+}
+
+/// The size of the database at `url` (`pg_database_size`), bytes.
+fn database_size(url: &str) -> Result<u64, ScaleError> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)
+        .map_err(|e| ScaleError::Run(format!("connect for the database size: {e}")))?;
+    let size: i64 = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .map_err(|e| ScaleError::Run(format!("read the database size: {e}")))?
+        .get(0);
+    Ok(u64::try_from(size).unwrap_or(0))
 }
 
 /// A file's size, 0 if it is not there.

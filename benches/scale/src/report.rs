@@ -27,9 +27,27 @@ pub const TARGET_CHANGE_P99_MS: f64 = 250.0;
 /// Worst request latency during the changes over the baseline median, ms.
 pub const TARGET_EXTRA_MS: f64 = 10.0;
 
+/// One replica's start-up and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaMeasured {
+    /// Spawn to `ready`.
+    pub startup: Duration,
+    /// Memory once steady.
+    pub steady: Memory,
+    /// Memory after the changes.
+    pub after: Memory,
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone)]
 pub struct Measured {
+    /// `sqlite` or `postgres`.
+    pub registry: &'static str,
+    /// Every replica (the first is the one the top-level start-up and RSS numbers and the
+    /// prober are about).
+    pub replicas: Vec<ReplicaMeasured>,
+    /// The database load of the changes (PostgreSQL only, [`crate::dbload::report`]).
+    pub db_load: Option<Value>,
     /// Bulk tenants asked for.
     pub tenants: usize,
     /// Tenants in the registry's snapshot (bulk and probes).
@@ -38,7 +56,8 @@ pub struct Measured {
     pub snapshot_routes: usize,
     /// The bulk load's duration.
     pub bulk_load: Duration,
-    /// `registry.db` after the load (its WAL not counted), bytes.
+    /// `registry.db` after the load (its WAL not counted), or the PostgreSQL database's
+    /// size, bytes.
     pub registry_bytes: u64,
     /// Audit events verified after the run.
     pub audit_events: u64,
@@ -127,6 +146,24 @@ pub fn changes(outcomes: &[Outcome]) -> Value {
     Value::Object(changes)
 }
 
+/// Per replica, the change latencies as that replica saw them (every kind together).
+fn changes_per_replica(outcomes: &[Outcome], replicas: usize) -> Value {
+    let per: Vec<Value> = (0..replicas)
+        .map(|i| {
+            let seen: Vec<Outcome> = outcomes
+                .iter()
+                .map(|o| Outcome {
+                    kind: o.kind,
+                    live_after: o.per_replica.get(i).copied().flatten(),
+                    per_replica: Vec::new(),
+                })
+                .collect();
+            changes_json(&seen, None).0
+        })
+        .collect();
+    Value::Array(per)
+}
+
 /// The report.
 pub fn json(m: &Measured) -> Value {
     let worst_p99 = KINDS
@@ -139,8 +176,25 @@ pub fn json(m: &Measured) -> Value {
     let rss = mib(m.steady.rss_kib);
     let peak = mib(m.after.peak_kib);
     let misses = m.misses();
+    let replicas: Vec<Value> = m
+        .replicas
+        .iter()
+        .map(|r| {
+            json!({
+                "startup_ms": round2(r.startup.as_secs_f64() * 1e3),
+                "rss_mib": mib(r.steady.rss_kib),
+                "rss_peak_startup_mib": mib(r.steady.peak_kib),
+                "rss_after_changes_mib": mib(r.after.rss_kib),
+                "rss_peak_mib": mib(r.after.peak_kib),
+            })
+        })
+        .collect();
     json!({
         "tool": "mtls-scale",
+        "registry": m.registry,
+        "replicas": replicas,
+        "changes_per_replica": changes_per_replica(&m.outcomes, m.replicas.len()),
+        "db_load": m.db_load,
         "tenants": m.tenants,
         "routes_per_tenant": ROUTES_PER_TENANT,
         "bulk_upstream": m.bulk_upstream,
@@ -248,10 +302,7 @@ mod tests {
     use super::*;
 
     fn outcome(kind: Kind, ms: Option<u64>) -> Outcome {
-        Outcome {
-            kind,
-            live_after: ms.map(Duration::from_millis),
-        }
+        Outcome::of(kind, vec![ms.map(Duration::from_millis)])
     }
 
     #[test]
@@ -279,6 +330,21 @@ mod tests {
             (all["n"].clone(), all["misses"].clone()),
             (json!(3), json!(1))
         );
+        // Per replica: each replica's own times; the change counts for all when the last
+        // one shows it.
+        let ms = Duration::from_millis;
+        let two = [
+            Outcome::of(Kind::RouteAdd, vec![Some(ms(10)), Some(ms(50))]),
+            Outcome::of(Kind::CertRevoke, vec![Some(ms(20)), None]),
+        ];
+        let per = changes_per_replica(&two, 2);
+        assert_eq!(per[0]["n"], 2);
+        assert_eq!(per[0]["max_ms"], 20.0);
+        assert_eq!(
+            (per[1]["n"].clone(), per[1]["misses"].clone()),
+            (json!(1), json!(1))
+        );
+        assert_eq!(changes_json(&two, None).0["max_ms"], 50.0);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The data dir: `tenantctl init` (CA, server certificate, registry), the probe tenants
 //! with real certificates (`tenantctl cert issue`, the normal flow) and routes to the
-//! tool's own loopback backend, then the bulk tenants through
-//! [`SqliteStore::bulk_load`].
+//! tool's own loopback backend, then the bulk tenants through the backend's `bulk_load`
+//! ([`SqliteStore::bulk_load`], [`PostgresStore::bulk_load`]). With a PostgreSQL registry
+//! every `tenantctl` run gets its URL (`MTLS_REGISTRY`); the data dir still holds the CA.
+//!
+//! [`PostgresStore::bulk_load`]: mtls_registry_postgres::PostgresStore::bulk_load
 //!
 //! Probes are made before the bulk load, while the registry is small (every `tenantctl`
 //! run opens it and checks its integrity).
@@ -12,11 +15,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mtls_identity::{Fingerprint, Serial, TenantId};
+use mtls_registry::backend::BulkTenant;
 use mtls_registry::{Actor, CertificateKind, NewCertificate, RouteId, Store, TenantLimits};
-use mtls_registry_sqlite::{BulkTenant, SqliteStore};
+use mtls_registry_postgres::PostgresStore;
+use mtls_registry_sqlite::SqliteStore;
 use mtls_route_spec::{HttpRoute, RouteSpec, UpstreamUrl};
 
 use crate::ScaleError;
+use crate::registry::ScaleStore;
 
 /// Routes per bulk tenant: nine exact hosts and one wildcard, all HTTP.
 pub const ROUTES_PER_TENANT: usize = 10;
@@ -63,9 +69,18 @@ pub fn suspend_host(i: usize) -> String {
     format!("s{i}.probe.localhost")
 }
 
-/// Runs `tenantctl` on the data dir; its stdout.
-pub fn tenantctl(tenantctl: &Path, data_dir: &Path, args: &[&str]) -> Result<String, ScaleError> {
-    let out = Command::new(tenantctl)
+/// Runs `tenantctl` on the data dir (and the PostgreSQL `registry`, if given); its stdout.
+pub fn tenantctl(
+    tenantctl: &Path,
+    data_dir: &Path,
+    registry: Option<&str>,
+    args: &[&str],
+) -> Result<String, ScaleError> {
+    let mut cmd = Command::new(tenantctl);
+    if let Some(url) = registry {
+        cmd.env("MTLS_REGISTRY", url);
+    }
+    let out = cmd
         .args(args)
         .env("MTLS_DATA_DIR", data_dir)
         .env("MTLS_ACTOR", ACTOR)
@@ -85,14 +100,27 @@ pub fn tenantctl(tenantctl: &Path, data_dir: &Path, args: &[&str]) -> Result<Str
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `tenantctl init` in `data_dir`, then the registry opened for the tool's writes.
-pub fn init(tenantctl_bin: &Path, data_dir: &Path) -> Result<SqliteStore, ScaleError> {
+/// `tenantctl init` in `data_dir` (the registry in the PostgreSQL database `registry`, if
+/// given), then the registry opened for the tool's writes.
+pub fn init(
+    tenantctl_bin: &Path,
+    data_dir: &Path,
+    registry: Option<&str>,
+) -> Result<ScaleStore, ScaleError> {
     tenantctl(
         tenantctl_bin,
         data_dir,
+        registry,
         &["init", "--trust-domain", TRUST_DOMAIN],
     )?;
-    SqliteStore::open(data_dir.join("registry.db")).map_err(ScaleError::registry("open"))
+    match registry {
+        None => SqliteStore::open(data_dir.join("registry.db"))
+            .map(ScaleStore::Sqlite)
+            .map_err(ScaleError::registry("open")),
+        Some(url) => PostgresStore::open(url)
+            .map(ScaleStore::Postgres)
+            .map_err(ScaleError::registry("open")),
+    }
 }
 
 /// An HTTP route for `host` (path `/`) to the loopback `backend`, private upstream allowed
@@ -113,10 +141,12 @@ pub fn probe_route(host: &str, backend: SocketAddr) -> Result<RouteSpec, ScaleEr
 
 /// The probe tenants for `changes` changes (a quarter of each kind, rounded up), with
 /// their certificates in `work/bundles/` and routes to `backend`.
+#[allow(clippy::too_many_arguments)]
 pub fn probes(
-    store: &SqliteStore,
+    store: &dyn Store,
     tenantctl_bin: &Path,
     data_dir: &Path,
+    registry: Option<&str>,
     work: &Path,
     changes: usize,
     backend: SocketAddr,
@@ -138,7 +168,8 @@ pub fn probes(
             .map_err(ScaleError::registry(format!("add probe route {host}")))?;
         Ok(record.id)
     };
-    let issue = |id: &TenantId, name: &str| issue(tenantctl_bin, data_dir, work, id, name);
+    let issue =
+        |id: &TenantId, name: &str| issue(tenantctl_bin, data_dir, registry, work, id, name);
 
     let bg = tenant("probe-bg")?;
     route(&bg, BACKGROUND_HOST)?;
@@ -184,6 +215,7 @@ pub fn probes(
 fn issue(
     tenantctl_bin: &Path,
     data_dir: &Path,
+    registry: Option<&str>,
     work: &Path,
     tenant: &TenantId,
     name: &str,
@@ -193,6 +225,7 @@ fn issue(
     let out = tenantctl(
         tenantctl_bin,
         data_dir,
+        registry,
         &[
             "--json",
             "cert",
@@ -260,9 +293,11 @@ pub fn bulk_tenant(i: usize, now: time::OffsetDateTime, upstream: &UpstreamUrl) 
 }
 
 /// Loads `tenants` bulk tenants (routes to `upstream`) in transactions of `chunk`, then
-/// checkpoints the write-ahead log; how long it all took.
+/// what an operator does after a load ([`ScaleStore::after_load`]: SQLite's checkpoint,
+/// PostgreSQL's `VACUUM (ANALYZE)` at `url`); how long it all took.
 pub fn bulk_load(
-    store: &SqliteStore,
+    store: &ScaleStore,
+    url: Option<&str>,
     tenants: usize,
     chunk: usize,
     upstream: &str,
@@ -284,10 +319,8 @@ pub fn bulk_load(
     }
     // What an operator does after a load this size: the log into the file and the file to
     // disk, so that the gateway's start-up measures reading the registry, not the load's
-    // write-back.
-    store
-        .checkpoint()
-        .map_err(ScaleError::registry("checkpoint after the bulk load"))?;
+    // write-back (PostgreSQL: vacuumed, with fresh planner statistics).
+    store.after_load(url)?;
     Ok(started.elapsed())
 }
 
@@ -322,14 +355,36 @@ mod tests {
     #[test]
     fn a_bulk_load_in_chunks_passes_the_audit() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::create(
-            dir.path().join("registry.db"),
-            &TRUST_DOMAIN.parse().unwrap(),
-            &actor(),
-        )
-        .unwrap();
-        bulk_load(&store, 25, 10, "http://10.0.0.5:8080").unwrap();
-        assert!(bulk_load(&store, 1, 10, "ftp://x").is_err());
+        let store = ScaleStore::Sqlite(
+            SqliteStore::create(
+                dir.path().join("registry.db"),
+                &TRUST_DOMAIN.parse().unwrap(),
+                &actor(),
+            )
+            .unwrap(),
+        );
+        bulk_load(&store, None, 25, 10, "http://10.0.0.5:8080").unwrap();
+        assert!(bulk_load(&store, None, 1, 10, "ftp://x").is_err());
+        let store = store.as_store();
+        let snapshot = store.snapshot().unwrap();
+        assert_eq!(snapshot.tenant_count(), 25);
+        let t24: TenantId = "t000024".parse().unwrap();
+        assert_eq!(snapshot.routes(&t24).len(), ROUTES_PER_TENANT);
+        assert_eq!(
+            store.verify_audit().unwrap().events,
+            1 + 25 * (2 + ROUTES_PER_TENANT as u64)
+        );
+    }
+
+    #[test]
+    fn a_bulk_load_into_postgres_passes_the_audit_and_counts_like_sqlite() {
+        let server = mtls_test_postgres::PgServer::shared();
+        let url = server.database();
+        let store = ScaleStore::Postgres(
+            PostgresStore::create(&url, &TRUST_DOMAIN.parse().unwrap(), &actor()).unwrap(),
+        );
+        bulk_load(&store, Some(&url), 25, 10, "http://10.0.0.5:8080").unwrap();
+        let store = store.as_store();
         let snapshot = store.snapshot().unwrap();
         assert_eq!(snapshot.tenant_count(), 25);
         let t24: TenantId = "t000024".parse().unwrap();

@@ -36,6 +36,13 @@ pub enum PostgresError {
         #[source]
         source: r2d2_postgres::r2d2::Error,
     },
+    /// Sending the rows of a `COPY … FROM STDIN` (a bulk load) failed.
+    #[error("PostgreSQL COPY: {source}")]
+    Copy {
+        /// The writer's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A statement, a transaction or the connection failed.
     #[error("PostgreSQL: {}", describe(source))]
     Query {

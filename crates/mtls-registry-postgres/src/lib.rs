@@ -124,6 +124,7 @@
 
 mod admin_certs;
 mod audit;
+mod bulk;
 mod certs;
 mod error;
 mod listen;
@@ -139,6 +140,7 @@ mod tls;
 mod tokens;
 mod write_rows;
 
+pub use bulk::{BulkLoaded, BulkTenant};
 pub use error::PostgresError;
 pub use listen::{CHANNEL, ChangeListener, ListenEvent};
 pub use schema::SUPPORTED_VERSION as SCHEMA_VERSION;

@@ -2,13 +2,12 @@
 //! ([`SqliteStore::bulk_load`]).
 
 use mtls_identity::TenantId;
+pub use mtls_registry::backend::{BulkLoaded, BulkTenant};
 use mtls_registry::backend::{
-    canonical_json, cert_details, chain_hash, route_add_details, stored_time, tenant_create_details,
+    bulk_certificate, bulk_check_tenant, bulk_route, canonical_json, cert_details, chain_hash,
+    route_add_details, tenant_create_details,
 };
-use mtls_registry::{
-    Actor, CertificateRecord, NewCertificate, RegistryError, RouteId, TenantLimits,
-    validate_display_name,
-};
+use mtls_registry::{Actor, CertificateRecord, NewCertificate, RegistryError, RouteId};
 use mtls_route_spec::RouteSpec;
 use rusqlite::{CachedStatement, Transaction, params};
 use serde_json::Value;
@@ -17,37 +16,6 @@ use time::OffsetDateTime;
 use crate::error::db;
 use crate::store::SqliteStore;
 use crate::util::to_unix;
-
-/// One tenant of a bulk load: what `create_tenant`, `record_certificate` and `add_route`
-/// would be given for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BulkTenant {
-    /// The tenant's id (must not exist yet).
-    pub id: TenantId,
-    /// Its display name.
-    pub display_name: String,
-    /// Its limits.
-    pub limits: TenantLimits,
-    /// Its certificates, recorded in this order (each a first issue, a lineage of its own).
-    pub certificates: Vec<NewCertificate>,
-    /// Its routes, added in this order (as an admin adds them: no route policy check).
-    pub routes: Vec<RouteSpec>,
-}
-
-/// What a [`SqliteStore::bulk_load`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BulkLoaded {
-    /// Tenants created.
-    pub tenants: u64,
-    /// Certificates recorded.
-    pub certificates: u64,
-    /// Routes added.
-    pub routes: u64,
-    /// The registry version before the load.
-    pub from_version: u64,
-    /// The registry version after it (one version per change, as with the normal writes).
-    pub to_version: u64,
-}
 
 /// The audit head and the registry version as the load moves them.
 struct Head {
@@ -134,13 +102,7 @@ impl SqliteStore {
                 hash,
                 version: from_version,
             };
-            let mut loaded = BulkLoaded {
-                tenants: 0,
-                certificates: 0,
-                routes: 0,
-                from_version,
-                to_version: from_version,
-            };
+            let mut loaded = BulkLoaded::at(from_version);
             {
                 let mut st = Statements::prepare(&w.tx)?;
                 for tenant in tenants {
@@ -247,8 +209,7 @@ fn load_one(
         certificates,
         routes,
     } = tenant;
-    validate_display_name(&display_name)?;
-    limits.validate()?;
+    bulk_check_tenant(&display_name, &limits)?;
     if Statements::exists(&mut st.tenant_exists, id.as_str())? {
         return Err(RegistryError::DuplicateTenant { id });
     }
@@ -274,11 +235,7 @@ fn load_one(
 
     let mut added: Vec<(RouteId, RouteSpec)> = Vec::with_capacity(routes.len());
     for spec in routes {
-        let route_id = route(st, &id, &spec, &added, now)?;
-        let spec_json = serde_json::to_string(&spec).map_err(|source| RegistryError::Encode {
-            what: "route spec",
-            source,
-        })?;
+        let (route_id, spec_json) = route(st, &id, &spec, &added, now)?;
         let details = route_add_details(&route_id, &spec, &spec_json, false);
         st.audit(head, now, actor, "route.add", &id, &details)?;
         added.push((route_id, spec));
@@ -294,71 +251,37 @@ fn certificate(
     new: NewCertificate,
     now: OffsetDateTime,
 ) -> Result<CertificateRecord, RegistryError> {
-    let not_before = stored_time(new.not_before);
-    let not_after = stored_time(new.not_after);
-    if not_after <= not_before {
-        return Err(RegistryError::InvalidCertificate {
-            tenant: tenant.clone(),
-            serial: new.serial,
-            reason: "not_after is not after not_before",
-        });
-    }
-    let serial = new.serial.to_string();
+    let cert = bulk_certificate(tenant, new, now)?;
+    let serial = cert.serial.to_string();
     if Statements::exists(&mut st.serial_taken, &serial)? {
-        return Err(RegistryError::DuplicateSerial { serial: new.serial });
+        return Err(RegistryError::DuplicateSerial {
+            serial: cert.serial,
+        });
     }
     st.insert_cert
         .execute(params![
             serial,
             tenant.as_str(),
-            new.fingerprint.to_string(),
-            new.kind.as_str(),
-            to_unix(not_before),
-            to_unix(not_after),
+            cert.fingerprint.to_string(),
+            cert.kind.as_str(),
+            to_unix(cert.not_before),
+            to_unix(cert.not_after),
             to_unix(now),
         ])
         .map_err(db("insert a certificate"))?;
-    Ok(CertificateRecord {
-        lineage: new.serial.clone(),
-        serial: new.serial,
-        tenant: tenant.clone(),
-        fingerprint: new.fingerprint,
-        kind: new.kind,
-        not_before,
-        not_after,
-        issued_at: now,
-        revoked_at: None,
-        revocation_reason: None,
-        renewed_from: None,
-        recovered: false,
-    })
+    Ok(cert)
 }
 
 /// Checks one route against the tenant's routes added before it and inserts it under a
-/// fresh random id.
+/// fresh random id; returns the id and the stored JSON.
 fn route(
     st: &mut Statements<'_>,
     tenant: &TenantId,
     spec: &RouteSpec,
     earlier: &[(RouteId, RouteSpec)],
     now: OffsetDateTime,
-) -> Result<RouteId, RegistryError> {
-    spec.validate_new()
-        .map_err(|source| RegistryError::InvalidRoute {
-            tenant: tenant.clone(),
-            source,
-        })?;
-    // A new tenant has no other routes: only the ones added before this one can conflict.
-    if let Some((existing, _)) = earlier.iter().find(|(_, e)| spec.conflicts_with(e)) {
-        return Err(RegistryError::RouteConflict {
-            tenant: tenant.clone(),
-            existing: existing.clone(),
-        });
-    }
-    let spec_json = serde_json::to_string(spec).map_err(|source| RegistryError::Encode {
-        what: "route spec",
-        source,
-    })?;
+) -> Result<(RouteId, String), RegistryError> {
+    let spec_json = bulk_route(tenant, spec, earlier)?;
     let id = loop {
         let id = RouteId::random();
         if !Statements::exists(&mut st.route_taken, id.as_str())? {
@@ -373,7 +296,7 @@ fn route(
             to_unix(now)
         ])
         .map_err(db("insert a route"))?;
-    Ok(id)
+    Ok((id, spec_json))
 }
 
 #[cfg(test)]

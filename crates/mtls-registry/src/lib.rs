@@ -78,6 +78,7 @@
 
 mod admin;
 mod audit;
+mod bulk;
 mod cert;
 mod changes;
 mod clock;
@@ -133,6 +134,7 @@ pub use token::{
 /// backends differ only in their SQL. Users of a store need none of it.
 pub mod backend {
     pub use crate::audit::{ChainVerifier, canonical_json, chain_hash};
+    pub use crate::bulk::*;
     pub use crate::ops::*;
     pub use crate::page::{
         clamp as page_limit, seq_cursor, seq_cursor_of, tenant_cursor, tenant_cursor_of,

@@ -50,6 +50,8 @@ pub struct PgServer {
     watchdog: Mutex<Option<(Child, ChildStdin)>>,
     databases: AtomicU32,
     tls: bool,
+    /// Extra `-c NAME=VALUE` settings of the server, after the harness's own.
+    settings: String,
 }
 
 // === impl PgServer ===
@@ -64,17 +66,39 @@ impl PgServer {
     /// Starts a new server. Panics (with what to install) when the binaries are missing or
     /// the server does not start.
     pub fn start() -> Self {
-        Self::start_with(None)
+        Self::start_with(None, &[])
+    }
+
+    /// Starts a new server with extra settings, given as `-c NAME=VALUE` after the
+    /// harness's own (so they override them): `("shared_preload_libraries",
+    /// "pg_stat_statements")` loads that extension's library (a benchmark counting the
+    /// statements it causes), `("shared_buffers", "256MB")` gives a large registry more
+    /// cache. Names and values must be plain words (no spaces or quotes). Panics like
+    /// [`start`](Self::start), and when the server refuses a setting.
+    pub fn start_with_settings(settings: &[(&str, &str)]) -> Self {
+        Self::start_with(None, settings)
     }
 
     /// Starts a new server that also speaks TLS with the PEM certificate chain `cert` and key
     /// `key`, and refuses the role [`TLS_ONLY_ROLE`] (which the caller creates) over a
     /// connection without TLS.
     pub fn start_with_tls(cert: &str, key: &str) -> Self {
-        Self::start_with(Some((cert, key)))
+        Self::start_with(Some((cert, key)), &[])
     }
 
-    fn start_with(tls: Option<(&str, &str)>) -> Self {
+    fn start_with(tls: Option<(&str, &str)>, settings: &[(&str, &str)]) -> Self {
+        for (name, value) in settings {
+            assert!(
+                [name, value].iter().all(|w| !w.is_empty()
+                    && w.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.,-".contains(c))),
+                "PostgreSQL setting {name}={value}: plain words only"
+            );
+        }
+        let settings: String = settings
+            .iter()
+            .map(|(name, value)| format!(" -c {name}={value}"))
+            .collect();
         let bin = find_bin().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL binaries (initdb, pg_ctl, postgres) not found in $MTLS_PG_BIN, \
@@ -109,6 +133,7 @@ impl PgServer {
             watchdog: Mutex::new(None),
             databases: AtomicU32::new(0),
             tls: tls.is_some(),
+            settings,
         };
         let data = server.data_dir();
         server.run(
@@ -182,9 +207,10 @@ impl PgServer {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB \
-             -c client_connection_check_interval=100ms{tls}",
+             -c client_connection_check_interval=100ms{tls}{}",
             self.port,
             path_str(&self.dir.path().join("socket")),
+            self.settings,
         );
         let log = self.dir.path().join("server.log");
         let out = self
@@ -414,5 +440,39 @@ mod tests {
             std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
             "the server is stopped"
         );
+    }
+
+    #[test]
+    fn extra_settings_reach_the_server() {
+        let server = PgServer::start_with_settings(&[
+            ("shared_preload_libraries", "pg_stat_statements"),
+            ("shared_buffers", "48MB"),
+        ]);
+        let mut client = PgServer::client(&server.database());
+        let show = |client: &mut postgres::Client, name: &str| -> String {
+            client
+                .query_one(&format!("SHOW {name}"), &[])
+                .unwrap()
+                .get(0)
+        };
+        assert_eq!(
+            show(&mut client, "shared_preload_libraries"),
+            "pg_stat_statements"
+        );
+        assert_eq!(show(&mut client, "shared_buffers"), "48MB");
+        client
+            .batch_execute("CREATE EXTENSION pg_stat_statements")
+            .unwrap();
+        let calls: i64 = client
+            .query_one("SELECT count(*) FROM pg_stat_statements", &[])
+            .unwrap()
+            .get(0);
+        assert!(calls > 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "plain words only")]
+    fn a_setting_with_spaces_is_refused() {
+        PgServer::start_with_settings(&[("shared_buffers", "1 MB")]);
     }
 }

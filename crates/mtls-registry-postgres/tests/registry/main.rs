@@ -5,6 +5,7 @@
 //! starters, the blocking client inside tokio, redacted connection strings, retried
 //! serialization failures).
 
+mod bulk;
 mod common;
 mod concurrent;
 mod connect;
