@@ -37,7 +37,7 @@ pub enum PostgresError {
         source: r2d2_postgres::r2d2::Error,
     },
     /// Sending the rows of a `COPY … FROM STDIN` (a bulk load) failed.
-    #[error("PostgreSQL COPY: {source}")]
+    #[error("PostgreSQL COPY: sending the rows failed")]
     Copy {
         /// The writer's error.
         #[source]
